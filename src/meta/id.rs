@@ -1,0 +1,113 @@
+//! Node ids: 40 lowercase hex digits, as Redis prints them.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A cluster node id (160 bits, rendered as 40 lowercase hex digits).
+///
+/// `Copy` and ordered, so it can key `BTreeMap`s and fill the slot map cheaply.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId([u8; 20]);
+
+impl NodeId {
+    /// Length of the textual form.
+    pub const HEX_LEN: usize = 40;
+
+    pub const fn from_bytes(bytes: [u8; 20]) -> Self {
+        NodeId(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 20] {
+        &self.0
+    }
+
+    /// Parses exactly 40 lowercase hex digits. Redis looks ids up case-sensitively, so an uppercase id names no
+    /// node (`ERR Unknown node ...`), and so it does here.
+    pub fn parse(text: &[u8]) -> Option<Self> {
+        if text.len() != Self::HEX_LEN {
+            return None;
+        }
+        let mut out = [0u8; 20];
+        for (i, pair) in text.chunks_exact(2).enumerate() {
+            out[i] = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
+        }
+        Some(NodeId(out))
+    }
+
+    /// A deterministic id derived from a number (AiKv printed u64 ids as 40 hex digits with leading zeros;
+    /// the harness uses this form to give hosts readable, seed-independent ids).
+    pub fn from_u64(n: u64) -> Self {
+        let mut out = [0u8; 20];
+        out[12..].copy_from_slice(&n.to_be_bytes());
+        NodeId(out)
+    }
+
+    /// A fresh id from the given random source (real mode: OS-seeded; simulation: madsim's seeded RNG).
+    pub fn random(rng: &mut impl rand::RngCore) -> Self {
+        let mut out = [0u8; 20];
+        rng.fill_bytes(&mut out);
+        NodeId(out)
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({self})")
+    }
+}
+
+impl Serialize for NodeId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        NodeId::parse(text.as_bytes()).ok_or_else(|| serde::de::Error::custom("node id must be 40 hex digits"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_id_round_trips_through_its_hex_form() {
+        let text = "9bfc40bad9e8f85c9e90bec522b5f7c566255eec";
+        let id = NodeId::parse(text.as_bytes()).unwrap();
+        assert_eq!(id.to_string(), text);
+    }
+
+    #[test]
+    fn node_id_rejects_wrong_length_and_non_hex() {
+        assert!(NodeId::parse(b"deadbeef").is_none());
+        assert!(NodeId::parse(&[b'g'; 40]).is_none());
+        assert!(NodeId::parse(&[b'a'; 41]).is_none());
+        assert!(NodeId::parse(&[b'A'; 40]).is_none(), "ids are case-sensitive in Redis");
+    }
+
+    #[test]
+    fn node_id_from_u64_has_24_leading_zeros_like_aikv() {
+        assert_eq!(NodeId::from_u64(0x2a).to_string(), format!("{}2a", "0".repeat(38)));
+    }
+}

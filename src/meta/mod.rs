@@ -1,0 +1,481 @@
+//! The cluster metadata state machine: node table, slot map, epochs, replica links.
+//!
+//! Pure and synchronous: [`MetaState::apply`] is a function of (state, command) and nothing else — no clock, no
+//! I/O, no randomness — so the same command log yields the same table on every node, in every process. This is
+//! what Raft replicates (see `raft/`), and what the local-only strategy edits directly.
+//!
+//! Commands name the node that *acts* (the node that received `CLUSTER ADDSLOTS`, the replica of `CLUSTER
+//! REPLICATE`, ...): in a replicated table, "myself" is a property of the reader, not of the table.
+//!
+//! Every Redis 7.0 rule lives here, with its verbatim error text ([`MetaError`]). The invariants that must hold
+//! after every apply are in [`MetaState::check_invariants`]; the harness checks the same facts from the outside.
+
+mod id;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use id::NodeId;
+
+/// Number of hash slots in a Redis cluster.
+pub const SLOT_COUNT: u16 = 16384;
+
+/// A hash slot, `0..SLOT_COUNT`.
+pub type Slot = u16;
+
+/// An inclusive run of slots as the user wrote it: `ADDSLOTS 5` is `5..=5`, `ADDSLOTSRANGE 0 10` is `0..=10`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotSpan {
+    pub start: Slot,
+    pub end: Slot,
+}
+
+impl SlotSpan {
+    pub fn one(slot: Slot) -> Self {
+        SlotSpan { start: slot, end: slot }
+    }
+
+    pub fn range(start: Slot, end: Slot) -> Self {
+        assert!(start <= end && end < SLOT_COUNT, "invalid span {start}..={end}");
+        SlotSpan { start, end }
+    }
+
+    pub fn slots(self) -> impl Iterator<Item = Slot> {
+        self.start..=self.end
+    }
+
+    pub fn len(self) -> usize {
+        usize::from(self.end - self.start) + 1
+    }
+
+    pub fn is_empty(self) -> bool {
+        false
+    }
+}
+
+/// One node as the table knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: NodeId,
+    /// Empty until the node has taken part in a MEET (a fresh Redis node prints `:7000@17000`).
+    pub ip: String,
+    pub port: u16,
+    pub bus_port: u16,
+    /// `Some(master)` for a replica.
+    pub master: Option<NodeId>,
+    /// This node's own config epoch. Rendering uses the master's for a replica, as Redis does.
+    pub config_epoch: u64,
+}
+
+impl NodeInfo {
+    pub fn new(id: NodeId, ip: impl Into<String>, port: u16, bus_port: u16) -> Self {
+        NodeInfo { id, ip: ip.into(), port, bus_port, master: None, config_epoch: 0 }
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.master.is_none()
+    }
+}
+
+/// A change to the metadata. Serializable: this is the Raft log entry payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// `CLUSTER MEET` applied to `receiver`'s table: `node` joins, bringing the slots it already serves.
+    /// The receiver learns its own address (`receiver_ip`) if it did not know it yet.
+    Meet { receiver: NodeId, receiver_ip: String, node: NodeInfo, slots: Vec<SlotSpan> },
+    /// `CLUSTER FORGET target`, sent to `by`.
+    Forget { by: NodeId, target: NodeId },
+    /// `CLUSTER ADDSLOTS` / `ADDSLOTSRANGE`: assign every slot of `spans` to `node`, all or nothing.
+    AddSlots { node: NodeId, spans: Vec<SlotSpan> },
+    /// `CLUSTER DELSLOTS` / `DELSLOTSRANGE`: unassign every slot of `spans`, all or nothing.
+    DelSlots { node: NodeId, spans: Vec<SlotSpan> },
+    /// `CLUSTER REPLICATE master`, sent to `node`.
+    Replicate { node: NodeId, master: NodeId },
+    /// `CLUSTER SET-CONFIG-EPOCH epoch`, sent to `node`.
+    SetConfigEpoch { node: NodeId, epoch: u64 },
+    /// `CLUSTER RESET [SOFT|HARD]` of `node`'s own table: it forgets every other node, becomes a master without
+    /// slots; HARD also zeroes the epochs and renames the node to `new_id`.
+    Reset { node: NodeId, hard: bool, new_id: NodeId },
+}
+
+impl Command {
+    /// The verb, for traces.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Meet { .. } => "meet",
+            Command::Forget { .. } => "forget",
+            Command::AddSlots { .. } => "addslots",
+            Command::DelSlots { .. } => "delslots",
+            Command::Replicate { .. } => "replicate",
+            Command::SetConfigEpoch { .. } => "set-config-epoch",
+            Command::Reset { .. } => "reset",
+        }
+    }
+}
+
+/// What an applied command changed (for traces and tests).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    NodeAdded { node: NodeId, slots: usize, config_epoch: u64 },
+    /// MEET of a node already in the table: nothing but (maybe) an address changed.
+    NodeAlreadyKnown { node: NodeId },
+    NodeForgotten { node: NodeId, slots_freed: usize, orphans_promoted: usize },
+    SlotsAssigned { node: NodeId, count: usize },
+    SlotsUnassigned { count: usize },
+    ReplicaOf { node: NodeId, master: NodeId },
+    ConfigEpochSet { node: NodeId, epoch: u64 },
+    Reset { node: NodeId, forgotten: usize },
+}
+
+/// A rule the command broke. `Display` is Redis 7.0's verbatim error reply (without the leading `-`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum MetaError {
+    #[error("ERR Unknown node {0}")]
+    UnknownNode(String),
+    #[error("ERR I tried hard but I can't forget myself...")]
+    ForgetMyself,
+    #[error("ERR Can't forget my master!")]
+    ForgetMyMaster,
+    #[error("ERR Can't replicate myself")]
+    ReplicateMyself,
+    #[error("ERR I can only replicate a master, not a replica.")]
+    ReplicateReplica,
+    #[error("ERR To set a master the node must be empty and without assigned slots.")]
+    MasterNotEmpty,
+    #[error("ERR Slot {0} is already busy")]
+    SlotBusy(Slot),
+    #[error("ERR Slot {0} is already unassigned")]
+    SlotUnassigned(Slot),
+    #[error("ERR Slot {0} specified multiple times")]
+    SlotRepeated(Slot),
+    #[error("ERR The user can assign a config epoch only when the node does not know any other node.")]
+    EpochNotAlone,
+    #[error("ERR The user can assign a config epoch only when the node's config epoch is zero.")]
+    EpochAlreadySet,
+    /// Not a Redis rule: a replica cannot own slots in a table that must keep "every slot owner is a master".
+    #[error("ERR Slots can only be assigned to a master, and {0} is a replica")]
+    SlotsToReplica(NodeId),
+    /// Not a Redis rule: a MEET merge in which the joining node claims a slot the table gives to another node.
+    #[error("ERR Can't meet node {node}: it serves slot {slot}, which {owner} already serves")]
+    MeetSlotConflict { node: NodeId, slot: Slot, owner: NodeId },
+    /// The acting node is not in the table (a command sent to a node that has been forgotten, or reset).
+    #[error("ERR Node {0} is not part of this cluster")]
+    ActorNotMember(NodeId),
+}
+
+/// The metadata of one cluster (or one node's view of it, in local-only mode).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaState {
+    nodes: BTreeMap<NodeId, NodeInfo>,
+    slots: BTreeMap<Slot, NodeId>,
+    current_epoch: u64,
+}
+
+impl MetaState {
+    /// A cluster of one: a fresh node that knows only itself.
+    pub fn new(myself: NodeInfo) -> Self {
+        let current_epoch = myself.config_epoch;
+        let mut nodes = BTreeMap::new();
+        nodes.insert(myself.id, myself);
+        MetaState { nodes, slots: BTreeMap::new(), current_epoch }
+    }
+
+    /// A table with no node at all (the initial state of a replicated state machine before its first entry).
+    pub fn empty() -> Self {
+        MetaState { nodes: BTreeMap::new(), slots: BTreeMap::new(), current_epoch: 0 }
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.nodes.values()
+    }
+
+    pub fn node(&self, id: &NodeId) -> Option<&NodeInfo> {
+        self.nodes.get(id)
+    }
+
+    pub fn contains(&self, id: &NodeId) -> bool {
+        self.nodes.contains_key(id)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn current_epoch(&self) -> u64 {
+        self.current_epoch
+    }
+
+    /// The owner of `slot`, if assigned.
+    pub fn owner(&self, slot: Slot) -> Option<NodeId> {
+        self.slots.get(&slot).copied()
+    }
+
+    /// Every assigned slot with its owner, in slot order.
+    pub fn assignments(&self) -> impl Iterator<Item = (Slot, NodeId)> + '_ {
+        self.slots.iter().map(|(s, n)| (*s, *n))
+    }
+
+    pub fn assigned_slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The slots `node` serves, as maximal runs, ascending.
+    pub fn slot_runs_of(&self, node: &NodeId) -> Vec<SlotSpan> {
+        let mut runs: Vec<SlotSpan> = Vec::new();
+        for (slot, owner) in &self.slots {
+            if owner != node {
+                continue;
+            }
+            match runs.last_mut() {
+                Some(run) if run.end + 1 == *slot => run.end = *slot,
+                _ => runs.push(SlotSpan::one(*slot)),
+            }
+        }
+        runs
+    }
+
+    pub fn slot_count_of(&self, node: &NodeId) -> usize {
+        self.slots.values().filter(|owner| *owner == node).count()
+    }
+
+    /// The replicas of `master`, in id order.
+    pub fn replicas_of(&self, master: &NodeId) -> impl Iterator<Item = &NodeInfo> {
+        let master = *master;
+        self.nodes.values().filter(move |n| n.master == Some(master))
+    }
+
+    /// The config epoch Redis prints for `node`: its own for a master, its master's for a replica.
+    pub fn effective_epoch(&self, node: &NodeInfo) -> u64 {
+        match node.master.and_then(|m| self.nodes.get(&m)) {
+            Some(master) => master.config_epoch,
+            None => node.config_epoch,
+        }
+    }
+
+    /// Validates a slot list in argument order, exactly as Redis's `checkSlotAssignmentsOrReply` does: for each
+    /// slot, "already unassigned" (delete) or "already busy" (add) first, then "specified multiple times".
+    pub fn check_slot_spans(&self, spans: &[SlotSpan], delete: bool) -> Result<(), MetaError> {
+        let mut seen = vec![false; usize::from(SLOT_COUNT)];
+        for span in spans {
+            for slot in span.slots() {
+                let assigned = self.slots.contains_key(&slot);
+                if delete && !assigned {
+                    return Err(MetaError::SlotUnassigned(slot));
+                }
+                if !delete && assigned {
+                    return Err(MetaError::SlotBusy(slot));
+                }
+                let seen_before = std::mem::replace(&mut seen[usize::from(slot)], true);
+                if seen_before {
+                    return Err(MetaError::SlotRepeated(slot));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `command`. On error the state is unchanged (every command validates fully before mutating).
+    pub fn apply(&mut self, command: &Command) -> Result<Event, MetaError> {
+        let event = match command {
+            Command::Meet { receiver, receiver_ip, node, slots } => self.meet(receiver, receiver_ip, node, slots)?,
+            Command::Forget { by, target } => self.forget(by, target)?,
+            Command::AddSlots { node, spans } => {
+                let actor = self.actor(node)?;
+                if !actor.is_master() {
+                    return Err(MetaError::SlotsToReplica(*node));
+                }
+                self.check_slot_spans(spans, false)?;
+                let mut count = 0;
+                for slot in spans.iter().flat_map(|s| s.slots()) {
+                    self.slots.insert(slot, *node);
+                    count += 1;
+                }
+                Event::SlotsAssigned { node: *node, count }
+            }
+            Command::DelSlots { node, spans } => {
+                self.actor(node)?;
+                self.check_slot_spans(spans, true)?;
+                let mut count = 0;
+                for slot in spans.iter().flat_map(|s| s.slots()) {
+                    self.slots.remove(&slot);
+                    count += 1;
+                }
+                Event::SlotsUnassigned { count }
+            }
+            Command::Replicate { node, master } => self.replicate(node, master)?,
+            Command::SetConfigEpoch { node, epoch } => {
+                let actor = self.actor(node)?;
+                if self.nodes.len() > 1 {
+                    return Err(MetaError::EpochNotAlone);
+                }
+                if actor.config_epoch != 0 {
+                    return Err(MetaError::EpochAlreadySet);
+                }
+                let me = self.nodes.get_mut(node).expect("actor exists");
+                me.config_epoch = *epoch;
+                self.current_epoch = self.current_epoch.max(*epoch);
+                Event::ConfigEpochSet { node: *node, epoch: *epoch }
+            }
+            Command::Reset { node, hard, new_id } => {
+                let mut me = self.actor(node)?.clone();
+                let forgotten = self.nodes.len() - 1;
+                self.nodes.clear();
+                self.slots.clear();
+                me.master = None;
+                if *hard {
+                    me.id = *new_id;
+                    me.config_epoch = 0;
+                    self.current_epoch = 0;
+                }
+                let id = me.id;
+                self.nodes.insert(id, me);
+                Event::Reset { node: id, forgotten }
+            }
+        };
+        debug_assert_eq!(self.check_invariants(), Ok(()), "after {command:?}");
+        Ok(event)
+    }
+
+    fn actor(&self, node: &NodeId) -> Result<&NodeInfo, MetaError> {
+        self.nodes.get(node).ok_or(MetaError::ActorNotMember(*node))
+    }
+
+    fn meet(
+        &mut self,
+        receiver: &NodeId,
+        receiver_ip: &str,
+        node: &NodeInfo,
+        claims: &[SlotSpan],
+    ) -> Result<Event, MetaError> {
+        self.actor(receiver)?;
+        if let Some(known) = self.nodes.get(&node.id) {
+            // A node already in the table: Redis's handshake finds the known id and drops the duplicate.
+            let known_id = known.id;
+            self.learn_ip(receiver, receiver_ip);
+            let known = self.nodes.get_mut(&known_id).expect("known");
+            if known.ip.is_empty() {
+                known.ip = node.ip.clone();
+            }
+            return Ok(Event::NodeAlreadyKnown { node: known_id });
+        }
+        for slot in claims.iter().flat_map(|s| s.slots()) {
+            if let Some(owner) = self.slots.get(&slot) {
+                return Err(MetaError::MeetSlotConflict { node: node.id, slot, owner: *owner });
+            }
+        }
+        let mut joining = node.clone();
+        if joining.master.is_some_and(|m| !self.nodes.get(&m).is_some_and(NodeInfo::is_master)) {
+            // Its master is not (or no longer) a master here: it joins as a master without slots.
+            joining.master = None;
+        }
+        // Redis resolves config-epoch collisions between masters through gossip
+        // (clusterHandleConfigEpochCollision); the table resolves them at join, deterministically.
+        if joining.is_master()
+            && self.nodes.values().any(|n| n.is_master() && n.config_epoch == joining.config_epoch)
+        {
+            self.current_epoch += 1;
+            joining.config_epoch = self.current_epoch;
+        }
+        self.current_epoch = self.current_epoch.max(joining.config_epoch);
+        let mut slots = 0;
+        for slot in claims.iter().flat_map(|s| s.slots()) {
+            self.slots.insert(slot, joining.id);
+            slots += 1;
+        }
+        let event = Event::NodeAdded { node: joining.id, slots, config_epoch: joining.config_epoch };
+        self.nodes.insert(joining.id, joining);
+        self.learn_ip(receiver, receiver_ip);
+        Ok(event)
+    }
+
+    fn learn_ip(&mut self, node: &NodeId, ip: &str) {
+        if let Some(me) = self.nodes.get_mut(node) {
+            if me.ip.is_empty() {
+                me.ip = ip.to_string();
+            }
+        }
+    }
+
+    fn forget(&mut self, by: &NodeId, target: &NodeId) -> Result<Event, MetaError> {
+        let actor = self.actor(by)?;
+        let Some(victim) = self.nodes.get(target) else {
+            return Err(MetaError::UnknownNode(target.to_string()));
+        };
+        if by == target {
+            return Err(MetaError::ForgetMyself);
+        }
+        if actor.master == Some(victim.id) {
+            return Err(MetaError::ForgetMyMaster);
+        }
+        self.nodes.remove(target);
+        let before = self.slots.len();
+        self.slots.retain(|_, owner| owner != target);
+        let slots_freed = before - self.slots.len();
+        // Redis leaves the forgotten master's replicas pointing nowhere; the table keeps "a replica's master
+        // exists" by turning them into masters without slots.
+        let mut orphans_promoted = 0;
+        for n in self.nodes.values_mut() {
+            if n.master == Some(*target) {
+                n.master = None;
+                orphans_promoted += 1;
+            }
+        }
+        Ok(Event::NodeForgotten { node: *target, slots_freed, orphans_promoted })
+    }
+
+    fn replicate(&mut self, node: &NodeId, master: &NodeId) -> Result<Event, MetaError> {
+        let actor = self.actor(node)?;
+        let Some(target) = self.nodes.get(master) else {
+            return Err(MetaError::UnknownNode(master.to_string()));
+        };
+        if node == master {
+            return Err(MetaError::ReplicateMyself);
+        }
+        if !target.is_master() {
+            return Err(MetaError::ReplicateReplica);
+        }
+        if actor.is_master() && self.slots.values().any(|owner| owner == node) {
+            return Err(MetaError::MasterNotEmpty);
+        }
+        // The node's own replicas follow it to its new master, so no replica ever points at a replica.
+        for n in self.nodes.values_mut() {
+            if n.master == Some(*node) || n.id == *node {
+                n.master = Some(*master);
+            }
+        }
+        Ok(Event::ReplicaOf { node: *node, master: *master })
+    }
+
+    /// The facts that must hold after every apply. Returns the first broken one.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (slot, owner) in &self.slots {
+            if *slot >= SLOT_COUNT {
+                return Err(format!("slot {slot} out of range"));
+            }
+            match self.nodes.get(owner) {
+                None => return Err(format!("slot {slot} owned by unknown node {owner}")),
+                Some(n) if !n.is_master() => return Err(format!("slot {slot} owned by replica {owner}")),
+                Some(_) => {}
+            }
+        }
+        for n in self.nodes.values() {
+            if let Some(m) = n.master {
+                match self.nodes.get(&m) {
+                    None => return Err(format!("replica {} of unknown master {m}", n.id)),
+                    Some(master) if !master.is_master() => {
+                        return Err(format!("replica {} of replica {m}", n.id));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if n.config_epoch > self.current_epoch {
+                return Err(format!("node {} config epoch {} > current epoch {}", n.id, n.config_epoch, self.current_epoch));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

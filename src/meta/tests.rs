@@ -1,0 +1,391 @@
+use super::*;
+
+fn id(n: u64) -> NodeId {
+    NodeId::from_u64(n)
+}
+
+fn node(n: u64) -> NodeInfo {
+    NodeInfo::new(id(n), "127.0.0.1", 7000 + n as u16, 17000 + n as u16)
+}
+
+/// Node 1's table after meeting nodes 2..=count (all masters, no slots).
+fn cluster(count: u64) -> MetaState {
+    let mut s = MetaState::new(node(1));
+    for n in 2..=count {
+        s.apply(&meet(1, node(n), vec![])).unwrap();
+    }
+    s
+}
+
+fn meet(receiver: u64, joining: NodeInfo, slots: Vec<SlotSpan>) -> Command {
+    Command::Meet { receiver: id(receiver), receiver_ip: "127.0.0.1".into(), node: joining, slots }
+}
+
+fn add(node: u64, spans: &[(u16, u16)]) -> Command {
+    Command::AddSlots { node: id(node), spans: spans.iter().map(|&(a, b)| SlotSpan::range(a, b)).collect() }
+}
+
+fn del(node: u64, spans: &[(u16, u16)]) -> Command {
+    Command::DelSlots { node: id(node), spans: spans.iter().map(|&(a, b)| SlotSpan::range(a, b)).collect() }
+}
+
+fn err(s: &mut MetaState, c: Command) -> String {
+    let before = s.clone();
+    let e = s.apply(&c).expect_err("command must fail").to_string();
+    assert_eq!(*s, before, "a failed command must leave the state unchanged");
+    e
+}
+
+#[test]
+fn fresh_node_knows_only_itself() {
+    let s = MetaState::new(NodeInfo::new(id(1), "", 7000, 17000));
+    assert_eq!(s.node_count(), 1);
+    assert_eq!(s.assigned_slot_count(), 0);
+    assert_eq!(s.current_epoch(), 0);
+}
+
+#[test]
+fn meet_adds_the_node_and_teaches_the_receiver_its_ip() {
+    let mut s = MetaState::new(NodeInfo::new(id(1), "", 7000, 17000));
+    let ev = s.apply(&meet(1, node(2), vec![])).unwrap();
+    assert!(matches!(ev, Event::NodeAdded { slots: 0, .. }));
+    assert_eq!(s.node(&id(1)).unwrap().ip, "127.0.0.1");
+    assert!(s.contains(&id(2)));
+}
+
+#[test]
+fn meet_of_a_known_node_is_a_no_op() {
+    let mut s = cluster(2);
+    let before = s.clone();
+    assert_eq!(s.apply(&meet(1, node(2), vec![])).unwrap(), Event::NodeAlreadyKnown { node: id(2) });
+    assert_eq!(s, before);
+}
+
+#[test]
+fn meet_carries_the_joining_nodes_slots() {
+    let mut s = MetaState::new(node(1));
+    s.apply(&meet(1, node(2), vec![SlotSpan::range(0, 99)])).unwrap();
+    assert_eq!(s.owner(50), Some(id(2)));
+    assert_eq!(s.slot_count_of(&id(2)), 100);
+}
+
+#[test]
+fn meet_with_a_conflicting_slot_claim_changes_nothing() {
+    let mut s = MetaState::new(node(1));
+    s.apply(&add(1, &[(10, 10)])).unwrap();
+    let e = err(&mut s, meet(1, node(2), vec![SlotSpan::range(0, 20)]));
+    assert_eq!(e, format!("ERR Can't meet node {}: it serves slot 10, which {} already serves", id(2), id(1)));
+}
+
+#[test]
+fn meet_resolves_config_epoch_collisions_between_masters() {
+    let s = cluster(3);
+    let epochs: Vec<u64> = s.nodes().map(|n| n.config_epoch).collect();
+    assert_eq!(epochs, vec![0, 1, 2]);
+    assert_eq!(s.current_epoch(), 2);
+}
+
+#[test]
+fn meet_keeps_distinct_epochs_set_by_set_config_epoch() {
+    let mut s = MetaState::new(node(1));
+    s.apply(&Command::SetConfigEpoch { node: id(1), epoch: 1 }).unwrap();
+    let mut joining = node(2);
+    joining.config_epoch = 2;
+    s.apply(&meet(1, joining, vec![])).unwrap();
+    assert_eq!(s.node(&id(2)).unwrap().config_epoch, 2);
+    assert_eq!(s.current_epoch(), 2);
+}
+
+#[test]
+fn addslots_assigns_to_the_acting_node() {
+    let mut s = cluster(2);
+    assert_eq!(s.apply(&add(2, &[(0, 5460)])).unwrap(), Event::SlotsAssigned { node: id(2), count: 5461 });
+    assert_eq!(s.slot_runs_of(&id(2)), vec![SlotSpan::range(0, 5460)]);
+}
+
+#[test]
+fn addslots_rejects_a_slot_owned_by_another_node() {
+    let mut s = cluster(2);
+    s.apply(&add(1, &[(0, 0)])).unwrap();
+    assert_eq!(err(&mut s, add(2, &[(0, 0)])), "ERR Slot 0 is already busy");
+}
+
+#[test]
+fn addslots_rejects_a_slot_the_node_already_owns() {
+    let mut s = cluster(1);
+    s.apply(&add(1, &[(0, 0)])).unwrap();
+    assert_eq!(err(&mut s, add(1, &[(0, 0)])), "ERR Slot 0 is already busy");
+}
+
+#[test]
+fn addslots_rejects_duplicate_slot() {
+    let mut s = cluster(1);
+    assert_eq!(err(&mut s, add(1, &[(1, 1), (1, 1)])), "ERR Slot 1 specified multiple times");
+}
+
+#[test]
+fn addslotsrange_overlap_is_reported_at_the_first_repeated_slot() {
+    let mut s = cluster(1);
+    assert_eq!(err(&mut s, add(1, &[(0, 10), (5, 12)])), "ERR Slot 5 specified multiple times");
+}
+
+#[test]
+fn addslots_is_all_or_nothing() {
+    let mut s = cluster(2);
+    s.apply(&add(1, &[(100, 100)])).unwrap();
+    assert_eq!(err(&mut s, add(2, &[(0, 99), (100, 100)])), "ERR Slot 100 is already busy");
+    assert_eq!(s.owner(0), None);
+}
+
+#[test]
+fn addslots_busy_is_checked_before_duplicates_in_argument_order() {
+    let mut s = cluster(1);
+    s.apply(&add(1, &[(7, 7)])).unwrap();
+    // 3 3 7: the repeated 3 comes first.
+    assert_eq!(err(&mut s, add(1, &[(3, 3), (3, 3), (7, 7)])), "ERR Slot 3 specified multiple times");
+    // 7 3 3: busy 7 comes first.
+    assert_eq!(err(&mut s, add(1, &[(7, 7), (3, 3), (3, 3)])), "ERR Slot 7 is already busy");
+}
+
+#[test]
+fn addslots_to_a_replica_is_refused() {
+    let mut s = cluster(2);
+    s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap();
+    assert_eq!(err(&mut s, add(2, &[(0, 0)])), format!("ERR Slots can only be assigned to a master, and {} is a replica", id(2)));
+}
+
+#[test]
+fn delslots_rejects_unassigned_slot() {
+    let mut s = cluster(1);
+    assert_eq!(err(&mut s, del(1, &[(5, 5)])), "ERR Slot 5 is already unassigned");
+    assert_eq!(err(&mut s, del(1, &[(0, 10)])), "ERR Slot 0 is already unassigned");
+}
+
+#[test]
+fn delslots_unassigns_any_owner_and_is_all_or_nothing() {
+    let mut s = cluster(2);
+    s.apply(&add(2, &[(0, 9)])).unwrap();
+    assert_eq!(err(&mut s, del(1, &[(0, 10)])), "ERR Slot 10 is already unassigned");
+    assert_eq!(s.slot_count_of(&id(2)), 10);
+    assert_eq!(s.apply(&del(1, &[(0, 9)])).unwrap(), Event::SlotsUnassigned { count: 10 });
+    assert_eq!(s.assigned_slot_count(), 0);
+}
+
+#[test]
+fn delslots_repeated_slot_is_reported() {
+    let mut s = cluster(1);
+    s.apply(&add(1, &[(0, 9)])).unwrap();
+    assert_eq!(err(&mut s, del(1, &[(1, 1), (1, 1)])), "ERR Slot 1 specified multiple times");
+}
+
+#[test]
+fn forget_removes_the_node_and_frees_its_slots() {
+    let mut s = cluster(3);
+    s.apply(&add(3, &[(0, 99)])).unwrap();
+    let ev = s.apply(&Command::Forget { by: id(1), target: id(3) }).unwrap();
+    assert_eq!(ev, Event::NodeForgotten { node: id(3), slots_freed: 100, orphans_promoted: 0 });
+    assert!(!s.contains(&id(3)));
+    assert_eq!(s.owner(0), None);
+}
+
+#[test]
+fn forget_myself_is_refused() {
+    let mut s = cluster(2);
+    assert_eq!(err(&mut s, Command::Forget { by: id(1), target: id(1) }), "ERR I tried hard but I can't forget myself...");
+}
+
+#[test]
+fn forget_unknown_node_is_refused() {
+    let mut s = cluster(2);
+    assert_eq!(err(&mut s, Command::Forget { by: id(1), target: id(9) }), format!("ERR Unknown node {}", id(9)));
+}
+
+#[test]
+fn forget_my_master_is_refused() {
+    let mut s = cluster(2);
+    s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap();
+    assert_eq!(err(&mut s, Command::Forget { by: id(2), target: id(1) }), "ERR Can't forget my master!");
+}
+
+#[test]
+fn forget_of_a_master_promotes_its_other_replicas() {
+    let mut s = cluster(3);
+    s.apply(&Command::Replicate { node: id(3), master: id(2) }).unwrap();
+    let ev = s.apply(&Command::Forget { by: id(1), target: id(2) }).unwrap();
+    assert_eq!(ev, Event::NodeForgotten { node: id(2), slots_freed: 0, orphans_promoted: 1 });
+    assert!(s.node(&id(3)).unwrap().is_master());
+}
+
+#[test]
+fn replicate_makes_the_node_a_replica() {
+    let mut s = cluster(2);
+    s.apply(&add(1, &[(0, 5460)])).unwrap();
+    assert_eq!(s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap(), Event::ReplicaOf { node: id(2), master: id(1) });
+    assert_eq!(s.node(&id(2)).unwrap().master, Some(id(1)));
+    assert_eq!(s.replicas_of(&id(1)).count(), 1);
+}
+
+#[test]
+fn replicate_myself_is_refused() {
+    let mut s = cluster(2);
+    assert_eq!(err(&mut s, Command::Replicate { node: id(1), master: id(1) }), "ERR Can't replicate myself");
+}
+
+#[test]
+fn replicate_unknown_node_is_refused() {
+    let mut s = cluster(2);
+    assert_eq!(err(&mut s, Command::Replicate { node: id(1), master: id(7) }), format!("ERR Unknown node {}", id(7)));
+}
+
+#[test]
+fn replicate_a_replica_is_refused() {
+    let mut s = cluster(3);
+    s.apply(&Command::Replicate { node: id(3), master: id(2) }).unwrap();
+    assert_eq!(
+        err(&mut s, Command::Replicate { node: id(1), master: id(3) }),
+        "ERR I can only replicate a master, not a replica."
+    );
+}
+
+#[test]
+fn replicate_from_a_master_with_slots_is_refused() {
+    let mut s = cluster(2);
+    s.apply(&add(1, &[(0, 0)])).unwrap();
+    assert_eq!(
+        err(&mut s, Command::Replicate { node: id(1), master: id(2) }),
+        "ERR To set a master the node must be empty and without assigned slots."
+    );
+}
+
+#[test]
+fn replicate_moves_the_nodes_own_replicas_along() {
+    let mut s = cluster(3);
+    s.apply(&Command::Replicate { node: id(3), master: id(2) }).unwrap();
+    s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap();
+    assert_eq!(s.node(&id(3)).unwrap().master, Some(id(1)));
+}
+
+#[test]
+fn replica_prints_its_masters_epoch() {
+    let mut s = cluster(2);
+    s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap();
+    let replica = s.node(&id(2)).unwrap();
+    assert_eq!(s.effective_epoch(replica), s.node(&id(1)).unwrap().config_epoch);
+}
+
+#[test]
+fn set_config_epoch_on_a_lone_node() {
+    let mut s = cluster(1);
+    s.apply(&Command::SetConfigEpoch { node: id(1), epoch: 5 }).unwrap();
+    assert_eq!(s.current_epoch(), 5);
+    assert_eq!(
+        err(&mut s, Command::SetConfigEpoch { node: id(1), epoch: 6 }),
+        "ERR The user can assign a config epoch only when the node's config epoch is zero."
+    );
+}
+
+#[test]
+fn set_config_epoch_after_join_is_refused() {
+    let mut s = cluster(2);
+    assert_eq!(
+        err(&mut s, Command::SetConfigEpoch { node: id(1), epoch: 1 }),
+        "ERR The user can assign a config epoch only when the node does not know any other node."
+    );
+}
+
+#[test]
+fn reset_soft_forgets_everyone_and_keeps_epochs() {
+    let mut s = cluster(3);
+    s.apply(&add(1, &[(0, 10)])).unwrap();
+    let epoch = s.current_epoch();
+    assert_eq!(
+        s.apply(&Command::Reset { node: id(1), hard: false, new_id: id(99) }).unwrap(),
+        Event::Reset { node: id(1), forgotten: 2 }
+    );
+    assert_eq!(s.node_count(), 1);
+    assert_eq!(s.assigned_slot_count(), 0);
+    assert_eq!(s.current_epoch(), epoch);
+}
+
+#[test]
+fn reset_hard_renames_and_zeroes_epochs() {
+    let mut s = cluster(3);
+    s.apply(&Command::Replicate { node: id(3), master: id(1) }).unwrap();
+    s.apply(&Command::Reset { node: id(3), hard: true, new_id: id(99) }).unwrap();
+    let me = s.nodes().next().unwrap();
+    assert_eq!((me.id, me.config_epoch, me.is_master()), (id(99), 0, true));
+    assert_eq!(s.current_epoch(), 0);
+}
+
+#[test]
+fn commands_from_a_node_outside_the_table_are_refused() {
+    let mut s = cluster(2);
+    assert_eq!(err(&mut s, add(9, &[(0, 0)])), format!("ERR Node {} is not part of this cluster", id(9)));
+}
+
+#[test]
+fn slot_runs_are_maximal_and_ascending() {
+    let mut s = cluster(1);
+    s.apply(&add(1, &[(0, 99), (101, 200), (100, 100), (300, 300)])).unwrap();
+    assert_eq!(s.slot_runs_of(&id(1)), vec![SlotSpan::range(0, 200), SlotSpan::one(300)]);
+}
+
+#[test]
+fn commands_round_trip_through_serde() {
+    let c = meet(1, node(2), vec![SlotSpan::range(0, 5)]);
+    let text = serde_json::to_string(&c).unwrap();
+    assert_eq!(serde_json::from_str::<Command>(&text).unwrap(), c);
+}
+
+#[test]
+fn apply_is_a_pure_function_of_state_and_command() {
+    let log = vec![
+        meet(1, node(2), vec![]),
+        meet(1, node(3), vec![]),
+        add(1, &[(0, 5460)]),
+        add(2, &[(5461, 10922)]),
+        Command::Replicate { node: id(3), master: id(1) },
+        add(3, &[(20000 % 16384, 20000 % 16384)]),
+    ];
+    let run = || {
+        let mut s = MetaState::new(node(1));
+        let results: Vec<_> = log.iter().map(|c| s.apply(c)).collect();
+        (s, results)
+    };
+    assert_eq!(run(), run());
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_command() -> impl Strategy<Value = Command> {
+        let nid = (1u64..6).prop_map(id);
+        let span = (0u16..SLOT_COUNT, 0u16..64).prop_map(|(a, len)| SlotSpan::range(a, (a + len).min(SLOT_COUNT - 1)));
+        prop_oneof![
+            ((1u64..6), (1u64..6), prop::collection::vec(span.clone(), 0..3))
+                .prop_map(|(r, n, slots)| meet(r, node(n), slots)),
+            (nid.clone(), nid.clone()).prop_map(|(by, target)| Command::Forget { by, target }),
+            (nid.clone(), prop::collection::vec(span.clone(), 1..4)).prop_map(|(node, spans)| Command::AddSlots { node, spans }),
+            (nid.clone(), prop::collection::vec(span, 1..4)).prop_map(|(node, spans)| Command::DelSlots { node, spans }),
+            (nid.clone(), nid.clone()).prop_map(|(node, master)| Command::Replicate { node, master }),
+            (nid.clone(), 0u64..4).prop_map(|(node, epoch)| Command::SetConfigEpoch { node, epoch }),
+            (nid, any::<bool>()).prop_map(|(node, hard)| Command::Reset { node, hard, new_id: id(42) }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the command sequence: invariants hold after every step, and a failed command changes nothing.
+        #[test]
+        fn invariants_hold_and_failures_change_nothing(cmds in prop::collection::vec(arb_command(), 1..40)) {
+            let mut s = MetaState::new(node(1));
+            for c in &cmds {
+                let before = s.clone();
+                match s.apply(c) {
+                    Ok(_) => prop_assert_eq!(s.check_invariants(), Ok(())),
+                    Err(_) => prop_assert_eq!(&s, &before),
+                }
+            }
+        }
+    }
+}
