@@ -6,3 +6,4 @@
 //! - [`server`]: RESP over `tokio::net` (madsim's simulated network in the simulation build), dispatch, routing.
 
 pub mod meta;
+pub mod resp;

@@ -1,0 +1,289 @@
+//! RESP values: the reply type every layer builds, its RESP2/RESP3 encoding, and bounded request decoding.
+//!
+//! Decoding and encoding are done by the `redis-protocol` crate. Before a buffer reaches its decoder, a cheap
+//! header scan enforces this server's limits (argument count, bulk length, request size) and the request shape
+//! (an array of bulk strings), so that no declared length is trusted and no nesting can recurse.
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::types::BytesFrame as Frame2;
+use redis_protocol::resp3::types::BytesFrame as Frame3;
+
+/// A reply, independent of the protocol version the client speaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Simple(String),
+    /// The full error line without the leading `-`, e.g. `ERR Slot 0 is already busy`.
+    Error(String),
+    Int(i64),
+    Bulk(Bytes),
+    Null,
+    Array(Vec<Reply>),
+    /// A RESP3 map; flattened to an array of key, value, key, value... in RESP2.
+    Map(Vec<(Reply, Reply)>),
+}
+
+impl Reply {
+    pub fn ok() -> Self {
+        Reply::Simple("OK".into())
+    }
+
+    pub fn bulk(data: impl Into<Bytes>) -> Self {
+        Reply::Bulk(data.into())
+    }
+
+    pub fn bulk_str(text: &str) -> Self {
+        Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Reply::Error(text.into())
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}
+
+/// The protocol a connection speaks (`HELLO 3` switches to RESP3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Resp2,
+    Resp3,
+}
+
+/// Appends the encoding of `reply` to `out`.
+pub fn encode(reply: &Reply, protocol: Protocol, out: &mut BytesMut) {
+    let result = match protocol {
+        Protocol::Resp2 => redis_protocol::resp2::encode::extend_encode(out, &to_frame2(reply), false),
+        Protocol::Resp3 => redis_protocol::resp3::encode::complete::extend_encode(out, &to_frame3(reply), false),
+    };
+    // Encoding into a growable buffer only fails on frames this module never builds (e.g. non-UTF8 errors).
+    if let Err(e) = result {
+        let fallback = to_frame2(&Reply::error(format!("ERR reply encoding failed: {e}")));
+        redis_protocol::resp2::encode::extend_encode(out, &fallback, false).expect("a plain error always encodes");
+    }
+}
+
+/// Encodes one reply into fresh bytes.
+pub fn encode_to_vec(reply: &Reply, protocol: Protocol) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    encode(reply, protocol, &mut out);
+    out.to_vec()
+}
+
+fn to_frame2(reply: &Reply) -> Frame2 {
+    match reply {
+        Reply::Simple(s) => Frame2::SimpleString(Bytes::copy_from_slice(s.as_bytes())),
+        Reply::Error(e) => Frame2::Error(sanitize_line(e).into()),
+        Reply::Int(i) => Frame2::Integer(*i),
+        Reply::Bulk(b) => Frame2::BulkString(b.clone()),
+        Reply::Null => Frame2::Null,
+        Reply::Array(items) => Frame2::Array(items.iter().map(to_frame2).collect()),
+        Reply::Map(pairs) => Frame2::Array(pairs.iter().flat_map(|(k, v)| [to_frame2(k), to_frame2(v)]).collect()),
+    }
+}
+
+fn to_frame3(reply: &Reply) -> Frame3 {
+    match reply {
+        Reply::Simple(s) => Frame3::SimpleString { data: Bytes::copy_from_slice(s.as_bytes()), attributes: None },
+        Reply::Error(e) => Frame3::SimpleError { data: sanitize_line(e).into(), attributes: None },
+        Reply::Int(i) => Frame3::Number { data: *i, attributes: None },
+        Reply::Bulk(b) => Frame3::BlobString { data: b.clone(), attributes: None },
+        Reply::Null => Frame3::Null,
+        Reply::Array(items) => Frame3::Array { data: items.iter().map(to_frame3).collect(), attributes: None },
+        Reply::Map(pairs) => Frame3::Map {
+            data: pairs.iter().map(|(k, v)| (to_frame3(k), to_frame3(v))).collect(),
+            attributes: None,
+        },
+    }
+}
+
+/// Error and simple-string lines cannot hold CR or LF.
+fn sanitize_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+/// Bounds on what one connection may send. Every bound is checked before the bytes it guards are buffered.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Arguments in one request (CLUSTER ADDSLOTS with every slot needs 16,386).
+    pub args_max: usize,
+    /// Bytes in one argument.
+    pub bulk_bytes_max: usize,
+    /// Bytes of one request, headers included; also the most a connection may have buffered unparsed.
+    pub request_bytes_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { args_max: 65_536, bulk_bytes_max: 1 << 20, request_bytes_max: 8 << 20 }
+    }
+}
+
+/// A request that breaks the protocol or a limit. The connection answers with the error and is closed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("ERR Protocol error: expected '*', got '{0}'")]
+    ExpectedArray(char),
+    #[error("ERR Protocol error: expected '$', got '{0}'")]
+    ExpectedBulk(char),
+    #[error("ERR Protocol error: invalid multibulk length")]
+    InvalidMultibulkLength,
+    #[error("ERR Protocol error: invalid bulk length")]
+    InvalidBulkLength,
+    #[error("ERR Protocol error: too big request")]
+    TooBig,
+    #[error("ERR Protocol error: {0}")]
+    Malformed(String),
+}
+
+/// Longest header line (`*65536\r\n`, `$1048576\r\n`) a valid request can have.
+const HEADER_LINE_MAX: usize = 32;
+
+/// Takes one complete request (its arguments) off the front of `buf`.
+///
+/// `Ok(None)`: more bytes are needed (and may come: the buffered prefix is within limits).
+/// `Ok(Some(vec![]))` is never returned; an empty multibulk (`*0`) is consumed silently, as Redis does.
+pub fn take_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    loop {
+        let Some(len) = scan_request(buf, limits)? else {
+            if buf.len() > limits.request_bytes_max {
+                return Err(ProtocolError::TooBig);
+            }
+            return Ok(None);
+        };
+        if len.args == 0 {
+            let _ = buf.split_to(len.bytes);
+            continue;
+        }
+        let (frame, used, _) = redis_protocol::resp2::decode::decode_bytes_mut(buf)
+            .map_err(|e| ProtocolError::Malformed(e.details().to_string()))?
+            .ok_or_else(|| ProtocolError::Malformed("incomplete frame after a complete scan".into()))?;
+        debug_assert_eq!(used, len.bytes);
+        let Frame2::Array(items) = frame else {
+            return Err(ProtocolError::Malformed("request is not an array".into()));
+        };
+        let mut args = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Frame2::BulkString(b) => args.push(b),
+                _ => return Err(ProtocolError::Malformed("request argument is not a bulk string".into())),
+            }
+        }
+        return Ok(Some(args));
+    }
+}
+
+struct Scanned {
+    args: usize,
+    bytes: usize,
+}
+
+/// Walks the headers of one `*N` array of `$L` bulk strings without copying. `None`: incomplete.
+fn scan_request(buf: &[u8], limits: &Limits) -> Result<Option<Scanned>, ProtocolError> {
+    let Some(&first) = buf.first() else { return Ok(None) };
+    if first != b'*' {
+        return Err(ProtocolError::ExpectedArray(printable(first)));
+    }
+    let Some((count, mut pos)) = header_number(buf, 1)? else { return Ok(None) };
+    if count <= 0 {
+        // `*0` and `*-1` are empty requests.
+        return Ok(Some(Scanned { args: 0, bytes: pos }));
+    }
+    if count as u64 > limits.args_max as u64 {
+        return Err(ProtocolError::InvalidMultibulkLength);
+    }
+    for _ in 0..count {
+        let Some(&tag) = buf.get(pos) else { return Ok(None) };
+        if tag != b'$' {
+            return Err(ProtocolError::ExpectedBulk(printable(tag)));
+        }
+        let Some((len, after)) = header_number(buf, pos + 1)? else { return Ok(None) };
+        if len < 0 || len as u64 > limits.bulk_bytes_max as u64 {
+            return Err(ProtocolError::InvalidBulkLength);
+        }
+        let end = after + len as usize;
+        if end + 2 > limits.request_bytes_max {
+            return Err(ProtocolError::TooBig);
+        }
+        if buf.len() < end + 2 {
+            return Ok(None);
+        }
+        if &buf[end..end + 2] != b"\r\n" {
+            return Err(ProtocolError::Malformed("bulk string not terminated by CRLF".into()));
+        }
+        pos = end + 2;
+    }
+    Ok(Some(Scanned { args: count as usize, bytes: pos }))
+}
+
+/// Parses the decimal number of a header line starting at `start`; returns it and the offset after its CRLF.
+fn header_number(buf: &[u8], start: usize) -> Result<Option<(i64, usize)>, ProtocolError> {
+    let window = &buf[start.min(buf.len())..];
+    let Some(cr) = window.iter().take(HEADER_LINE_MAX).position(|&b| b == b'\r') else {
+        if window.len() >= HEADER_LINE_MAX {
+            return Err(ProtocolError::Malformed("header line too long".into()));
+        }
+        return Ok(None);
+    };
+    if window.len() < cr + 2 {
+        return Ok(None);
+    }
+    if window[cr + 1] != b'\n' {
+        return Err(ProtocolError::Malformed("header not terminated by CRLF".into()));
+    }
+    let digits = std::str::from_utf8(&window[..cr]).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
+    let n: i64 = digits.parse().map_err(|_| {
+        if buf[start - 1] == b'*' {
+            ProtocolError::InvalidMultibulkLength
+        } else {
+            ProtocolError::InvalidBulkLength
+        }
+    })?;
+    Ok(Some((n, start + cr + 2)))
+}
+
+fn printable(b: u8) -> char {
+    if b.is_ascii_graphic() || b == b' ' {
+        b as char
+    } else {
+        '?'
+    }
+}
+
+/// Encodes a request the way clients do (an array of bulk strings).
+pub fn encode_request(args: &[Bytes]) -> Vec<u8> {
+    let frame = Frame2::Array(args.iter().cloned().map(Frame2::BulkString).collect());
+    let mut out = BytesMut::new();
+    redis_protocol::resp2::encode::extend_encode(&mut out, &frame, false).expect("requests always encode");
+    out.to_vec()
+}
+
+/// Decodes one reply (RESP2 or RESP3) off the front of `buf`, as a client does. `Ok(None)`: incomplete.
+pub fn take_reply(buf: &mut BytesMut) -> Result<Option<Reply>, ProtocolError> {
+    let decoded = redis_protocol::resp3::decode::complete::decode_bytes_mut(buf)
+        .map_err(|e| ProtocolError::Malformed(e.details().to_string()))?;
+    Ok(decoded.map(|(frame, _, _)| from_frame3(frame)))
+}
+
+fn from_frame3(frame: Frame3) -> Reply {
+    match frame {
+        Frame3::SimpleString { data, .. } => Reply::Simple(String::from_utf8_lossy(&data).into_owned()),
+        Frame3::SimpleError { data, .. } => Reply::Error(data.to_string()),
+        Frame3::BlobError { data, .. } => Reply::Error(String::from_utf8_lossy(&data).into_owned()),
+        Frame3::Number { data, .. } => Reply::Int(data),
+        Frame3::BlobString { data, .. } => Reply::Bulk(data),
+        Frame3::VerbatimString { data, .. } => Reply::Bulk(data),
+        Frame3::Null => Reply::Null,
+        Frame3::Boolean { data, .. } => Reply::Int(i64::from(data)),
+        Frame3::Double { data, .. } => Reply::Bulk(Bytes::from(data.to_string())),
+        Frame3::BigNumber { data, .. } => Reply::Bulk(data),
+        Frame3::Array { data, .. } | Frame3::Push { data, .. } => Reply::Array(data.into_iter().map(from_frame3).collect()),
+        Frame3::Set { data, .. } => Reply::Array(data.into_iter().map(from_frame3).collect()),
+        Frame3::Map { data, .. } => Reply::Map(data.into_iter().map(|(k, v)| (from_frame3(k), from_frame3(v))).collect()),
+        other => Reply::Error(format!("ERR unsupported reply frame {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;
