@@ -7,3 +7,4 @@
 
 pub mod meta;
 pub mod resp;
+pub mod cluster;
