@@ -8,3 +8,4 @@
 pub mod meta;
 pub mod resp;
 pub mod cluster;
+pub mod server;

@@ -16,6 +16,9 @@ pub enum Reply {
     Error(String),
     Int(i64),
     Bulk(Bytes),
+    /// Text that RESP3 sends as a verbatim string (`=len\r\ntxt:...`) and RESP2 as a bulk string, as Redis 7
+    /// does for CLUSTER NODES / CLUSTER INFO / INFO.
+    Verbatim(String),
     Null,
     Array(Vec<Reply>),
     /// A RESP3 map; flattened to an array of key, value, key, value... in RESP2.
@@ -41,6 +44,15 @@ impl Reply {
 
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
+    }
+
+    /// The text of a bulk or verbatim reply.
+    pub fn as_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Reply::Bulk(b) => Some(String::from_utf8_lossy(b)),
+            Reply::Verbatim(t) | Reply::Simple(t) => Some(std::borrow::Cow::Borrowed(t)),
+            _ => None,
+        }
     }
 }
 
@@ -77,6 +89,7 @@ fn to_frame2(reply: &Reply) -> Frame2 {
         Reply::Error(e) => Frame2::Error(sanitize_line(e).into()),
         Reply::Int(i) => Frame2::Integer(*i),
         Reply::Bulk(b) => Frame2::BulkString(b.clone()),
+        Reply::Verbatim(t) => Frame2::BulkString(Bytes::copy_from_slice(t.as_bytes())),
         Reply::Null => Frame2::Null,
         Reply::Array(items) => Frame2::Array(items.iter().map(to_frame2).collect()),
         Reply::Map(pairs) => Frame2::Array(pairs.iter().flat_map(|(k, v)| [to_frame2(k), to_frame2(v)]).collect()),
@@ -89,6 +102,11 @@ fn to_frame3(reply: &Reply) -> Frame3 {
         Reply::Error(e) => Frame3::SimpleError { data: sanitize_line(e).into(), attributes: None },
         Reply::Int(i) => Frame3::Number { data: *i, attributes: None },
         Reply::Bulk(b) => Frame3::BlobString { data: b.clone(), attributes: None },
+        Reply::Verbatim(t) => Frame3::VerbatimString {
+            data: Bytes::copy_from_slice(t.as_bytes()),
+            format: redis_protocol::resp3::types::VerbatimStringFormat::Text,
+            attributes: None,
+        },
         Reply::Null => Frame3::Null,
         Reply::Array(items) => Frame3::Array { data: items.iter().map(to_frame3).collect(), attributes: None },
         Reply::Map(pairs) => Frame3::Map {
@@ -273,7 +291,7 @@ fn from_frame3(frame: Frame3) -> Reply {
         Frame3::BlobError { data, .. } => Reply::Error(String::from_utf8_lossy(&data).into_owned()),
         Frame3::Number { data, .. } => Reply::Int(data),
         Frame3::BlobString { data, .. } => Reply::Bulk(data),
-        Frame3::VerbatimString { data, .. } => Reply::Bulk(data),
+        Frame3::VerbatimString { data, .. } => Reply::Verbatim(String::from_utf8_lossy(&data).into_owned()),
         Frame3::Null => Reply::Null,
         Frame3::Boolean { data, .. } => Reply::Int(i64::from(data)),
         Frame3::Double { data, .. } => Reply::Bulk(Bytes::from(data.to_string())),

@@ -1,0 +1,383 @@
+//! Command dispatch: connection commands, CLUSTER, and the slot-routed data commands.
+
+use bytes::Bytes;
+
+use super::{bus, Node, Session};
+use crate::cluster::{self, ClusterRequest};
+use crate::meta::{Command, MetaError, NodeId, NodeInfo, Slot};
+use crate::resp::{Protocol, Reply};
+
+/// The Redis version this node reports (the one its formats and errors follow).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+pub(crate) async fn dispatch(node: &Node, session: &mut Session, args: Vec<Bytes>) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let asking = std::mem::take(&mut session.asking);
+    let Some(spec) = COMMANDS.iter().find(|c| c.name == name) else {
+        return unknown_command(&args);
+    };
+    let argc = args.len() as i32;
+    if (spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity) {
+        return Reply::error(format!("ERR wrong number of arguments for '{name}' command"));
+    }
+    let a = &args[1..];
+    match name.as_str() {
+        "ping" => match a {
+            [] => Reply::Simple("PONG".into()),
+            [msg] => Reply::Bulk(msg.clone()),
+            _ => Reply::error("ERR wrong number of arguments for 'ping' command"),
+        },
+        "echo" => Reply::Bulk(a[0].clone()),
+        "quit" => {
+            session.close_after_reply = true;
+            Reply::ok()
+        }
+        "hello" => hello(node, session, a),
+        "client" => client(session, a),
+        "command" => command(a),
+        "info" => Reply::Verbatim(info(node)),
+        "dbsize" => Reply::Int(node.key_count() as i64),
+        "select" => match cluster::parse_i64(&a[0]) {
+            Some(0) => Reply::ok(),
+            Some(_) => Reply::error("ERR SELECT is not allowed in cluster mode"),
+            None => Reply::error("ERR value is not an integer or out of range"),
+        },
+        "readonly" => {
+            session.readonly = true;
+            Reply::ok()
+        }
+        "readwrite" => {
+            session.readonly = false;
+            Reply::ok()
+        }
+        "asking" => {
+            session.asking = true;
+            Reply::ok()
+        }
+        "cluster" => match cluster::parse(a) {
+            Ok(request) => cluster_command(node, request).await,
+            Err(reply) => reply,
+        },
+        "get" | "set" | "del" | "exists" => data_command(node, &name, a, asking),
+        _ => unreachable!("every command of the table is dispatched"),
+    }
+}
+
+struct CommandSpec {
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    first_key: i64,
+    last_key: i64,
+    step: i64,
+}
+
+const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i64, i64, i64),
+) -> CommandSpec {
+    CommandSpec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2 }
+}
+
+/// Every command this node answers, with the metadata `COMMAND` reports (clients route by the key positions).
+const COMMANDS: &[CommandSpec] = &[
+    spec("get", 2, &["readonly", "fast"], (1, 1, 1)),
+    spec("set", -3, &["write", "denyoom"], (1, 1, 1)),
+    spec("del", -2, &["write"], (1, -1, 1)),
+    spec("exists", -2, &["readonly", "fast"], (1, -1, 1)),
+    spec("ping", -1, &["fast", "stale"], (0, 0, 0)),
+    spec("echo", 2, &["fast"], (0, 0, 0)),
+    spec("quit", -1, &["fast", "noscript", "loading", "stale"], (0, 0, 0)),
+    spec("hello", -1, &["noscript", "loading", "stale", "fast", "no_auth"], (0, 0, 0)),
+    spec("client", -2, &["noscript", "loading", "stale"], (0, 0, 0)),
+    spec("command", -1, &["loading", "stale"], (0, 0, 0)),
+    spec("info", -1, &["loading", "stale"], (0, 0, 0)),
+    spec("dbsize", 1, &["readonly", "fast"], (0, 0, 0)),
+    spec("select", 2, &["loading", "stale", "fast"], (0, 0, 0)),
+    spec("readonly", 1, &["loading", "stale", "fast"], (0, 0, 0)),
+    spec("readwrite", 1, &["loading", "stale", "fast"], (0, 0, 0)),
+    spec("asking", 1, &["fast"], (0, 0, 0)),
+    spec("cluster", -2, &[], (0, 0, 0)),
+];
+
+fn command_entry(c: &CommandSpec) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk_str(c.name),
+        Reply::Int(i64::from(c.arity)),
+        Reply::Array(c.flags.iter().map(|f| Reply::Simple((*f).to_string())).collect()),
+        Reply::Int(c.first_key),
+        Reply::Int(c.last_key),
+        Reply::Int(c.step),
+        Reply::Array(vec![]),
+        Reply::Array(vec![]),
+        Reply::Array(vec![]),
+        Reply::Array(vec![]),
+    ])
+}
+
+fn command(a: &[Bytes]) -> Reply {
+    let Some(sub) = a.first() else {
+        return Reply::Array(COMMANDS.iter().map(command_entry).collect());
+    };
+    match String::from_utf8_lossy(sub).to_ascii_lowercase().as_str() {
+        "count" => Reply::Int(COMMANDS.len() as i64),
+        "info" => Reply::Array(
+            a[1..]
+                .iter()
+                .map(|n| {
+                    let n = String::from_utf8_lossy(n).to_ascii_lowercase();
+                    COMMANDS.iter().find(|c| c.name == n).map_or(Reply::Null, command_entry)
+                })
+                .collect(),
+        ),
+        "docs" => Reply::Map(vec![]),
+        "list" => Reply::Array(COMMANDS.iter().map(|c| Reply::bulk_str(c.name)).collect()),
+        other => Reply::error(format!("ERR unknown subcommand '{other}'. Try COMMAND HELP.")),
+    }
+}
+
+fn unknown_command(args: &[Bytes]) -> Reply {
+    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    let mut tail = String::new();
+    for arg in &args[1..] {
+        if tail.len() >= 128 {
+            break;
+        }
+        let arg: String = String::from_utf8_lossy(arg).chars().take(128 - tail.len()).collect();
+        tail.push_str(&format!("'{arg}' "));
+    }
+    Reply::error(format!("ERR unknown command '{name}', with args beginning with: {tail}"))
+}
+
+fn hello(node: &Node, session: &mut Session, a: &[Bytes]) -> Reply {
+    let mut rest = a;
+    if let Some((version, tail)) = a.split_first() {
+        match cluster::parse_i64(version) {
+            Some(2) => session.protocol = Protocol::Resp2,
+            Some(3) => session.protocol = Protocol::Resp3,
+            Some(_) => return Reply::error("NOPROTO unsupported protocol version"),
+            None => return Reply::error("ERR Protocol version is not an integer or out of range"),
+        }
+        rest = tail;
+    }
+    // AUTH user pass / SETNAME name: no ACLs here, so both are accepted.
+    while let Some(opt) = rest.first() {
+        let n = if opt.eq_ignore_ascii_case(b"auth") {
+            3
+        } else if opt.eq_ignore_ascii_case(b"setname") {
+            2
+        } else {
+            return Reply::error(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(opt)));
+        };
+        if rest.len() < n {
+            return Reply::error(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(opt)));
+        }
+        rest = &rest[n..];
+    }
+    let role = node.meta.read_local(|s| s.node(&node.id()).is_some_and(|me| !me.is_master()));
+    let field = |k: &str, v: Reply| (Reply::bulk_str(k), v);
+    Reply::Map(vec![
+        field("server", Reply::bulk_str("redis")),
+        field("version", Reply::bulk_str(REDIS_VERSION)),
+        field("proto", Reply::Int(if session.protocol == Protocol::Resp3 { 3 } else { 2 })),
+        field("id", Reply::Int(session.id as i64)),
+        field("mode", Reply::bulk_str("cluster")),
+        field("role", Reply::bulk_str(if role { "replica" } else { "master" })),
+        field("modules", Reply::Array(vec![])),
+    ])
+}
+
+fn client(session: &Session, a: &[Bytes]) -> Reply {
+    match String::from_utf8_lossy(&a[0]).to_ascii_lowercase().as_str() {
+        "setinfo" | "setname" => Reply::ok(),
+        "getname" => Reply::Null,
+        "id" => Reply::Int(session.id as i64),
+        other => Reply::error(format!("ERR unknown subcommand '{other}'. Try CLIENT HELP.")),
+    }
+}
+
+fn info(node: &Node) -> String {
+    let keys = node.key_count();
+    let (role, known) = node.meta.read_local(|s| {
+        (s.node(&node.id()).is_some_and(|me| !me.is_master()), s.node_count())
+    });
+    let mut out = format!(
+        "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:cluster\r\nrun_id:{id}\r\ntcp_port:{port}\r\n\
+         clustersim_strategy:{strategy}\r\n\r\n# Replication\r\nrole:{role}\r\n\r\n# Cluster\r\ncluster_enabled:1\r\n\
+         cluster_known_nodes:{known}\r\n\r\n# Keyspace\r\n",
+        id = node.id(),
+        port = node.config.port,
+        strategy = node.config.strategy,
+        role = if role { "slave" } else { "master" },
+    );
+    if keys > 0 {
+        out.push_str(&format!("db0:keys={keys},expires=0,avg_ttl=0\r\n"));
+    }
+    out
+}
+
+fn meta_error(e: MetaError) -> Reply {
+    Reply::error(e.to_string())
+}
+
+async fn cluster_command(node: &Node, request: ClusterRequest) -> Reply {
+    let me = node.id();
+    match request {
+        ClusterRequest::Meet { ip, port, bus_port, node_id } => meet(node, ip, port, bus_port, node_id).await,
+        ClusterRequest::Forget(arg) => match arg.id {
+            None => arg.unknown(),
+            Some(target) => ok_or_error(node.meta.write(Command::Forget { by: me, target }).await),
+        },
+        ClusterRequest::Slots { delete, args } => {
+            if let Some(parse_error) = args.error {
+                // Redis checks each argument against the table before parsing the next: a state error in the
+                // valid prefix comes first.
+                return match node.meta.read_local(|s| s.check_slot_spans(&args.spans, delete)) {
+                    Err(e) => meta_error(e),
+                    Ok(()) => Reply::error(parse_error),
+                };
+            }
+            let command = if delete {
+                Command::DelSlots { node: me, spans: args.spans }
+            } else {
+                Command::AddSlots { node: me, spans: args.spans }
+            };
+            ok_or_error(node.meta.write(command).await)
+        }
+        ClusterRequest::Replicate(arg) => {
+            let Some(master) = arg.id else { return arg.unknown() };
+            let command = Command::Replicate { node: me, master };
+            if node.key_count() > 0 {
+                // Keys are not metadata: the last of Redis's checks is made here, after the table's own.
+                let dry_run = node.meta.read_local(|s| {
+                    let mut copy = s.clone();
+                    let am_master = s.node(&me).is_some_and(NodeInfo::is_master);
+                    copy.apply(&command).map(|_| am_master)
+                });
+                match dry_run {
+                    Err(e) => return meta_error(e),
+                    Ok(true) => return meta_error(MetaError::MasterNotEmpty),
+                    Ok(false) => {}
+                }
+            }
+            ok_or_error(node.meta.write(command).await)
+        }
+        ClusterRequest::Replicas(arg) => {
+            let Some(master) = arg.id else { return arg.unknown() };
+            flatten(
+                node.meta
+                    .read(|v| match v.state.node(&master) {
+                        None => arg.unknown(),
+                        Some(n) if !n.is_master() => Reply::error("ERR The specified node is not a master"),
+                        Some(_) => cluster::render_replicas(v, &master),
+                    })
+                    .await,
+            )
+        }
+        ClusterRequest::CountFailureReports(arg) => match arg.id {
+            Some(id) if node.meta.read_local(|s| s.contains(&id)) => Reply::Int(0),
+            _ => arg.unknown(),
+        },
+        ClusterRequest::Nodes => flatten(node.meta.read(|v| Reply::Verbatim(cluster::render_nodes(v))).await),
+        ClusterRequest::Info => flatten(node.meta.read(|v| Reply::Verbatim(cluster::render_info(v))).await),
+        ClusterRequest::SlotsMap => flatten(node.meta.read(cluster::render_slots).await),
+        ClusterRequest::Shards => flatten(node.meta.read(cluster::render_shards).await),
+        ClusterRequest::MyId => Reply::bulk(me.to_string()),
+        ClusterRequest::KeySlot(key) => Reply::Int(i64::from(cluster::key_slot(&key))),
+        ClusterRequest::CountKeysInSlot(slot) => Reply::Int(keys_in_slot(node, slot, usize::MAX).len() as i64),
+        ClusterRequest::GetKeysInSlot { slot, count } => Reply::Array(keys_in_slot(node, slot, count).into_iter().map(Reply::Bulk).collect()),
+        ClusterRequest::Reset { hard } => reset(node, hard).await,
+        ClusterRequest::SetConfigEpoch(epoch) => ok_or_error(node.meta.write(Command::SetConfigEpoch { node: me, epoch }).await),
+        ClusterRequest::Help => cluster::help(),
+    }
+}
+
+fn ok_or_error<T>(result: Result<T, Reply>) -> Reply {
+    match result {
+        Ok(_) => Reply::ok(),
+        Err(reply) => reply,
+    }
+}
+
+fn flatten(result: Result<Reply, Reply>) -> Reply {
+    result.unwrap_or_else(|reply| reply)
+}
+
+async fn meet(node: &Node, ip: String, port: u16, bus_port: u16, node_id: Option<NodeId>) -> Reply {
+    let (joining, slots) = match node_id {
+        // AiKv's form: the id is given, nothing is asked of the peer.
+        Some(id) => (NodeInfo::new(id, ip.clone(), port, bus_port), vec![]),
+        None => match bus::hello(&ip, bus_port, node.config.bus_timeout_ms).await {
+            Ok((mut peer, slots)) => {
+                peer.ip = ip.clone();
+                peer.port = port;
+                peer.bus_port = bus_port;
+                (peer, slots)
+            }
+            Err(e) => return Reply::error(format!("ERR Can't reach node {ip}:{port} on its cluster bus port {bus_port}: {e}")),
+        },
+    };
+    let command = Command::Meet { receiver: node.id(), receiver_ip: node.config.ip.clone(), node: joining, slots };
+    ok_or_error(node.meta.write(command).await)
+}
+
+async fn reset(node: &Node, hard: bool) -> Reply {
+    let me = node.id();
+    let is_master = node.meta.read_local(|s| s.node(&me).is_none_or(NodeInfo::is_master));
+    if is_master && node.key_count() > 0 {
+        return Reply::error("ERR CLUSTER RESET can't be called with master nodes containing keys");
+    }
+    if !is_master {
+        node.data.lock().expect("data lock").clear();
+    }
+    let new_id = if hard { NodeId::random(&mut rand::thread_rng()) } else { me };
+    ok_or_error(node.meta.write(Command::Reset { node: me, hard, new_id }).await)
+}
+
+fn keys_in_slot(node: &Node, slot: Slot, count: usize) -> Vec<Bytes> {
+    let data = node.data.lock().expect("data lock");
+    data.keys().filter(|k| cluster::key_slot(k) == slot).take(count).cloned().collect()
+}
+
+/// Checks that this node serves every key: the same slot for all, owned by this node.
+fn route(node: &Node, keys: &[Bytes]) -> Result<(), Reply> {
+    let slot = cluster::key_slot(&keys[0]);
+    if keys[1..].iter().any(|k| cluster::key_slot(k) != slot) {
+        return Err(Reply::error("CROSSSLOT Keys in request don't hash to the same slot"));
+    }
+    let me = node.id();
+    node.meta.read_local(|s| match s.owner(slot) {
+        None => Err(Reply::error("CLUSTERDOWN Hash slot not served")),
+        Some(owner) if owner == me => Ok(()),
+        Some(owner) => {
+            let o = s.node(&owner).expect("slot owners are in the table");
+            Err(Reply::error(format!("MOVED {slot} {}:{}", o.ip, o.port)))
+        }
+    })
+}
+
+fn data_command(node: &Node, name: &str, a: &[Bytes], _asking: bool) -> Reply {
+    let keys: &[Bytes] = match name {
+        "get" | "set" => &a[..1],
+        _ => a,
+    };
+    if let Err(redirect) = route(node, keys) {
+        return redirect;
+    }
+    let mut data = node.data.lock().expect("data lock");
+    match name {
+        "get" => data.get(&a[0]).cloned().map_or(Reply::Null, Reply::Bulk),
+        "set" => {
+            if a.len() != 2 {
+                return Reply::error("ERR syntax error");
+            }
+            data.insert(a[0].clone(), a[1].clone());
+            Reply::ok()
+        }
+        "del" => Reply::Int(a.iter().filter(|k| data.remove(*k).is_some()).count() as i64),
+        "exists" => Reply::Int(a.iter().filter(|k| data.contains_key(*k)).count() as i64),
+        _ => unreachable!("data commands are get, set, del, exists"),
+    }
+}

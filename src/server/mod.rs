@@ -1,0 +1,164 @@
+//! The node process: a RESP server over `tokio::net` (madsim's simulated TCP in the simulation build), the
+//! cluster bus listener, command dispatch, the slot-routed key space.
+//!
+//! One task per connection reads requests, answers them in order and writes the replies. A malformed or
+//! oversized request gets one error reply and closes that connection only; the node's state is untouched.
+
+mod bus;
+mod commands;
+mod meta_store;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub use bus::{hello as bus_hello, BusReply, BusRequest, FRAME_BYTES_MAX};
+pub use meta_store::{MetaStore, Strategy, StrategyParseError};
+
+use crate::meta::{NodeId, NodeInfo};
+use crate::resp::{self, Limits, Protocol, Reply};
+
+/// Everything a node is started with.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub node_id: NodeId,
+    /// Address both listeners bind, and the address this node announces once it has met another node.
+    pub ip: String,
+    pub port: u16,
+    pub bus_port: u16,
+    pub strategy: Strategy,
+    pub limits: Limits,
+    /// Deadline of one cluster-bus exchange (MEET handshake), in milliseconds.
+    pub bus_timeout_ms: u64,
+}
+
+impl NodeConfig {
+    pub fn new(node_id: NodeId, ip: impl Into<String>, port: u16) -> Self {
+        NodeConfig {
+            node_id,
+            ip: ip.into(),
+            port,
+            bus_port: port.wrapping_add(10000),
+            strategy: Strategy::LocalOnly,
+            limits: Limits::default(),
+            bus_timeout_ms: 2_000,
+        }
+    }
+
+    /// The table entry this node starts with: a fresh Redis node does not know its own IP yet.
+    pub fn initial_entry(&self) -> NodeInfo {
+        NodeInfo::new(self.node_id, "", self.port, self.bus_port)
+    }
+}
+
+/// A running node's shared state.
+pub struct Node {
+    pub(crate) config: NodeConfig,
+    pub(crate) meta: MetaStore,
+    /// The key space: only keys of slots this node serves are ever stored.
+    pub(crate) data: Mutex<BTreeMap<Bytes, Bytes>>,
+    next_client_id: AtomicU64,
+}
+
+impl Node {
+    pub fn new(config: NodeConfig) -> Arc<Self> {
+        let meta = MetaStore::new(&config);
+        Arc::new(Node { config, meta, data: Mutex::new(BTreeMap::new()), next_client_id: AtomicU64::new(1) })
+    }
+
+    /// This node's id (the configured one until a CLUSTER RESET HARD renames it).
+    pub fn id(&self) -> NodeId {
+        self.meta.myself()
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.data.lock().expect("data lock").len()
+    }
+}
+
+/// Binds the client and bus listeners and serves until the task is dropped (or the simulated host is killed).
+pub async fn serve(node: Arc<Node>) -> std::io::Result<()> {
+    let client = TcpListener::bind((node.config.ip.as_str(), node.config.port)).await?;
+    let bus = TcpListener::bind((node.config.ip.as_str(), node.config.bus_port)).await?;
+    tracing::info!(id = %node.id(), port = node.config.port, bus_port = node.config.bus_port,
+        strategy = %node.config.strategy, "node listening");
+    let bus_node = node.clone();
+    tokio::spawn(async move { bus::accept_loop(bus_node, bus).await });
+    loop {
+        let (stream, peer) = client.accept().await?;
+        let node = node.clone();
+        tokio::spawn(async move { serve_connection(node, stream, peer).await });
+    }
+}
+
+/// Per-connection state.
+pub(crate) struct Session {
+    pub id: u64,
+    pub protocol: Protocol,
+    pub readonly: bool,
+    pub asking: bool,
+    pub close_after_reply: bool,
+}
+
+async fn serve_connection(node: Arc<Node>, mut stream: TcpStream, peer: SocketAddr) {
+    let limits = node.config.limits;
+    let mut session = Session {
+        id: node.next_client_id.fetch_add(1, Ordering::Relaxed),
+        protocol: Protocol::Resp2,
+        readonly: false,
+        asking: false,
+        close_after_reply: false,
+    };
+    let mut input = BytesMut::with_capacity(4096);
+    let mut output = BytesMut::with_capacity(4096);
+    loop {
+        loop {
+            match resp::take_request(&mut input, &limits) {
+                Ok(Some(args)) => {
+                    let reply = commands::dispatch(&node, &mut session, args).await;
+                    resp::encode(&reply, session.protocol, &mut output);
+                    if session.close_after_reply {
+                        let _ = write_out(&mut stream, &output).await;
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing connection on a protocol error");
+                    resp::encode(&Reply::error(e.to_string()), session.protocol, &mut output);
+                    let _ = write_out(&mut stream, &output).await;
+                    let _ = stream.shutdown().await;
+                    return;
+                }
+            }
+        }
+        if !output.is_empty() {
+            if write_out(&mut stream, &output).await.is_err() {
+                return;
+            }
+            output.clear();
+        }
+        match stream.read_buf(&mut input).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Writes and flushes (madsim's simulated stream sends on flush).
+async fn write_out(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
+#[cfg(test)]
+mod tests;
