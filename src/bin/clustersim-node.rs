@@ -1,1 +1,62 @@
-fn main(){}
+//! `clustersim-node`: one Redis-Cluster metadata node on real TCP.
+//!
+//! Build it in the real flavour (no `--cfg madsim`): see README, "Build flavours".
+
+use clap::Parser;
+use clustersim::meta::NodeId;
+use clustersim::server::{serve, Node, NodeConfig, Strategy};
+
+#[derive(Parser, Debug)]
+#[command(name = "clustersim-node", version, about = "A Redis-Cluster metadata node (clustersim's code under test)")]
+struct Args {
+    /// Client port (RESP).
+    #[arg(long)]
+    port: u16,
+    /// Address to bind both listeners to, and to announce to other nodes.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// Cluster bus port (default: port + 10000).
+    #[arg(long)]
+    bus_port: Option<u16>,
+    /// Node id, 40 lowercase hex digits (default: random).
+    #[arg(long, value_parser = parse_node_id)]
+    node_id: Option<NodeId>,
+    /// Metadata consistency strategy.
+    #[arg(long, default_value = "local-only", value_parser = parse_strategy)]
+    strategy: Strategy,
+}
+
+fn parse_node_id(text: &str) -> Result<NodeId, String> {
+    NodeId::parse(text.as_bytes()).ok_or_else(|| "a node id is 40 lowercase hex digits".to_string())
+}
+
+fn parse_strategy(text: &str) -> Result<Strategy, String> {
+    text.parse().map_err(|e: clustersim::server::StrategyParseError| e.to_string())
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Some(bus_port) = args.bus_port.or_else(|| args.port.checked_add(10000)) else {
+        eprintln!("clustersim-node: --port {} leaves no room for the default bus port; pass --bus-port", args.port);
+        std::process::exit(2);
+    };
+    if args.strategy != Strategy::LocalOnly {
+        eprintln!("clustersim-node: strategy {} needs the Raft adapter, which is not built yet; use local-only", args.strategy);
+        std::process::exit(2);
+    }
+    let node_id = args.node_id.unwrap_or_else(|| NodeId::random(&mut rand::thread_rng()));
+    let mut config = NodeConfig::new(node_id, args.bind, args.port);
+    config.bus_port = bus_port;
+    config.strategy = args.strategy;
+    if let Err(e) = serve(Node::new(config)).await {
+        eprintln!("clustersim-node: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test flavour, in order. This is the README's test command and what CI runs.
+#   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
+#      simulated-network tests;
+#   2. real flavour (empty RUSTFLAGS, its own target dir): the same unit and property tests on real tokio, and
+#      the real clustersim-node binary;
+#   3. interop: that binary on loopback, checked with the real redis-cli.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever written
+
+echo "== simulation flavour: cargo test --workspace"
+cargo test --workspace
+
+echo "== real flavour: cargo test --workspace (RUSTFLAGS empty, target/real)"
+RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --workspace
+RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo build --bin clustersim-node
+
+echo "== interop: real binary + redis-cli"
+if ! command -v redis-cli >/dev/null; then
+  echo "redis-cli is missing: apt-get install -y redis-tools (the CI script does this)" >&2
+  exit 1
+fi
+bash tests/interop/redis_cli.sh target/real/debug/clustersim-node
