@@ -1,0 +1,100 @@
+//! A RESP client over the simulated network that records every call and reply with its virtual times (the
+//! history checkers read) and writes them to the trace.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use clustersim::resp::{encode_request, take_reply, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::trace::{now, TraceSink};
+
+/// One call of the history: which node, what was sent (as shown), what came back, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    /// 1-based node index.
+    pub node: usize,
+    /// The command as shown in traces (ranges folded, ids as written).
+    pub command: String,
+    /// The scenario line that issued it (0 for the harness's own final reads).
+    pub line: usize,
+    pub start: Duration,
+    pub end: Duration,
+    pub reply: Reply,
+}
+
+/// Bound on one call: connect, send, and read the reply.
+pub const CALL_TIMEOUT_MS: u64 = 10_000;
+
+pub struct Client {
+    addrs: Vec<SocketAddr>,
+    conns: BTreeMap<usize, (TcpStream, BytesMut)>,
+    sink: TraceSink,
+    pub history: Vec<CallRecord>,
+}
+
+impl Client {
+    pub fn new(addrs: Vec<SocketAddr>, sink: TraceSink) -> Self {
+        Client { addrs, conns: BTreeMap::new(), sink, history: Vec::new() }
+    }
+
+    /// Sends `args` to node `node` (1-based) and records the exchange. Transport failures become error replies
+    /// starting with `(client)`, so they are visible in the history like any other answer.
+    pub async fn call(&mut self, node: usize, args: &[Bytes], shown: &str, line: usize) -> Reply {
+        let start = now();
+        self.sink.push("client", &format!("-> n{node} {shown}"));
+        let reply = match tokio::time::timeout(Duration::from_millis(CALL_TIMEOUT_MS), self.exchange(node, args)).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) => {
+                self.conns.remove(&node);
+                Reply::Error(format!("(client) {e}"))
+            }
+            Err(_) => {
+                self.conns.remove(&node);
+                Reply::Error(format!("(client) no reply within {CALL_TIMEOUT_MS} ms"))
+            }
+        };
+        let end = now();
+        self.sink.push(&format!("n{node}"), &format!("<- {}", show_reply(&reply)));
+        self.history.push(CallRecord { node, command: shown.to_string(), line, start, end, reply: reply.clone() });
+        reply
+    }
+
+    async fn exchange(&mut self, node: usize, args: &[Bytes]) -> std::io::Result<Reply> {
+        if !self.conns.contains_key(&node) {
+            let stream = TcpStream::connect(self.addrs[node - 1]).await?;
+            self.conns.insert(node, (stream, BytesMut::with_capacity(4096)));
+        }
+        let (stream, buf) = self.conns.get_mut(&node).expect("connected above");
+        stream.write_all(&encode_request(args)).await?;
+        stream.flush().await?;
+        loop {
+            if let Some(reply) = take_reply(buf).map_err(std::io::Error::other)? {
+                return Ok(reply);
+            }
+            if stream.read_buf(buf).await? == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed by the node"));
+            }
+        }
+    }
+}
+
+/// One-line rendering of a reply for traces: `+OK`, `-ERR ...`, `:5`, `"text\n..."`, `(nil)`, `[..]`, `{k: v}`.
+pub fn show_reply(reply: &Reply) -> String {
+    match reply {
+        Reply::Simple(s) => format!("+{s}"),
+        Reply::Error(e) => format!("-{e}"),
+        Reply::Int(i) => format!(":{i}"),
+        Reply::Bulk(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Reply::Verbatim(t) => format!("{t:?}"),
+        Reply::Null => "(nil)".to_string(),
+        Reply::Array(items) => format!("[{}]", items.iter().map(show_reply).collect::<Vec<_>>().join(", ")),
+        Reply::Map(pairs) => format!(
+            "{{{}}}",
+            pairs.iter().map(|(k, v)| format!("{}: {}", show_reply(k), show_reply(v))).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}

@@ -1,0 +1,346 @@
+//! One run: a scenario, a seed, a strategy → history, trace, verdict.
+//!
+//! The world: hosts `n1..nN` at 10.0.0.i, port `base_port + i - 1` (bus port + 10000), node ids `{i}` printed as
+//! 40 hex digits (AiKv's u64 ids), each running the real `clustersim::server::serve` inside a madsim node — so
+//! killing a host kills its tasks. The scenario runs on a separate client host (10.0.1.1).
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use clustersim::meta::NodeId;
+use clustersim::resp::Reply;
+use clustersim::server::{serve, Node, NodeConfig, Strategy};
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::client::{show_reply, CallRecord, Client};
+use crate::scenario::{print_word, Check, Field, Piece, Scenario, Step, Target, Word};
+use crate::trace::{hash_lines, TraceLayer, TraceSink};
+
+/// What to run a scenario with.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub seed: u64,
+    pub strategy: Strategy,
+}
+
+/// A broken fact the run observed. Each variant names the property it defends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// `expect ... known-nodes=N`: AiKv's convergence check — every node must know exactly N nodes.
+    KnownNodes { line: usize, node: usize, expected: usize, known: usize, error: Option<String> },
+    /// `expect ... knows=<id>`: the node's CLUSTER NODES must list that node.
+    MissingNode { line: usize, node: usize, missing: String, error: Option<String> },
+    /// `expect ... reply=<text>`: the reply must be exactly this (e.g. REPLICATE answering OK).
+    UnexpectedReply { line: usize, node: usize, expected: String, got: String },
+    /// `expect ... contains=<text>`: the reply must contain this text.
+    MissingText { line: usize, node: usize, expected: String, got: String },
+}
+
+impl Violation {
+    /// The scenario line that found it.
+    pub fn line(&self) -> usize {
+        match self {
+            Violation::KnownNodes { line, .. }
+            | Violation::MissingNode { line, .. }
+            | Violation::UnexpectedReply { line, .. }
+            | Violation::MissingText { line, .. } => *line,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Violation::KnownNodes { .. } => "KnownNodes",
+            Violation::MissingNode { .. } => "MissingNode",
+            Violation::UnexpectedReply { .. } => "UnexpectedReply",
+            Violation::MissingText { .. } => "MissingText",
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::KnownNodes { line, node, expected, known, error } => match error {
+                Some(e) => write!(f, "line {line}: n{node} answered -{e} where {expected} known nodes were expected"),
+                None => write!(f, "line {line}: n{node} knows {known}/{expected} nodes"),
+            },
+            Violation::MissingNode { line, node, missing, error } => match error {
+                Some(e) => write!(f, "line {line}: n{node} answered -{e} where a list naming {missing} was expected"),
+                None => write!(f, "line {line}: n{node} does not list {missing}"),
+            },
+            Violation::UnexpectedReply { line, node, expected, got } => {
+                write!(f, "line {line}: n{node} answered {got}, expected {expected}")
+            }
+            Violation::MissingText { line, node, expected, got } => {
+                write!(f, "line {line}: n{node}'s reply {got} does not contain {expected:?}")
+            }
+        }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub seed: u64,
+    pub strategy: Strategy,
+    pub history: Vec<CallRecord>,
+    pub violations: Vec<Violation>,
+    /// Each node's CLUSTER NODES after the scenario (normalized), in node order.
+    pub final_nodes: Vec<String>,
+    /// The normalized trace (ids as `<nK>`).
+    pub trace: Vec<String>,
+    pub trace_hash: u64,
+    /// Virtual time the scenario took.
+    pub virtual_time: Duration,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Per-node facts templates resolve to.
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub name: String,
+    pub ip: IpAddr,
+    pub port: u16,
+    pub bus_port: u16,
+    pub id: NodeId,
+}
+
+pub fn hosts(scenario: &Scenario) -> Vec<Host> {
+    (1..=scenario.header.nodes)
+        .map(|i| {
+            let port = scenario.header.base_port + (i as u16 - 1);
+            Host {
+                name: format!("n{i}"),
+                ip: IpAddr::from([10, 0, 0, i as u8]),
+                port,
+                bus_port: port + 10000,
+                id: NodeId::from_u64(i as u64),
+            }
+        })
+        .collect()
+}
+
+fn field_value(host: &Host, field: Field) -> String {
+    match field {
+        Field::Ip => host.ip.to_string(),
+        Field::Port => host.port.to_string(),
+        Field::Bus => host.bus_port.to_string(),
+        Field::Id => host.id.to_string(),
+    }
+}
+
+/// The arguments a word expands to.
+fn expand(word: &Word, hosts: &[Host], out: &mut Vec<Bytes>) {
+    match word {
+        Word::Range { start, end } => out.extend((*start..=*end).map(|n| Bytes::from(n.to_string()))),
+        Word::Pieces(pieces) => {
+            let mut text = String::new();
+            for p in pieces {
+                match p {
+                    Piece::Text(t) => text.push_str(t),
+                    Piece::Var { node, field } => text.push_str(&field_value(&hosts[node - 1], *field)),
+                }
+            }
+            out.push(Bytes::from(text));
+        }
+    }
+}
+
+fn resolve_one(word: &Word, hosts: &[Host]) -> String {
+    let mut v = Vec::new();
+    expand(word, hosts, &mut v);
+    v.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+/// How a command is shown in traces: variables resolved, ranges kept folded (`{0..5460}`).
+fn show_command(words: &[Word], hosts: &[Host]) -> String {
+    words
+        .iter()
+        .map(|w| match w {
+            Word::Range { .. } => print_word(w),
+            Word::Pieces(_) => resolve_one(w, hosts),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Replaces every host id with `<nK>`, so traces and snapshots read as names.
+pub fn normalize(text: &str, hosts: &[Host]) -> String {
+    let mut out = text.to_string();
+    for h in hosts {
+        out = out.replace(&h.id.to_string(), &format!("<{}>", h.name));
+    }
+    out
+}
+
+/// Lines of a CLUSTER NODES-like reply that start with a 40-hex id (AiKv's `grep -cE '^[0-9a-f]{40}'`).
+pub fn known_node_count(text: &str) -> usize {
+    text.lines().filter(|l| l.len() >= 40 && l.as_bytes()[..40].iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))).count()
+}
+
+fn reply_text(reply: &Reply) -> Option<String> {
+    reply.as_text().map(|t| t.into_owned())
+}
+
+/// Runs `scenario` once. Deterministic: the same scenario, seed and strategy give the same outcome, trace and
+/// hash, in any process.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
+    let sink = TraceSink::default();
+    let subscriber = tracing_subscriber::registry().with(TraceLayer { sink: sink.clone() });
+    let hosts = hosts(scenario);
+    let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
+    let (history, violations, final_nodes, virtual_time) = tracing::subscriber::with_default(subscriber, || {
+        let scenario = scenario.clone();
+        let hosts = hosts.clone();
+        let strategy = options.strategy;
+        let sink = sink.clone();
+        rt.block_on(async move {
+            let handle = madsim::runtime::Handle::current();
+            for host in &hosts {
+                let mut config = NodeConfig::new(host.id, host.ip.to_string(), host.port);
+                config.bus_port = host.bus_port;
+                config.strategy = strategy;
+                let name = host.name.clone();
+                handle
+                    .create_node()
+                    .name(&host.name)
+                    .ip(host.ip)
+                    .init(move || {
+                        let config = config.clone();
+                        let span = tracing::info_span!("host", name = name.as_str());
+                        async move {
+                            if let Err(e) = serve(Node::new(config)).await {
+                                tracing::error!(target: "clustersim::sim", error = %e, "node stopped");
+                            }
+                        }
+                        .instrument(span)
+                    })
+                    .build();
+            }
+            let client_host = handle.create_node().name("client").ip(IpAddr::from([10, 0, 1, 1])).build();
+            client_host
+                .spawn(async move {
+                    // Let every node bind its listeners before the first call.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    execute(&scenario, &hosts, sink).await
+                })
+                .await
+                .expect("the scenario task is never cancelled")
+        })
+    });
+    let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
+    Outcome {
+        seed: options.seed,
+        strategy: options.strategy,
+        trace_hash: hash_lines(&trace),
+        trace,
+        history,
+        violations,
+        final_nodes,
+        virtual_time,
+    }
+}
+
+async fn execute(
+    scenario: &Scenario,
+    hosts: &[Host],
+    sink: TraceSink,
+) -> (Vec<CallRecord>, Vec<Violation>, Vec<String>, Duration) {
+    let addrs: Vec<SocketAddr> = hosts.iter().map(|h| SocketAddr::new(h.ip, h.port)).collect();
+    let mut client = Client::new(addrs, sink.clone());
+    let mut violations = Vec::new();
+    for (index, step) in scenario.steps.iter().enumerate() {
+        let line = scenario.line_of(index);
+        match step {
+            Step::Comment(_) => {}
+            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Step::Call { target, command } => {
+                let mut args = Vec::new();
+                for w in command {
+                    expand(w, hosts, &mut args);
+                }
+                let shown = show_command(command, hosts);
+                for node in targets(*target, hosts.len()) {
+                    client.call(node, &args, &shown, line).await;
+                }
+            }
+            Step::Expect { target, command, check } => {
+                let mut args = Vec::new();
+                for w in command {
+                    expand(w, hosts, &mut args);
+                }
+                let shown = show_command(command, hosts);
+                for node in targets(*target, hosts.len()) {
+                    let reply = client.call(node, &args, &shown, line).await;
+                    if let Some(v) = judge(check, &reply, node, line, hosts) {
+                        sink.push("check", &format!("VIOLATION {v}"));
+                        violations.push(v);
+                    }
+                }
+            }
+        }
+    }
+    let end = crate::trace::now();
+    let mut final_nodes = Vec::new();
+    for node in 1..=hosts.len() {
+        let args = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"NODES")];
+        let reply = client.call(node, &args, "CLUSTER NODES", 0).await;
+        final_nodes.push(normalize(&reply_text(&reply).unwrap_or_else(|| show_reply(&reply)), hosts));
+    }
+    (client.history, violations, final_nodes, end)
+}
+
+fn targets(target: Target, nodes: usize) -> Vec<usize> {
+    match target {
+        Target::Node(i) => vec![i],
+        Target::All => (1..=nodes).collect(),
+    }
+}
+
+fn judge(check: &Check, reply: &Reply, node: usize, line: usize, hosts: &[Host]) -> Option<Violation> {
+    let error = match reply {
+        Reply::Error(e) => Some(e.clone()),
+        _ => None,
+    };
+    let text = reply_text(reply).unwrap_or_default();
+    match check {
+        Check::KnownNodes(expected) => {
+            let known = if error.is_some() { 0 } else { known_node_count(&text) };
+            (error.is_some() || known != *expected).then(|| Violation::KnownNodes { line, node, expected: *expected, known, error })
+        }
+        Check::Knows(word) => {
+            let id = resolve_one(word, hosts);
+            let listed = error.is_none() && text.lines().any(|l| l.starts_with(&id));
+            (!listed).then(|| Violation::MissingNode { line, node, missing: normalize(&id, hosts), error })
+        }
+        Check::Reply(word) => {
+            let expected = resolve_one(word, hosts);
+            let matches = match reply {
+                Reply::Simple(s) | Reply::Error(s) | Reply::Verbatim(s) => *s == expected,
+                Reply::Bulk(b) => **b == *expected.as_bytes(),
+                Reply::Int(i) => i.to_string() == expected,
+                _ => false,
+            };
+            (!matches).then(|| Violation::UnexpectedReply {
+                line,
+                node,
+                expected: normalize(&expected, hosts),
+                got: normalize(&show_reply(reply), hosts),
+            })
+        }
+        Check::Contains(word) => {
+            let expected = resolve_one(word, hosts);
+            let shown = show_reply(reply);
+            let found = text.contains(&expected) || shown.contains(&expected);
+            (!found).then(|| Violation::MissingText { line, node, expected: normalize(&expected, hosts), got: normalize(&shown, hosts) })
+        }
+    }
+}

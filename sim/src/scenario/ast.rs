@@ -1,0 +1,151 @@
+//! The scenario AST: what parsed files and generated cases both are. `print` turns it back into a file.
+
+use std::fmt;
+
+use clustersim::server::Strategy;
+
+/// A whole scenario: the `cluster` header and the steps, with the comments kept in place.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Comment lines before the header (without the `# `), usually the intent.
+    pub intro: Vec<String>,
+    pub header: Header,
+    pub steps: Vec<Step>,
+    /// The file line of each step, when parsed from a file (empty for generated scenarios). Not part of equality.
+    pub lines: Vec<usize>,
+}
+
+impl Scenario {
+    /// The 1-based line of step `index`: from the file, or from the printed layout for generated scenarios.
+    pub fn line_of(&self, index: usize) -> usize {
+        self.lines.get(index).copied().unwrap_or(self.intro.len() + 2 + index)
+    }
+}
+
+impl PartialEq for Scenario {
+    fn eq(&self, other: &Self) -> bool {
+        self.intro == other.intro && self.header == other.header && self.steps == other.steps
+    }
+}
+
+impl Eq for Scenario {}
+
+/// `cluster <nodes> [strategy=<s>] [base-port=<p>]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub nodes: usize,
+    /// The strategy the file asks for; a CLI `--strategy` overrides it. `None`: the CLI must give one.
+    pub strategy: Option<Strategy>,
+    /// Node `i` (1-based) listens on `base_port + i - 1`.
+    pub base_port: u16,
+}
+
+impl Header {
+    pub const DEFAULT_BASE_PORT: u16 = 6379;
+    pub const NODES_MAX: usize = 16;
+}
+
+/// Which node(s) a step talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Node `i`, 1-based (`n1`).
+    Node(usize),
+    /// Every node, in order (`all`).
+    All,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Node(i) => write!(f, "n{i}"),
+            Target::All => f.write_str("all"),
+        }
+    }
+}
+
+/// A per-node value a template can name: `{n2.ip}`, `{n2.port}`, `{n2.bus}`, `{n2.id}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Ip,
+    Port,
+    Bus,
+    Id,
+}
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Ip => "ip",
+            Field::Port => "port",
+            Field::Bus => "bus",
+            Field::Id => "id",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Field::Ip, Field::Port, Field::Bus, Field::Id].into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// One piece of a word: literal text or a node variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Var { node: usize, field: Field },
+}
+
+/// One command argument as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Word {
+    /// Text and variables glued together: `{n2.ip}:{n2.port}`.
+    Pieces(Vec<Piece>),
+    /// `{0..5460}`: expands to one argument per number, inclusive.
+    Range { start: u32, end: u32 },
+}
+
+impl Word {
+    pub fn text(s: impl Into<String>) -> Self {
+        Word::Pieces(vec![Piece::Text(s.into())])
+    }
+
+    pub fn var(node: usize, field: Field) -> Self {
+        Word::Pieces(vec![Piece::Var { node, field }])
+    }
+}
+
+/// What an `expect` step checks about each reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// `reply=<text>`: the reply (simple string, error or bulk) is exactly this.
+    Reply(Word),
+    /// `known-nodes=<n>`: the reply has exactly n lines starting with a 40-hex id (AiKv's check).
+    KnownNodes(usize),
+    /// `knows=<id>`: some line of the reply starts with this id.
+    Knows(Word),
+    /// `contains=<text>`: the reply text contains this.
+    Contains(Word),
+}
+
+impl Check {
+    pub fn key(&self) -> &'static str {
+        match self {
+            Check::Reply(_) => "reply",
+            Check::KnownNodes(_) => "known-nodes",
+            Check::Knows(_) => "knows",
+            Check::Contains(_) => "contains",
+        }
+    }
+}
+
+/// One line of a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// `# text`
+    Comment(String),
+    /// `call <target> <word>...`: send the command, record the reply.
+    Call { target: Target, command: Vec<Word> },
+    /// `sleep <duration>`: let virtual time pass.
+    Sleep { ms: u64 },
+    /// `expect <target> "<command>" <check>=<value>`: send the command and judge the reply.
+    Expect { target: Target, command: Vec<Word>, check: Check },
+}

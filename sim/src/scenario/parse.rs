@@ -1,0 +1,363 @@
+//! Scenario text → AST. Every error names `file:line:column`.
+
+use std::fmt;
+
+use super::ast::*;
+
+/// A scenario file that cannot be run, with the position of the offending text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+/// Bounds on what a scenario may ask for.
+pub const STEPS_MAX: usize = 10_000;
+pub const SLEEP_MS_MAX: u64 = 3_600_000;
+pub const ARGS_MAX: usize = 20_000;
+
+/// A token of a line and the 1-based column where it starts.
+#[derive(Debug)]
+struct Token {
+    text: String,
+    column: usize,
+    quoted: bool,
+}
+
+/// Splits a line into whitespace-separated tokens; `"..."` groups (with `\"` and `\\` escapes).
+fn tokenize(line: &str) -> Result<Vec<Token>, (usize, String)> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let column = i + 1;
+        let mut text = String::new();
+        let mut quoted = false;
+        // A token is a run of non-space characters; a `"` opens a quoted section (spaces allowed) that may
+        // start the token (`"CLUSTER NODES"`) or follow a key (`reply="ERR Unknown node x"`).
+        while i < chars.len() && !chars[i].is_whitespace() {
+            if chars[i] != '"' {
+                text.push(chars[i]);
+                i += 1;
+                continue;
+            }
+            quoted = true;
+            let open = i + 1;
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => return Err((open, "unterminated quoted string".into())),
+                    Some('"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some('\\') => match chars.get(i + 1) {
+                        Some(c @ ('"' | '\\')) => {
+                            text.push(*c);
+                            i += 2;
+                        }
+                        _ => return Err((i + 1, "only \\\" and \\\\ escapes are allowed".into())),
+                    },
+                    Some(c) => {
+                        text.push(*c);
+                        i += 1;
+                    }
+                }
+            }
+            if chars.get(i).is_some_and(|c| !c.is_whitespace()) {
+                return Err((i + 1, "a quoted string must be followed by a space".into()));
+            }
+        }
+        tokens.push(Token { text, column, quoted });
+    }
+    Ok(tokens)
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    line: usize,
+    nodes: usize,
+}
+
+impl Ctx<'_> {
+    fn err(&self, column: usize, message: impl Into<String>) -> ScenarioError {
+        ScenarioError { file: self.file.to_string(), line: self.line, column, message: message.into() }
+    }
+
+    fn target(&self, tok: &Token) -> Result<Target, ScenarioError> {
+        if tok.text == "all" {
+            return Ok(Target::All);
+        }
+        let node = self.node_name(&tok.text).ok_or_else(|| self.err(tok.column, format!("expected a node (n1..n{}) or 'all', found '{}'", self.nodes, tok.text)))?;
+        if node == 0 || node > self.nodes {
+            return Err(self.err(tok.column, format!("node n{node} does not exist (the cluster has {} nodes)", self.nodes)));
+        }
+        Ok(Target::Node(node))
+    }
+
+    fn node_name(&self, text: &str) -> Option<usize> {
+        let digits = text.strip_prefix('n')?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 3 {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
+    /// Parses one word; `column` is where its text starts on the line.
+    fn word(&self, text: &str, column: usize) -> Result<Word, ScenarioError> {
+        if let Some(inner) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            if let Some((a, b)) = inner.split_once("..") {
+                if !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()) {
+                    let start: u32 = a.parse().map_err(|_| self.err(column, "range bound too large"))?;
+                    let end: u32 = b.parse().map_err(|_| self.err(column, "range bound too large"))?;
+                    if start > end {
+                        return Err(self.err(column, format!("range {{{start}..{end}}} is empty")));
+                    }
+                    if (end - start) as usize >= ARGS_MAX {
+                        return Err(self.err(column, format!("range {{{start}..{end}}} expands to more than {ARGS_MAX} arguments")));
+                    }
+                    return Ok(Word::Range { start, end });
+                }
+            }
+        }
+        let mut pieces: Vec<Piece> = Vec::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while !rest.is_empty() {
+            // A variable is `{n<digits>.<field>}`; any other brace is literal text (e.g. hash tags).
+            let var = rest.find("{n").and_then(|start| {
+                let close = rest[start..].find('}')? + start;
+                let inner = &rest[start + 1..close];
+                let (node, field) = inner.split_once('.')?;
+                let node = self.node_name(node)?;
+                Some((start, close, node, field.to_string()))
+            });
+            match var {
+                Some((start, close, node, field_name)) => {
+                    if start > 0 {
+                        push_text(&mut pieces, &rest[..start]);
+                    }
+                    let col = column + offset + rest[..start].chars().count();
+                    let field = Field::from_name(&field_name).ok_or_else(|| {
+                        self.err(col, format!("unknown field '{field_name}' (expected ip, port, bus or id)"))
+                    })?;
+                    if node == 0 || node > self.nodes {
+                        return Err(self.err(col, format!("node n{node} does not exist (the cluster has {} nodes)", self.nodes)));
+                    }
+                    pieces.push(Piece::Var { node, field });
+                    offset += rest[..=close].chars().count();
+                    rest = &rest[close + 1..];
+                }
+                None => {
+                    push_text(&mut pieces, rest);
+                    rest = "";
+                }
+            }
+        }
+        Ok(Word::Pieces(pieces))
+    }
+
+    /// The words of a command: quoted tokens in a `call` are single words; the quoted command of an `expect`
+    /// is split on spaces.
+    fn words(&self, tokens: &[Token]) -> Result<Vec<Word>, ScenarioError> {
+        let mut words = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            words.push(self.word(&t.text, t.column + usize::from(t.quoted))?);
+        }
+        Ok(words)
+    }
+
+    fn split_command(&self, tok: &Token) -> Result<Vec<Word>, ScenarioError> {
+        let mut words = Vec::new();
+        let mut column = tok.column + 1;
+        for part in tok.text.split(' ') {
+            if !part.is_empty() {
+                words.push(self.word(part, column)?);
+            }
+            column += part.chars().count() + 1;
+        }
+        if words.is_empty() {
+            return Err(self.err(tok.column, "empty command"));
+        }
+        Ok(words)
+    }
+}
+
+fn push_text(pieces: &mut Vec<Piece>, text: &str) {
+    if let Some(Piece::Text(last)) = pieces.last_mut() {
+        last.push_str(text);
+    } else {
+        pieces.push(Piece::Text(text.to_string()));
+    }
+}
+
+/// Parses `500ms`, `2s`, `0ms`.
+fn duration_ms(text: &str) -> Option<u64> {
+    let (digits, scale) = if let Some(d) = text.strip_suffix("ms") {
+        (d, 1)
+    } else if let Some(d) = text.strip_suffix('s') {
+        (d, 1000)
+    } else {
+        return None;
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 10 {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(scale)
+}
+
+/// Parses a scenario. `file` only labels errors.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let mut intro = Vec::new();
+    let mut header: Option<Header> = None;
+    let mut steps = Vec::new();
+    let mut lines = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let ctx = Ctx { file, line: index + 1, nodes: header.as_ref().map_or(0, |h| h.nodes) };
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if let Some(comment) = trimmed.strip_prefix('#') {
+            let comment = comment.strip_prefix(' ').unwrap_or(comment).trim_end().to_string();
+            if header.is_none() {
+                intro.push(comment);
+            } else {
+                steps.push(Step::Comment(comment));
+                lines.push(index + 1);
+            }
+            continue;
+        }
+        let tokens = tokenize(raw).map_err(|(column, message)| ctx.err(column, message))?;
+        let verb = &tokens[0];
+        if verb.quoted {
+            return Err(ctx.err(verb.column, "a line starts with a verb, not a quoted string"));
+        }
+        let Some(h) = &header else {
+            if verb.text != "cluster" {
+                return Err(ctx.err(verb.column, format!("the first line must be 'cluster <nodes> ...', found '{}'", verb.text)));
+            }
+            header = Some(parse_header(&ctx, &tokens)?);
+            continue;
+        };
+        let _ = h;
+        if steps.len() >= STEPS_MAX {
+            return Err(ctx.err(1, format!("more than {STEPS_MAX} steps")));
+        }
+        let need = |n: usize, what: &str| -> Result<(), ScenarioError> {
+            if tokens.len() < n {
+                let end = raw.trim_end().chars().count() + 1;
+                Err(ctx.err(end, format!("'{}' needs {what}", verb.text)))
+            } else {
+                Ok(())
+            }
+        };
+        let step = match verb.text.as_str() {
+            "cluster" => return Err(ctx.err(verb.column, "'cluster' may appear only once, as the first line")),
+            "call" => {
+                need(3, "a target and a command")?;
+                let target = ctx.target(&tokens[1])?;
+                let command = ctx.words(&tokens[2..])?;
+                Step::Call { target, command }
+            }
+            "sleep" => {
+                need(2, "a duration such as 500ms or 2s")?;
+                let ms = duration_ms(&tokens[1].text).ok_or_else(|| ctx.err(tokens[1].column, format!("expected a duration such as 500ms or 2s, found '{}'", tokens[1].text)))?;
+                if tokens.len() > 2 {
+                    return Err(ctx.err(tokens[2].column, "unexpected text after the duration"));
+                }
+                if ms > SLEEP_MS_MAX {
+                    return Err(ctx.err(tokens[1].column, format!("a sleep may last at most {SLEEP_MS_MAX} ms")));
+                }
+                Step::Sleep { ms }
+            }
+            "expect" => {
+                need(4, "a target, a quoted command and one check (key=value)")?;
+                let target = ctx.target(&tokens[1])?;
+                if !tokens[2].quoted {
+                    return Err(ctx.err(tokens[2].column, "the command of an expect is quoted: \"CLUSTER NODES\""));
+                }
+                let command = ctx.split_command(&tokens[2])?;
+                if tokens.len() > 4 {
+                    return Err(ctx.err(tokens[4].column, "an expect has exactly one check"));
+                }
+                let check = parse_check(&ctx, &tokens[3])?;
+                Step::Expect { target, command, check }
+            }
+            other => {
+                return Err(ctx.err(verb.column, format!("unknown verb '{other}' (expected call, sleep or expect)")));
+            }
+        };
+        steps.push(step);
+        lines.push(index + 1);
+    }
+    let header = header.ok_or_else(|| ScenarioError {
+        file: file.to_string(),
+        line: text.lines().count().max(1),
+        column: 1,
+        message: "no 'cluster <nodes>' line".into(),
+    })?;
+    Ok(Scenario { intro, header, steps, lines })
+}
+
+fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError> {
+    let Some(count) = tokens.get(1) else {
+        return Err(ctx.err(tokens[0].column + 7, "'cluster' needs the number of nodes"));
+    };
+    let nodes: usize = count
+        .text
+        .parse()
+        .ok()
+        .filter(|n| (1..=Header::NODES_MAX).contains(n))
+        .ok_or_else(|| ctx.err(count.column, format!("expected a node count from 1 to {}, found '{}'", Header::NODES_MAX, count.text)))?;
+    let mut header = Header { nodes, strategy: None, base_port: Header::DEFAULT_BASE_PORT };
+    for tok in &tokens[2..] {
+        let Some((key, value)) = tok.text.split_once('=') else {
+            return Err(ctx.err(tok.column, format!("expected key=value, found '{}'", tok.text)));
+        };
+        let value_col = tok.column + key.chars().count() + 1;
+        match key {
+            "strategy" => {
+                header.strategy = Some(value.parse().map_err(|e: clustersim::server::StrategyParseError| ctx.err(value_col, e.to_string()))?);
+            }
+            "base-port" => {
+                header.base_port = value
+                    .parse()
+                    .ok()
+                    .filter(|p: &u16| *p > 0 && usize::from(*p) + nodes <= 55_535)
+                    .ok_or_else(|| ctx.err(value_col, format!("expected a port that leaves room for {nodes} nodes and their bus ports, found '{value}'")))?;
+            }
+            other => return Err(ctx.err(tok.column, format!("unknown key '{other}' (expected strategy or base-port)"))),
+        }
+    }
+    Ok(header)
+}
+
+fn parse_check(ctx: &Ctx<'_>, tok: &Token) -> Result<Check, ScenarioError> {
+    let Some((key, value)) = tok.text.split_once('=') else {
+        return Err(ctx.err(tok.column, format!("expected a check key=value, found '{}'", tok.text)));
+    };
+    let value_col = tok.column + key.chars().count() + 1;
+    let word = || ctx.word(value, value_col);
+    Ok(match key {
+        "reply" => Check::Reply(word()?),
+        "known-nodes" => Check::KnownNodes(
+            value.parse().map_err(|_| ctx.err(value_col, format!("expected a number, found '{value}'")))?,
+        ),
+        "knows" => Check::Knows(word()?),
+        "contains" => Check::Contains(word()?),
+        other => return Err(ctx.err(tok.column, format!("unknown check '{other}' (expected reply, known-nodes, knows or contains)"))),
+    })
+}

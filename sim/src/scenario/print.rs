@@ -1,0 +1,84 @@
+//! AST → scenario text. `parse(print(s)) == s` for every scenario (a property test holds it to that).
+
+use std::fmt::Write as _;
+
+use super::ast::*;
+
+/// Renders a scenario as a file.
+pub fn print(s: &Scenario) -> String {
+    let mut out = String::new();
+    for line in &s.intro {
+        push_comment(&mut out, line);
+    }
+    let _ = write!(out, "cluster {}", s.header.nodes);
+    if let Some(strategy) = s.header.strategy {
+        let _ = write!(out, " strategy={strategy}");
+    }
+    if s.header.base_port != Header::DEFAULT_BASE_PORT {
+        let _ = write!(out, " base-port={}", s.header.base_port);
+    }
+    out.push('\n');
+    for step in &s.steps {
+        match step {
+            Step::Comment(text) => push_comment(&mut out, text),
+            Step::Call { target, command } => {
+                let _ = write!(out, "call {target}");
+                for w in command {
+                    out.push(' ');
+                    out.push_str(&quote_if_needed(&word(w)));
+                }
+                out.push('\n');
+            }
+            Step::Sleep { ms } => {
+                if *ms % 1000 == 0 && *ms > 0 {
+                    let _ = writeln!(out, "sleep {}s", ms / 1000);
+                } else {
+                    let _ = writeln!(out, "sleep {ms}ms");
+                }
+            }
+            Step::Expect { target, command, check } => {
+                let command: Vec<String> = command.iter().map(word).collect();
+                let value = match check {
+                    Check::Reply(w) | Check::Knows(w) | Check::Contains(w) => quote_if_needed(&word(w)),
+                    Check::KnownNodes(n) => n.to_string(),
+                };
+                let _ = writeln!(out, "expect {target} {} {}={value}", quote(&command.join(" ")), check.key());
+            }
+        }
+    }
+    out
+}
+
+fn push_comment(out: &mut String, text: &str) {
+    if text.is_empty() {
+        out.push_str("#\n");
+    } else {
+        let _ = writeln!(out, "# {text}");
+    }
+}
+
+/// A word as written in a file (variables and ranges in braces).
+pub fn word(w: &Word) -> String {
+    match w {
+        Word::Range { start, end } => format!("{{{start}..{end}}}"),
+        Word::Pieces(pieces) => pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.clone(),
+                Piece::Var { node, field } => format!("{{n{node}.{}}}", field.name()),
+            })
+            .collect(),
+    }
+}
+
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn quote_if_needed(text: &str) -> String {
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\') || text.starts_with('#') {
+        quote(text)
+    } else {
+        text.to_string()
+    }
+}

@@ -1,0 +1,200 @@
+use super::*;
+use clustersim::server::Strategy as NodeStrategy;
+use proptest::prelude::*;
+
+fn err(text: &str) -> String {
+    parse("x.scn", text).expect_err("must not parse").to_string()
+}
+
+#[test]
+fn a_runbook_parses_into_steps() {
+    let s = parse(
+        "x.scn",
+        "# intent\ncluster 3 strategy=read-index\ncall n1 CLUSTER MEET {n2.ip} {n2.port} {n2.id}\nsleep 500ms\n\
+         # check\nexpect all \"CLUSTER NODES\" known-nodes=3\ncall n2 CLUSTER ADDSLOTS {0..2}\n",
+    )
+    .unwrap();
+    assert_eq!(s.intro, vec!["intent"]);
+    assert_eq!(s.header, Header { nodes: 3, strategy: Some(NodeStrategy::ReadIndex), base_port: 6379 });
+    assert_eq!(
+        s.steps,
+        vec![
+            Step::Call {
+                target: Target::Node(1),
+                command: vec![
+                    Word::text("CLUSTER"),
+                    Word::text("MEET"),
+                    Word::var(2, Field::Ip),
+                    Word::var(2, Field::Port),
+                    Word::var(2, Field::Id)
+                ]
+            },
+            Step::Sleep { ms: 500 },
+            Step::Comment("check".into()),
+            Step::Expect { target: Target::All, command: vec![Word::text("CLUSTER"), Word::text("NODES")], check: Check::KnownNodes(3) },
+            Step::Call { target: Target::Node(2), command: vec![Word::text("CLUSTER"), Word::text("ADDSLOTS"), Word::Range { start: 0, end: 2 }] },
+        ]
+    );
+}
+
+#[test]
+fn templates_glue_to_text_and_hash_tags_stay_literal() {
+    let s = parse("x.scn", "cluster 2\ncall n1 GET {user1000}.x:{n2.ip}:{n2.port}\n").unwrap();
+    let Step::Call { command, .. } = &s.steps[0] else { panic!() };
+    assert_eq!(
+        command[1],
+        Word::Pieces(vec![Piece::Text("{user1000}.x:".into()), Piece::Var { node: 2, field: Field::Ip }, Piece::Text(":".into()), Piece::Var { node: 2, field: Field::Port }])
+    );
+}
+
+#[test]
+fn quoted_check_values_may_hold_spaces() {
+    let s = parse("x.scn", "cluster 1\nexpect n1 \"CLUSTER FORGET x\" reply=\"ERR Unknown node x\"\n").unwrap();
+    let Step::Expect { check, .. } = &s.steps[0] else { panic!() };
+    assert_eq!(*check, Check::Reply(Word::text("ERR Unknown node x")));
+}
+
+#[test]
+fn errors_name_file_line_and_column() {
+    assert_eq!(err("call n1 PING\n"), "x.scn:1:1: the first line must be 'cluster <nodes> ...', found 'call'");
+    assert_eq!(err("cluster 3\ncall n4 PING\n"), "x.scn:2:6: node n4 does not exist (the cluster has 3 nodes)");
+    assert_eq!(err("cluster 3\n  frobnicate n1\n"), "x.scn:2:3: unknown verb 'frobnicate' (expected call, sleep or expect)");
+    assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy or base-port)");
+    assert_eq!(
+        err("cluster 3 strategy=eventual\n"),
+        "x.scn:1:20: unknown strategy 'eventual' (expected one of: local-only, fire-and-forget, commit-then-sleep, read-index)"
+    );
+    assert_eq!(err("cluster 3\nsleep 5 minutes\n"), "x.scn:2:7: expected a duration such as 500ms or 2s, found '5'");
+    assert_eq!(err("cluster 3\ncall n1 MEET {n2.host}\n"), "x.scn:2:14: unknown field 'host' (expected ip, port, bus or id)");
+    assert_eq!(err("cluster 3\ncall n1 X {n9.ip}\n"), "x.scn:2:11: node n9 does not exist (the cluster has 3 nodes)");
+    assert_eq!(err("cluster 3\nexpect all CLUSTER NODES x=1\n"), "x.scn:2:12: the command of an expect is quoted: \"CLUSTER NODES\"");
+    assert_eq!(err("cluster 3\nexpect all \"CLUSTER NODES\" nodes=3\n"), "x.scn:2:28: unknown check 'nodes' (expected reply, known-nodes, knows or contains)");
+    assert_eq!(err("cluster 3\ncall n1 ECHO \"abc\n"), "x.scn:2:14: unterminated quoted string");
+    assert_eq!(err("cluster 3\ncall n1\n"), "x.scn:2:8: 'call' needs a target and a command");
+    assert_eq!(err("cluster 0\n"), "x.scn:1:9: expected a node count from 1 to 16, found '0'");
+    assert_eq!(err("cluster 2\ncall n1 ADDSLOTS {9..1}\n"), "x.scn:2:18: range {9..1} is empty");
+    assert_eq!(err("# only a comment\n"), "x.scn:1:1: no 'cluster <nodes>' line");
+    assert_eq!(err("cluster 2\ncluster 3\n"), "x.scn:2:1: 'cluster' may appear only once, as the first line");
+}
+
+#[test]
+fn printing_a_parsed_file_gives_it_back() {
+    let text = "# intent\ncluster 6 strategy=local-only\ncall n1 PING\nsleep 2s\nsleep 1500ms\n# x\n\
+                expect n2 \"CLUSTER NODES\" knows={n1.id}\ncall n3 ECHO \"a b\"\nexpect all \"PING\" reply=PONG\n";
+    assert_eq!(print(&parse("x.scn", text).unwrap()), text);
+}
+
+#[test]
+fn the_shipped_scenarios_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut seen = 0;
+    for entry in walk(&dir) {
+        let s = load(&entry).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parse("again", &print(&s)).unwrap(), s, "{} survives print/parse", entry.display());
+        seen += 1;
+    }
+    assert!(seen >= 2, "scenarios/ holds the shipped scenarios");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|e| e == "scn") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+// --- parse(print(x)) == x over generated ASTs ---
+
+fn arb_text() -> impl proptest::strategy::Strategy<Value = String> {
+    // Words that cannot be mistaken for variables or ranges.
+    prop_oneof![
+        Just("CLUSTER".to_string()),
+        Just("MEET".to_string()),
+        Just("{user}.x".to_string()),
+        Just("a b".to_string()),
+        Just("quote\"d".to_string()),
+        Just("back\\slash".to_string()),
+        Just("#hash".to_string()),
+        "[a-zA-Z0-9:._-]{1,8}",
+    ]
+}
+
+fn arb_word(nodes: usize) -> impl proptest::strategy::Strategy<Value = Word> {
+    let var = (1..=nodes, prop::sample::select(vec![Field::Ip, Field::Port, Field::Bus, Field::Id]))
+        .prop_map(|(node, field)| Piece::Var { node, field });
+    prop_oneof![
+        arb_text().prop_map(Word::text),
+        (0u32..100, 0u32..100).prop_map(|(a, len)| Word::Range { start: a, end: a + len }),
+        (prop::collection::vec(prop_oneof![arb_text().prop_map(|t| Piece::Text(t.replace([' ', '"', '\\', '#'], ""))), var], 1..4))
+            .prop_map(|pieces| {
+                let mut merged: Vec<Piece> = Vec::new();
+                for p in pieces {
+                    match (merged.last_mut(), p) {
+                        (Some(Piece::Text(a)), Piece::Text(b)) => a.push_str(&b),
+                        (_, Piece::Text(t)) if t.is_empty() => {}
+                        (_, p) => merged.push(p),
+                    }
+                }
+                if merged.is_empty() {
+                    merged.push(Piece::Text("x".into()));
+                }
+                Word::Pieces(merged)
+            }),
+    ]
+}
+
+fn arb_simple_word(nodes: usize) -> impl proptest::strategy::Strategy<Value = Word> {
+    arb_word(nodes).prop_filter("no spaces or quotes inside an expect command", |w| {
+        let t = print_word(w);
+        !t.contains([' ', '"', '\\'])
+    })
+}
+
+fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
+    (1usize..8, prop::option::of(prop::sample::select(Strategy_ALL.to_vec())), prop_oneof![Just(6379u16), 7000u16..7100])
+        .prop_flat_map(|(nodes, strategy, base_port)| {
+            let target = prop_oneof![(1..=nodes).prop_map(Target::Node), Just(Target::All)];
+            let check = prop_oneof![
+                arb_word(nodes).prop_map(Check::Reply),
+                (0usize..20).prop_map(Check::KnownNodes),
+                arb_word(nodes).prop_map(Check::Knows),
+                arb_word(nodes).prop_map(Check::Contains),
+            ];
+            let step = prop_oneof![
+                "[a-z ]{0,12}".prop_map(|c| Step::Comment(c.trim().to_string())),
+                (target.clone(), prop::collection::vec(arb_word(nodes), 1..5)).prop_map(|(target, command)| Step::Call { target, command }),
+                (0u64..5000).prop_map(|ms| Step::Sleep { ms }),
+                (target, prop::collection::vec(arb_simple_word(nodes), 1..4), check)
+                    .prop_map(|(target, command, check)| Step::Expect { target, command, check }),
+            ];
+            (
+                prop::collection::vec("[a-z ]{0,12}".prop_map(|c| c.trim().to_string()), 0..3),
+                prop::collection::vec(step, 0..20),
+            )
+                .prop_map(move |(intro, steps)| Scenario { intro, header: Header { nodes, strategy, base_port }, steps, lines: vec![] })
+        })
+}
+
+#[allow(non_upper_case_globals)]
+const Strategy_ALL: [NodeStrategy; 4] = NodeStrategy::ALL;
+
+proptest! {
+    #[test]
+    fn parse_of_print_is_identity(s in arb_scenario()) {
+        let text = print(&s);
+        let back = parse("gen.scn", &text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(back, s);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_the_parser(text in "[ -~\n]{0,200}") {
+        let _ = parse("fuzz.scn", &text);
+    }
+}

@@ -1,0 +1,172 @@
+//! The run's trace: every client call and reply, and every event the nodes log under a `clustersim` target,
+//! stamped with virtual time and the host that produced it.
+//!
+//! A `tracing` layer installed as the thread's default subscriber for one run collects node events; the host is
+//! the `host` span a node's tasks run in. Only `clustersim*` targets at INFO or above are kept (openraft's own
+//! logs are not part of the trace). The trace hash is FNV-1a 64 over the lines: stable across processes and Rust
+//! versions, unlike `std`'s hashers.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The lines of one run, shared by the tracing layer and the client.
+#[derive(Clone, Default)]
+pub struct TraceSink {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl TraceSink {
+    /// Appends `[time] who: text`, with the current virtual time.
+    pub fn push(&self, who: &str, text: &str) {
+        let line = format!("{} {who:<7} {text}", stamp(now()));
+        self.lines.lock().expect("trace lock").push(line);
+    }
+
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lines.lock().expect("trace lock"))
+    }
+}
+
+/// Virtual time since the simulation started (zero outside a simulation).
+pub fn now() -> Duration {
+    madsim::time::TimeHandle::try_current().map_or(Duration::ZERO, |t| t.elapsed())
+}
+
+/// `  12.345s`: seconds with millisecond precision, right-aligned.
+pub fn stamp(t: Duration) -> String {
+    format!("{:>4}.{:03}s", t.as_secs(), t.subsec_millis())
+}
+
+/// FNV-1a 64 over the lines, each followed by `\n`.
+pub fn hash_lines(lines: &[String]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for line in lines {
+        for b in line.bytes().chain(std::iter::once(b'\n')) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The host name a span carries (`tracing::info_span!("host", name = "n1")`).
+struct HostName(String);
+
+/// Collects `clustersim*` events into a [`TraceSink`].
+pub struct TraceLayer {
+    pub sink: TraceSink,
+}
+
+fn wanted(meta: &Metadata<'_>) -> bool {
+    meta.target().starts_with("clustersim") && *meta.level() <= Level::INFO
+}
+
+impl<S> Layer<S> for TraceLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+        if meta.is_span() || wanted(meta) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        meta.is_span() || wanted(meta)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if attrs.metadata().name() != "host" {
+            return;
+        }
+        let mut visitor = Fields::default();
+        attrs.record(&mut visitor);
+        if let (Some(span), Some(name)) = (ctx.span(id), visitor.name) {
+            span.extensions_mut().insert(HostName(name));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if !wanted(event.metadata()) {
+            return;
+        }
+        let host = ctx
+            .event_scope(event)
+            .and_then(|scope| scope.from_root().find_map(|span| span.extensions().get::<HostName>().map(|h| h.0.clone())))
+            .unwrap_or_else(|| "?".to_string());
+        let mut visitor = Fields::default();
+        event.record(&mut visitor);
+        self.sink.push(&host, &visitor.line());
+    }
+}
+
+/// Renders an event as `message key=value ...` in field order (which is the callsite's, hence stable).
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: String,
+    name: Option<String>,
+}
+
+impl Fields {
+    fn line(self) -> String {
+        if self.rest.is_empty() {
+            self.message
+        } else {
+            format!("{}{}", self.message, self.rest)
+        }
+    }
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "message" => self.message.push_str(value),
+            "name" => self.name = Some(value.to_string()),
+            other => {
+                let _ = write!(self.rest, " {other}={value}");
+            }
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => {
+                let _ = write!(self.message, "{value:?}");
+            }
+            "name" => self.name = Some(format!("{value:?}")),
+            other => {
+                let _ = write!(self.rest, " {other}={value:?}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_fnv1a_and_line_sensitive() {
+        assert_eq!(hash_lines(&[]), 0xcbf2_9ce4_8422_2325);
+        let a = hash_lines(&["a".into(), "b".into()]);
+        assert_eq!(a, hash_lines(&["a".into(), "b".into()]));
+        assert_ne!(a, hash_lines(&["ab".into()]));
+        assert_ne!(a, hash_lines(&["b".into(), "a".into()]));
+    }
+
+    #[test]
+    fn stamps_have_millisecond_precision() {
+        assert_eq!(stamp(Duration::from_millis(12_345)), "  12.345s");
+        assert_eq!(stamp(Duration::ZERO), "   0.000s");
+    }
+}
