@@ -24,3 +24,31 @@ pub mod trace;
 pub use client::{show_reply, CallRecord};
 #[cfg(madsim)]
 pub use run::{hosts, known_node_count, normalize, run, Host, Outcome, RunOptions, Violation};
+#[cfg(madsim)]
+pub mod sweep;
+
+/// The text a snapshot holds for one run: verdict, violations, every step's reply, and each node's final NODES.
+/// Normalized (ids as `<nK>`), without times, so it changes only when behaviour changes.
+#[cfg(madsim)]
+pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario: {file}\nstrategy: {}\nseed: {}", outcome.strategy, outcome.seed);
+    let _ = writeln!(out, "verdict: {}", if outcome.passed() { "PASS" } else { "FAIL" });
+    for v in &outcome.violations {
+        let _ = writeln!(out, "  {} {v}", v.kind());
+    }
+    let _ = writeln!(out, "steps:");
+    for call in outcome.history.iter().filter(|c| c.line > 0) {
+        let reply = show_reply(&call.reply);
+        let _ = writeln!(out, "  L{:<3} n{}> {} => {}", call.line, call.node, call.command, reply);
+    }
+    let _ = writeln!(out, "final CLUSTER NODES:");
+    for (i, nodes) in outcome.final_nodes.iter().enumerate() {
+        let _ = writeln!(out, "  n{}:", i + 1);
+        for l in nodes.lines() {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
+    out
+}

@@ -1,1 +1,191 @@
-fn main() {}
+//! `sim`: sweep a scenario over many seeds, replay one seed with its full trace, benchmark.
+
+#[cfg(not(madsim))]
+fn main() {
+    eprintln!("sim needs the simulation flavour: build it without overriding RUSTFLAGS (.cargo/config.toml adds --cfg madsim)");
+    std::process::exit(2);
+}
+
+#[cfg(madsim)]
+fn main() {
+    std::process::exit(cli::main());
+}
+
+#[cfg(madsim)]
+mod cli {
+    use std::io::IsTerminal;
+    use std::ops::Range;
+    use std::path::{Path, PathBuf};
+
+    use clap::{Parser, Subcommand};
+    use clustersim::server::Strategy;
+    use sim::scenario::{load, Scenario};
+    use sim::sweep::{sweep, SeedResult};
+
+    #[derive(Parser)]
+    #[command(name = "sim", version, about = "Deterministic simulation of clustersim nodes: sweep seeds, replay one, benchmark")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Run a scenario under many seeds; one line per failing seed (with its replay command), then a summary.
+        Sweep {
+            /// Scenario file (.scn).
+            file: PathBuf,
+            /// Consistency strategy (overrides the scenario's header).
+            #[arg(long, value_parser = parse_strategy)]
+            strategy: Option<Strategy>,
+            /// Seeds as a half-open range a..b (0..1000 runs 1000 seeds).
+            #[arg(long, default_value = "0..100", value_parser = parse_range)]
+            seeds: Range<u64>,
+            /// Parallel jobs (OS threads), each running whole simulations.
+            #[arg(long, default_value_t = 1)]
+            jobs: usize,
+        },
+        /// Run one seed and print its full trace, the verdict, and `trace-hash: <hex>` last.
+        Replay {
+            file: PathBuf,
+            #[arg(long)]
+            seed: u64,
+            #[arg(long, value_parser = parse_strategy)]
+            strategy: Option<Strategy>,
+        },
+        /// Measure seeds per second (1 job and 2 jobs) and virtual seconds per wall second, per strategy.
+        Bench {
+            #[arg(default_value = "scenarios/aikv_cluster_init.scn")]
+            file: PathBuf,
+            /// Seeds per measurement.
+            #[arg(long, default_value_t = 40)]
+            seeds: u64,
+            /// Strategies to measure (default: all four).
+            #[arg(long, value_parser = parse_strategy, num_args = 1..)]
+            strategy: Vec<Strategy>,
+        },
+    }
+
+    fn parse_strategy(text: &str) -> Result<Strategy, String> {
+        text.parse().map_err(|e: clustersim::server::StrategyParseError| e.to_string())
+    }
+
+    fn parse_range(text: &str) -> Result<Range<u64>, String> {
+        let (a, b) = text.split_once("..").ok_or_else(|| format!("expected a..b, found '{text}'"))?;
+        let a: u64 = a.parse().map_err(|_| format!("'{a}' is not a seed"))?;
+        let b: u64 = b.parse().map_err(|_| format!("'{b}' is not a seed"))?;
+        if a >= b {
+            return Err(format!("the range {a}..{b} holds no seed"));
+        }
+        Ok(a..b)
+    }
+
+    fn load_or_exit(file: &Path) -> Scenario {
+        match load(file) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        }
+    }
+
+    fn strategy_or_exit(cli: Option<Strategy>, scenario: &Scenario, file: &Path) -> Strategy {
+        match cli.or(scenario.header.strategy) {
+            Some(s) => s,
+            None => {
+                eprintln!("{}: the scenario names no strategy; pass --strategy <local-only|fire-and-forget|commit-then-sleep|read-index>", file.display());
+                std::process::exit(2);
+            }
+        }
+    }
+
+    pub fn replay_command(file: &Path, seed: u64, strategy: Strategy) -> String {
+        format!("cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}", file.display())
+    }
+
+    pub fn main() -> i32 {
+        let cli = Cli::parse();
+        match cli.command {
+            Command::Sweep { file, strategy, seeds, jobs } => {
+                let scenario = load_or_exit(&file);
+                let strategy = strategy_or_exit(strategy, &scenario, &file);
+                let total = seeds.end - seeds.start;
+                let bar = progress_bar(total);
+                let report = sweep(&scenario, strategy, seeds, jobs, &|done| bar.set_position(done));
+                bar.finish_and_clear();
+                for (seed, result) in report.failed() {
+                    let what = match result {
+                        SeedResult::Failed { violations, .. } => {
+                            let more = if violations.len() > 1 { format!(" (+{} more)", violations.len() - 1) } else { String::new() };
+                            format!("{}{more}", violations[0])
+                        }
+                        SeedResult::Panicked { message } => format!("PANIC {message}"),
+                        SeedResult::Passed { .. } => unreachable!("only failed seeds are listed"),
+                    };
+                    println!("seed {seed}: {what} | replay: {}", replay_command(&file, *seed, strategy));
+                }
+                let failed = report.results.len() - report.passed_count();
+                println!(
+                    "sweep: file={} strategy={strategy} seeds={total} passed={} failed={failed} first_failed={}",
+                    file.display(),
+                    report.passed_count(),
+                    report.first_failed().map_or("-".to_string(), |s| s.to_string())
+                );
+                i32::from(failed > 0)
+            }
+            Command::Replay { file, seed, strategy } => {
+                let scenario = load_or_exit(&file);
+                let strategy = strategy_or_exit(strategy, &scenario, &file);
+                let outcome = sim::run(&scenario, &sim::RunOptions { seed, strategy });
+                println!("# replay: file={} seed={seed} strategy={strategy}", file.display());
+                for line in &outcome.trace {
+                    println!("{line}");
+                }
+                for (i, nodes) in outcome.final_nodes.iter().enumerate() {
+                    println!("# final CLUSTER NODES of n{}:", i + 1);
+                    for l in nodes.lines() {
+                        println!("#   {l}");
+                    }
+                }
+                if outcome.passed() {
+                    println!("verdict: PASS");
+                } else {
+                    println!("verdict: FAIL ({} violations)", outcome.violations.len());
+                    for v in &outcome.violations {
+                        println!("  {} {v}", v.kind());
+                    }
+                    println!("replay: {}", replay_command(&file, seed, strategy));
+                }
+                println!("trace-hash: {:016x}", outcome.trace_hash);
+                i32::from(!outcome.passed())
+            }
+            Command::Bench { file, seeds, strategy } => {
+                let scenario = load_or_exit(&file);
+                let strategies = if strategy.is_empty() { Strategy::ALL.to_vec() } else { strategy };
+                println!("bench: file={} seeds={seeds} per measurement", file.display());
+                println!("{:<18} {:>12} {:>12} {:>9} {:>16}", "strategy", "seeds/s 1job", "seeds/s 2job", "speedup", "virtual s/wall s");
+                for s in strategies {
+                    let one = sweep(&scenario, s, 0..seeds, 1, &|_| {});
+                    let two = sweep(&scenario, s, seeds..2 * seeds, 2, &|_| {});
+                    let rate = |r: &sim::sweep::SweepReport| seeds as f64 / r.wall.as_secs_f64();
+                    let speed = one.virtual_time().as_secs_f64() / one.wall.as_secs_f64();
+                    println!("{:<18} {:>12.1} {:>12.1} {:>8.2}x {:>16.0}", s.name(), rate(&one), rate(&two), rate(&two) / rate(&one), speed);
+                }
+                0
+            }
+        }
+    }
+
+    fn progress_bar(total: u64) -> indicatif::ProgressBar {
+        if !std::io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    }
+}

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use clustersim::meta::NodeId;
 use clustersim::resp::Reply;
 use clustersim::server::{serve, Node, NodeConfig, Strategy};
-use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::client::{show_reply, CallRecord, Client};
@@ -196,8 +195,10 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let sink = TraceSink::default();
     let subscriber = tracing_subscriber::registry().with(TraceLayer { sink: sink.clone() });
     let hosts = hosts(scenario);
-    let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
     let (history, violations, final_nodes, virtual_time) = tracing::subscriber::with_default(subscriber, || {
+        // Created under the run's subscriber: madsim's node and task spans (which name the host of every
+        // event) must belong to it.
+        let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
         let scenario = scenario.clone();
         let hosts = hosts.clone();
         let strategy = options.strategy;
@@ -208,20 +209,17 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
                 let mut config = NodeConfig::new(host.id, host.ip.to_string(), host.port);
                 config.bus_port = host.bus_port;
                 config.strategy = strategy;
-                let name = host.name.clone();
                 handle
                     .create_node()
                     .name(&host.name)
                     .ip(host.ip)
                     .init(move || {
                         let config = config.clone();
-                        let span = tracing::info_span!("host", name = name.as_str());
                         async move {
                             if let Err(e) = serve(Node::new(config)).await {
                                 tracing::error!(target: "clustersim::sim", error = %e, "node stopped");
                             }
                         }
-                        .instrument(span)
                     })
                     .build();
             }
@@ -237,6 +235,13 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         })
     });
     let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
+    let history = history
+        .into_iter()
+        .map(|mut c| {
+            c.command = normalize(&c.command, &hosts);
+            c
+        })
+        .collect();
     Outcome {
         seed: options.seed,
         strategy: options.strategy,

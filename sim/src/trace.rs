@@ -2,7 +2,8 @@
 //! stamped with virtual time and the host that produced it.
 //!
 //! A `tracing` layer installed as the thread's default subscriber for one run collects node events; the host is
-//! the `host` span a node's tasks run in. Only `clustersim*` targets at INFO or above are kept (openraft's own
+//! the name of the madsim `node` span every task of that host runs in (madsim creates it; node code needs no
+//! instrumentation). Only `clustersim*` targets at INFO or above are kept (openraft's own
 //! logs are not part of the trace). The trace hash is FNV-1a 64 over the lines: stable across processes and Rust
 //! versions, unlike `std`'s hashers.
 
@@ -56,7 +57,7 @@ pub fn hash_lines(lines: &[String]) -> u64 {
     h
 }
 
-/// The host name a span carries (`tracing::info_span!("host", name = "n1")`).
+/// The host name a madsim `node` span carries.
 struct HostName(String);
 
 /// Collects `clustersim*` events into a [`TraceSink`].
@@ -85,7 +86,7 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if attrs.metadata().name() != "host" {
+        if attrs.metadata().name() != "node" {
             return;
         }
         let mut visitor = Fields::default();

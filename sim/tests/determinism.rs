@@ -1,0 +1,39 @@
+//! Same seed ⇒ byte-identical normalized trace: twice in one process, and across processes.
+#![cfg(madsim)]
+
+mod common;
+
+use std::process::Command;
+
+use clustersim::server::Strategy;
+use sim::{run, RunOptions};
+
+fn replay_hash_in_new_process(file: &str, seed: u64, strategy: Strategy) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["replay", common::scenario_path(file).to_str().unwrap(), "--seed", &seed.to_string(), "--strategy", strategy.name()])
+        .output()
+        .expect("run the sim binary");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("trace-hash: "), "last line of replay is the hash, got {last:?}");
+    last.trim_start_matches("trace-hash: ").to_string()
+}
+
+fn check(file: &str, strategy: Strategy) {
+    let scenario = common::load(file);
+    let seed = 7;
+    let a = run(&scenario, &RunOptions { seed, strategy });
+    let b = run(&scenario, &RunOptions { seed, strategy });
+    assert_eq!(a.trace, b.trace, "{file} {strategy}: same seed twice in one process");
+    let in_process = format!("{:016x}", a.trace_hash);
+    assert_eq!(replay_hash_in_new_process(file, seed, strategy), in_process, "{file} {strategy}: another process");
+    assert_eq!(replay_hash_in_new_process(file, seed, strategy), in_process, "{file} {strategy}: a third process");
+    let other = run(&scenario, &RunOptions { seed: seed + 1, strategy });
+    assert_ne!(other.trace_hash, a.trace_hash, "{file} {strategy}: another seed changes the timing");
+}
+
+#[test]
+fn local_only_traces_are_identical_across_runs_and_processes() {
+    check("aikv_cluster_init.scn", Strategy::LocalOnly);
+    check("meet_read_your_writes.scn", Strategy::LocalOnly);
+}

@@ -1,0 +1,54 @@
+//! What each strategy does on the shipped scenarios, over many seeds. Nothing here is tuned to pass: each
+//! assertion states a fact about the code that a regression would break.
+#![cfg(madsim)]
+
+mod common;
+
+use clustersim::server::Strategy;
+use sim::{run, RunOptions, Violation};
+
+/// The convergence check of AiKv's script is at this line of the scenario.
+fn convergence_line(s: &sim::scenario::Scenario) -> usize {
+    let index = s
+        .steps
+        .iter()
+        .position(|st| matches!(st, sim::scenario::Step::Expect { check: sim::scenario::Check::KnownNodes(6), .. }))
+        .expect("the init script checks known-nodes=6");
+    s.line_of(index)
+}
+
+#[test]
+fn local_only_reproduces_aikv_historical_counts_on_every_seed() {
+    let scenario = common::load("aikv_cluster_init.scn");
+    let line = convergence_line(&scenario);
+    for seed in 0..40 {
+        let outcome = run(&scenario, &RunOptions { seed, strategy: Strategy::LocalOnly });
+        assert!(!outcome.passed(), "seed {seed}: local-only must fail the init script");
+        let counts: Vec<usize> = outcome
+            .history
+            .iter()
+            .filter(|c| c.line == line)
+            .map(|c| sim::known_node_count(&c.reply.as_text().expect("NODES is text")))
+            .collect();
+        assert_eq!(counts, vec![6, 6, 5, 4, 3, 2], "seed {seed}");
+        let known: Vec<(usize, usize)> = outcome
+            .violations
+            .iter()
+            .filter_map(|v| match v {
+                Violation::KnownNodes { node, known, .. } => Some((*node, *known)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(known, vec![(3, 5), (4, 4), (5, 3), (6, 2)], "seed {seed}");
+    }
+}
+
+#[test]
+fn local_only_fails_read_your_writes_at_the_first_meet() {
+    let scenario = common::load("meet_read_your_writes.scn");
+    for seed in 0..20 {
+        let outcome = run(&scenario, &RunOptions { seed, strategy: Strategy::LocalOnly });
+        let first = outcome.violations.first().expect("local-only never propagates a MEET");
+        assert_eq!(*first, Violation::KnownNodes { line: 5, node: 2, expected: 2, known: 1, error: None }, "seed {seed}");
+    }
+}
