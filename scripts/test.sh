@@ -12,8 +12,8 @@ export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever wri
 echo "== simulation flavour: cargo test --workspace"
 cargo test --workspace
 
-echo "== real flavour: cargo test --workspace (RUSTFLAGS empty, target/real)"
-RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --workspace
+echo "== real flavour: cargo test -p clustersim (RUSTFLAGS empty, target/real)"
+RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test -p clustersim
 RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo build --bin clustersim-node
 
 echo "== interop: real binary + redis-cli"

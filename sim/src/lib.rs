@@ -40,7 +40,7 @@ pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
     }
     let _ = writeln!(out, "steps:");
     for call in outcome.history.iter().filter(|c| c.line > 0) {
-        let reply = show_reply(&call.reply);
+        let reply = normalize(&show_reply(&call.reply), &outcome.hosts);
         let _ = writeln!(out, "  L{:<3} n{}> {} => {}", call.line, call.node, call.command, reply);
     }
     let _ = writeln!(out, "final CLUSTER NODES:");

@@ -94,6 +94,8 @@ pub struct Outcome {
     pub trace_hash: u64,
     /// Virtual time the scenario took.
     pub virtual_time: Duration,
+    /// The hosts the run had (names, addresses, ids).
+    pub hosts: Vec<Host>,
 }
 
 impl Outcome {
@@ -251,6 +253,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         violations,
         final_nodes,
         virtual_time,
+        hosts,
     }
 }
 

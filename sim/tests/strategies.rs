@@ -49,6 +49,6 @@ fn local_only_fails_read_your_writes_at_the_first_meet() {
     for seed in 0..20 {
         let outcome = run(&scenario, &RunOptions { seed, strategy: Strategy::LocalOnly });
         let first = outcome.violations.first().expect("local-only never propagates a MEET");
-        assert_eq!(*first, Violation::KnownNodes { line: 5, node: 2, expected: 2, known: 1, error: None }, "seed {seed}");
+        assert_eq!(*first, Violation::KnownNodes { line: 6, node: 2, expected: 2, known: 1, error: None }, "seed {seed}");
     }
 }
