@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! let scenario = sim::scenario::load("scenarios/aikv_cluster_init.scn".as_ref()).unwrap();
-//! let outcome = sim::run(&scenario, &sim::RunOptions { seed: 42, strategy: clustersim::server::Strategy::LocalOnly });
+//! let outcome = sim::run(&scenario, &sim::RunOptions::new(42, clustersim::server::Strategy::LocalOnly));
 //! for v in &outcome.violations {
 //!     println!("{v}");
 //! }
@@ -11,6 +11,7 @@
 //!
 //! The simulation pieces need the simulation flavour (`--cfg madsim`, the default through .cargo/config.toml).
 
+pub mod profile;
 pub mod scenario;
 
 #[cfg(madsim)]
@@ -33,7 +34,7 @@ pub mod sweep;
 pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "scenario: {file}\nstrategy: {}\nseed: {}", outcome.strategy, outcome.seed);
+    let _ = writeln!(out, "scenario: {file}\nstrategy: {}\nprofile: {}\nseed: {}", outcome.strategy, outcome.profile, outcome.seed);
     let _ = writeln!(out, "verdict: {}", if outcome.passed() { "PASS" } else { "FAIL" });
     for v in &outcome.violations {
         let _ = writeln!(out, "  {} {v}", v.kind());

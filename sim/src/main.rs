@@ -19,6 +19,7 @@ mod cli {
 
     use clap::{Parser, Subcommand};
     use clustersim::server::Strategy;
+    use sim::profile::Profile;
     use sim::scenario::{load, Scenario};
     use sim::sweep::{sweep, SeedResult};
 
@@ -44,6 +45,21 @@ mod cli {
             /// Parallel jobs (OS threads), each running whole simulations.
             #[arg(long, default_value_t = 1)]
             jobs: usize,
+            /// Network profile (overrides the scenario's header; default lan).
+            #[arg(long, value_parser = parse_profile)]
+            profile: Option<Profile>,
+        },
+        /// Run every strategy under every network profile and print failed/total and the first failing seed per cell.
+        Compare {
+            file: PathBuf,
+            /// Seeds per cell (0..n).
+            #[arg(long, default_value_t = 50)]
+            seeds: u64,
+            #[arg(long, default_value_t = 2)]
+            jobs: usize,
+            /// Also write the matrix as JSON.
+            #[arg(long)]
+            json: Option<PathBuf>,
         },
         /// Run one seed and print its full trace, the verdict, and `trace-hash: <hex>` last.
         Replay {
@@ -52,6 +68,8 @@ mod cli {
             seed: u64,
             #[arg(long, value_parser = parse_strategy)]
             strategy: Option<Strategy>,
+            #[arg(long, value_parser = parse_profile)]
+            profile: Option<Profile>,
         },
         /// Measure seeds per second (1 job and 2 jobs) and virtual seconds per wall second, per strategy.
         Bench {
@@ -68,6 +86,10 @@ mod cli {
 
     fn parse_strategy(text: &str) -> Result<Strategy, String> {
         text.parse().map_err(|e: clustersim::server::StrategyParseError| e.to_string())
+    }
+
+    fn parse_profile(text: &str) -> Result<Profile, String> {
+        text.parse().map_err(|e: sim::profile::ProfileParseError| e.to_string())
     }
 
     fn parse_range(text: &str) -> Result<Range<u64>, String> {
@@ -100,19 +122,21 @@ mod cli {
         }
     }
 
-    pub fn replay_command(file: &Path, seed: u64, strategy: Strategy) -> String {
-        format!("cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}", file.display())
+    pub fn replay_command(file: &Path, seed: u64, strategy: Strategy, profile: Profile) -> String {
+        let profile = if profile == Profile::Lan { String::new() } else { format!(" --profile {profile}") };
+        format!("cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}", file.display())
     }
 
     pub fn main() -> i32 {
         let cli = Cli::parse();
         match cli.command {
-            Command::Sweep { file, strategy, seeds, jobs } => {
+            Command::Sweep { file, strategy, seeds, jobs, profile } => {
                 let scenario = load_or_exit(&file);
                 let strategy = strategy_or_exit(strategy, &scenario, &file);
+                let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
                 let total = seeds.end - seeds.start;
                 let bar = progress_bar(total);
-                let report = sweep(&scenario, strategy, seeds, jobs, &|done| bar.set_position(done));
+                let report = sweep(&scenario, strategy, profile, seeds, jobs, &|done| bar.set_position(done));
                 bar.finish_and_clear();
                 for (seed, result) in report.failed() {
                     let what = match result {
@@ -123,7 +147,7 @@ mod cli {
                         SeedResult::Panicked { message } => format!("PANIC {message}"),
                         SeedResult::Passed { .. } => unreachable!("only failed seeds are listed"),
                     };
-                    println!("seed {seed}: {what} | replay: {}", replay_command(&file, *seed, strategy));
+                    println!("seed {seed}: {what} | replay: {}", replay_command(&file, *seed, strategy, profile));
                 }
                 let failed = report.results.len() - report.passed_count();
                 println!(
@@ -134,11 +158,12 @@ mod cli {
                 );
                 i32::from(failed > 0)
             }
-            Command::Replay { file, seed, strategy } => {
+            Command::Replay { file, seed, strategy, profile } => {
                 let scenario = load_or_exit(&file);
                 let strategy = strategy_or_exit(strategy, &scenario, &file);
-                let outcome = sim::run(&scenario, &sim::RunOptions { seed, strategy });
-                println!("# replay: file={} seed={seed} strategy={strategy}", file.display());
+                let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
+                let outcome = sim::run(&scenario, &sim::RunOptions { seed, strategy, profile });
+                println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}", file.display());
                 for line in &outcome.trace {
                     println!("{line}");
                 }
@@ -155,7 +180,7 @@ mod cli {
                     for v in &outcome.violations {
                         println!("  {} {v}", v.kind());
                     }
-                    println!("replay: {}", replay_command(&file, seed, strategy));
+                    println!("replay: {}", replay_command(&file, seed, strategy, profile));
                 }
                 println!("trace-hash: {:016x}", outcome.trace_hash);
                 i32::from(!outcome.passed())
@@ -166,11 +191,45 @@ mod cli {
                 println!("bench: file={} seeds={seeds} per measurement", file.display());
                 println!("{:<18} {:>12} {:>12} {:>9} {:>16}", "strategy", "seeds/s 1job", "seeds/s 2job", "speedup", "virtual s/wall s");
                 for s in strategies {
-                    let one = sweep(&scenario, s, 0..seeds, 1, &|_| {});
-                    let two = sweep(&scenario, s, seeds..2 * seeds, 2, &|_| {});
+                    let one = sweep(&scenario, s, Profile::Lan, 0..seeds, 1, &|_| {});
+                    let two = sweep(&scenario, s, Profile::Lan, seeds..2 * seeds, 2, &|_| {});
                     let rate = |r: &sim::sweep::SweepReport| seeds as f64 / r.wall.as_secs_f64();
                     let speed = one.virtual_time().as_secs_f64() / one.wall.as_secs_f64();
                     println!("{:<18} {:>12.1} {:>12.1} {:>8.2}x {:>16.0}", s.name(), rate(&one), rate(&two), rate(&two) / rate(&one), speed);
+                }
+                0
+            }
+            Command::Compare { file, seeds, jobs, json } => {
+                let scenario = load_or_exit(&file);
+                println!("compare: file={} seeds={seeds} per cell (failed/total, first failing seed)", file.display());
+                print!("{:<18}", "strategy");
+                for p in Profile::ALL {
+                    print!(" {:>16}", p.name());
+                }
+                println!();
+                let mut cells = Vec::new();
+                for s in Strategy::ALL {
+                    print!("{:<18}", s.name());
+                    for p in Profile::ALL {
+                        let report = sweep(&scenario, s, p, 0..seeds, jobs, &|_| {});
+                        let failed = report.results.len() - report.passed_count();
+                        let first = report.first_failed().map_or("-".to_string(), |f| f.to_string());
+                        print!(" {:>16}", format!("{failed}/{seeds} {first}"));
+                        use std::io::Write as _;
+                        let _ = std::io::stdout().flush();
+                        cells.push(format!(
+                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"first_failed\":{}}}",
+                            report.first_failed().map_or("null".to_string(), |f| f.to_string())
+                        ));
+                    }
+                    println!();
+                }
+                if let Some(path) = json {
+                    let text = format!("{{\"file\":\"{}\",\"cells\":[{}]}}\n", file.display(), cells.join(","));
+                    if let Err(e) = std::fs::write(&path, text) {
+                        eprintln!("{}: {e}", path.display());
+                        return 2;
+                    }
                 }
                 0
             }

@@ -15,6 +15,7 @@ use clustersim::server::{serve, Node, NodeConfig, Strategy};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::client::{show_reply, CallRecord, Client};
+use crate::profile::Profile;
 use crate::scenario::{print_word, Check, Field, Piece, Scenario, Step, Target, Word};
 use crate::trace::{hash_lines, TraceLayer, TraceSink};
 
@@ -23,6 +24,13 @@ use crate::trace::{hash_lines, TraceLayer, TraceSink};
 pub struct RunOptions {
     pub seed: u64,
     pub strategy: Strategy,
+    pub profile: Profile,
+}
+
+impl RunOptions {
+    pub fn new(seed: u64, strategy: Strategy) -> Self {
+        RunOptions { seed, strategy, profile: Profile::Lan }
+    }
 }
 
 /// A broken fact the run observed. Each variant names the property it defends.
@@ -85,6 +93,7 @@ impl fmt::Display for Violation {
 pub struct Outcome {
     pub seed: u64,
     pub strategy: Strategy,
+    pub profile: Profile,
     pub history: Vec<CallRecord>,
     pub violations: Vec<Violation>,
     /// Each node's CLUSTER NODES after the scenario (normalized), in node order.
@@ -200,18 +209,21 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let (history, violations, final_nodes, virtual_time) = tracing::subscriber::with_default(subscriber, || {
         // Created under the run's subscriber: madsim's node and task spans (which name the host of every
         // event) must belong to it.
-        let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
+        let config = madsim::Config { net: options.profile.net_config(), ..Default::default() };
+        let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, config);
         let scenario = scenario.clone();
         let hosts = hosts.clone();
         let strategy = options.strategy;
+        let profile = options.profile;
         let sink = sink.clone();
         rt.block_on(async move {
             let handle = madsim::runtime::Handle::current();
+            let mut node_ids = Vec::new();
             for host in &hosts {
                 let mut config = NodeConfig::new(host.id, host.ip.to_string(), host.port);
                 config.bus_port = host.bus_port;
                 config.strategy = strategy;
-                handle
+                let node = handle
                     .create_node()
                     .name(&host.name)
                     .ip(host.ip)
@@ -224,7 +236,9 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
                         }
                     })
                     .build();
+                node_ids.push(node.id());
             }
+            handle.create_node().name("network").build().spawn(profile.drive(node_ids));
             let client_host = handle.create_node().name("client").ip(IpAddr::from([10, 0, 1, 1])).build();
             client_host
                 .spawn(async move {
@@ -247,6 +261,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     Outcome {
         seed: options.seed,
         strategy: options.strategy,
+        profile: options.profile,
         trace_hash: hash_lines(&trace),
         trace,
         history,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use clustersim::server::Strategy;
 
+use crate::profile::Profile;
 use crate::run::{run, Outcome, RunOptions};
 use crate::scenario::Scenario;
 
@@ -50,8 +51,8 @@ pub fn judge(outcome: &Outcome) -> SeedResult {
 }
 
 /// Runs one seed, turning a panic into a result.
-pub fn run_seed(scenario: &Scenario, seed: u64, strategy: Strategy) -> SeedResult {
-    let result = catch_unwind(AssertUnwindSafe(|| run(scenario, &RunOptions { seed, strategy })));
+pub fn run_seed(scenario: &Scenario, seed: u64, strategy: Strategy, profile: Profile) -> SeedResult {
+    let result = catch_unwind(AssertUnwindSafe(|| run(scenario, &RunOptions { seed, strategy, profile })));
     match result {
         Ok(outcome) => judge(&outcome),
         Err(panic) => {
@@ -90,7 +91,14 @@ impl SweepReport {
 }
 
 /// Runs every seed of `seeds` on `jobs` threads; `progress` is called after each seed with the count done.
-pub fn sweep(scenario: &Scenario, strategy: Strategy, seeds: Range<u64>, jobs: usize, progress: &(dyn Fn(u64) + Sync)) -> SweepReport {
+pub fn sweep(
+    scenario: &Scenario,
+    strategy: Strategy,
+    profile: Profile,
+    seeds: Range<u64>,
+    jobs: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> SweepReport {
     let start = Instant::now();
     let next = AtomicU64::new(seeds.start);
     let done = AtomicU64::new(0);
@@ -102,7 +110,7 @@ pub fn sweep(scenario: &Scenario, strategy: Strategy, seeds: Range<u64>, jobs: u
                 if seed >= seeds.end {
                     return;
                 }
-                let result = run_seed(scenario, seed, strategy);
+                let result = run_seed(scenario, seed, strategy, profile);
                 results.lock().expect("results lock").insert(seed, result);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             });

@@ -22,13 +22,13 @@ fn replay_hash_in_new_process(file: &str, seed: u64, strategy: Strategy) -> Stri
 fn check(file: &str, strategy: Strategy) {
     let scenario = common::load(file);
     let seed = 7;
-    let a = run(&scenario, &RunOptions { seed, strategy });
-    let b = run(&scenario, &RunOptions { seed, strategy });
+    let a = run(&scenario, &RunOptions::new(seed, strategy));
+    let b = run(&scenario, &RunOptions::new(seed, strategy));
     assert_eq!(a.trace, b.trace, "{file} {strategy}: same seed twice in one process");
     let in_process = format!("{:016x}", a.trace_hash);
     assert_eq!(replay_hash_in_new_process(file, seed, strategy), in_process, "{file} {strategy}: another process");
     assert_eq!(replay_hash_in_new_process(file, seed, strategy), in_process, "{file} {strategy}: a third process");
-    let other = run(&scenario, &RunOptions { seed: seed + 1, strategy });
+    let other = run(&scenario, &RunOptions::new(seed + 1, strategy));
     assert_ne!(other.trace_hash, a.trace_hash, "{file} {strategy}: another seed changes the timing");
 }
 

@@ -9,7 +9,7 @@ use clustersim::server::Strategy;
 const SEED: u64 = 1;
 
 fn snapshot(file: &str, strategy: Strategy) {
-    let outcome = sim::run(&common::load(file), &sim::RunOptions { seed: SEED, strategy });
+    let outcome = sim::run(&common::load(file), &sim::RunOptions::new(SEED, strategy));
     let name = format!("{}__{}", file.trim_end_matches(".scn"), strategy.name());
     insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!(name, sim::snapshot_text(file, &outcome));

@@ -22,7 +22,7 @@ fn local_only_reproduces_aikv_historical_counts_on_every_seed() {
     let scenario = common::load("aikv_cluster_init.scn");
     let line = convergence_line(&scenario);
     for seed in 0..40 {
-        let outcome = run(&scenario, &RunOptions { seed, strategy: Strategy::LocalOnly });
+        let outcome = run(&scenario, &RunOptions::new(seed, Strategy::LocalOnly));
         assert!(!outcome.passed(), "seed {seed}: local-only must fail the init script");
         let counts: Vec<usize> = outcome
             .history
@@ -47,7 +47,7 @@ fn local_only_reproduces_aikv_historical_counts_on_every_seed() {
 fn local_only_fails_read_your_writes_at_the_first_meet() {
     let scenario = common::load("meet_read_your_writes.scn");
     for seed in 0..20 {
-        let outcome = run(&scenario, &RunOptions { seed, strategy: Strategy::LocalOnly });
+        let outcome = run(&scenario, &RunOptions::new(seed, Strategy::LocalOnly));
         let first = outcome.violations.first().expect("local-only never propagates a MEET");
         assert_eq!(*first, Violation::KnownNodes { line: 6, node: 2, expected: 2, known: 1, error: None }, "seed {seed}");
     }

@@ -4,6 +4,8 @@ use std::fmt;
 
 use clustersim::server::Strategy;
 
+use crate::profile::Profile;
+
 /// A whole scenario: the `cluster` header and the steps, with the comments kept in place.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -30,12 +32,14 @@ impl PartialEq for Scenario {
 
 impl Eq for Scenario {}
 
-/// `cluster <nodes> [strategy=<s>] [base-port=<p>]`.
+/// `cluster <nodes> [strategy=<s>] [profile=<p>] [base-port=<p>]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
     pub nodes: usize,
     /// The strategy the file asks for; a CLI `--strategy` overrides it. `None`: the CLI must give one.
     pub strategy: Option<Strategy>,
+    /// The network profile the file asks for; a CLI `--profile` overrides it. `None`: lan.
+    pub profile: Option<Profile>,
     /// Node `i` (1-based) listens on `base_port + i - 1`.
     pub base_port: u16,
 }

@@ -322,7 +322,7 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
         .ok()
         .filter(|n| (1..=Header::NODES_MAX).contains(n))
         .ok_or_else(|| ctx.err(count.column, format!("expected a node count from 1 to {}, found '{}'", Header::NODES_MAX, count.text)))?;
-    let mut header = Header { nodes, strategy: None, base_port: Header::DEFAULT_BASE_PORT };
+    let mut header = Header { nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT };
     for tok in &tokens[2..] {
         let Some((key, value)) = tok.text.split_once('=') else {
             return Err(ctx.err(tok.column, format!("expected key=value, found '{}'", tok.text)));
@@ -332,6 +332,9 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
             "strategy" => {
                 header.strategy = Some(value.parse().map_err(|e: clustersim::server::StrategyParseError| ctx.err(value_col, e.to_string()))?);
             }
+            "profile" => {
+                header.profile = Some(value.parse().map_err(|e: crate::profile::ProfileParseError| ctx.err(value_col, e.to_string()))?);
+            }
             "base-port" => {
                 header.base_port = value
                     .parse()
@@ -339,7 +342,7 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
                     .filter(|p: &u16| *p > 0 && usize::from(*p) + nodes <= 55_535)
                     .ok_or_else(|| ctx.err(value_col, format!("expected a port that leaves room for {nodes} nodes and their bus ports, found '{value}'")))?;
             }
-            other => return Err(ctx.err(tok.column, format!("unknown key '{other}' (expected strategy or base-port)"))),
+            other => return Err(ctx.err(tok.column, format!("unknown key '{other}' (expected strategy, profile or base-port)"))),
         }
     }
     Ok(header)

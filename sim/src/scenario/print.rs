@@ -14,6 +14,9 @@ pub fn print(s: &Scenario) -> String {
     if let Some(strategy) = s.header.strategy {
         let _ = write!(out, " strategy={strategy}");
     }
+    if let Some(profile) = s.header.profile {
+        let _ = write!(out, " profile={profile}");
+    }
     if s.header.base_port != Header::DEFAULT_BASE_PORT {
         let _ = write!(out, " base-port={}", s.header.base_port);
     }

@@ -15,7 +15,7 @@ fn a_runbook_parses_into_steps() {
     )
     .unwrap();
     assert_eq!(s.intro, vec!["intent"]);
-    assert_eq!(s.header, Header { nodes: 3, strategy: Some(NodeStrategy::ReadIndex), base_port: 6379 });
+    assert_eq!(s.header, Header { nodes: 3, strategy: Some(NodeStrategy::ReadIndex), profile: None, base_port: 6379 });
     assert_eq!(
         s.steps,
         vec![
@@ -59,7 +59,7 @@ fn errors_name_file_line_and_column() {
     assert_eq!(err("call n1 PING\n"), "x.scn:1:1: the first line must be 'cluster <nodes> ...', found 'call'");
     assert_eq!(err("cluster 3\ncall n4 PING\n"), "x.scn:2:6: node n4 does not exist (the cluster has 3 nodes)");
     assert_eq!(err("cluster 3\n  frobnicate n1\n"), "x.scn:2:3: unknown verb 'frobnicate' (expected call, sleep or expect)");
-    assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy or base-port)");
+    assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy, profile or base-port)");
     assert_eq!(
         err("cluster 3 strategy=eventual\n"),
         "x.scn:1:20: unknown strategy 'eventual' (expected one of: local-only, fire-and-forget, commit-then-sleep, read-index)"
@@ -158,8 +158,8 @@ fn arb_simple_word(nodes: usize) -> impl proptest::strategy::Strategy<Value = Wo
 }
 
 fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
-    (1usize..8, prop::option::of(prop::sample::select(Strategy_ALL.to_vec())), prop_oneof![Just(6379u16), 7000u16..7100])
-        .prop_flat_map(|(nodes, strategy, base_port)| {
+    (1usize..8, prop::option::of(prop::sample::select(Strategy_ALL.to_vec())), prop::option::of(prop::sample::select(crate::profile::Profile::ALL.to_vec())), prop_oneof![Just(6379u16), 7000u16..7100])
+        .prop_flat_map(|(nodes, strategy, profile, base_port)| {
             let target = prop_oneof![(1..=nodes).prop_map(Target::Node), Just(Target::All)];
             let check = prop_oneof![
                 arb_word(nodes).prop_map(Check::Reply),
@@ -178,7 +178,7 @@ fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
                 prop::collection::vec("[a-z ]{0,12}".prop_map(|c| c.trim().to_string()), 0..3),
                 prop::collection::vec(step, 0..20),
             )
-                .prop_map(move |(intro, steps)| Scenario { intro, header: Header { nodes, strategy, base_port }, steps, lines: vec![] })
+                .prop_map(move |(intro, steps)| Scenario { intro, header: Header { nodes, strategy, profile, base_port }, steps, lines: vec![] })
         })
 }
 

@@ -1,0 +1,120 @@
+//! Network profiles: how the simulated network behaves during a run. Every random choice comes from the run's
+//! seed (madsim's RNG), so a profile never costs determinism.
+//!
+//! madsim's TCP is a reliable ordered channel: a packet that is lost or meets a clogged link is retried with
+//! exponential backoff (1 ms doubling, capped at 10 s) and everything behind it waits — the head-of-line stall of
+//! a real TCP retransmission. The profiles below are built from that: a global latency range, a loss rate, and
+//! clog/unclog schedules driven by a task on the harness's own host.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A named network profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Profile {
+    /// madsim's default: 1–10 ms per packet.
+    Lan,
+    /// 10–300 ms per packet, everywhere.
+    Wan,
+    /// LAN latency, 10% of packets lost (each loss stalls its stream by the retry backoff).
+    Lossy,
+    /// LAN latency, but the links between the last host and the other hosts are clogged 250 ms out of every
+    /// 300 ms: what the cluster sends it (and it sends back) waits up to a few hundred ms. Nodes join the first
+    /// node's group, so the last host is a follower. The client's own links stay fast: it sees the lag.
+    SlowFollower,
+    /// LAN latency, and during the run random links between cluster hosts are clogged for 50–800 ms at random
+    /// moments (the client's links stay up).
+    Flaky,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 5] = [Profile::Lan, Profile::Wan, Profile::Lossy, Profile::SlowFollower, Profile::Flaky];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Lan => "lan",
+            Profile::Wan => "wan",
+            Profile::Lossy => "lossy",
+            Profile::SlowFollower => "slow-follower",
+            Profile::Flaky => "flaky",
+        }
+    }
+
+    /// madsim's network configuration for this profile.
+    #[cfg(madsim)]
+    pub fn net_config(self) -> madsim::net::Config {
+        let mut net = madsim::net::Config::default();
+        match self {
+            Profile::Wan => net.send_latency = Duration::from_millis(10)..Duration::from_millis(300),
+            Profile::Lossy => net.packet_loss_rate = 0.10,
+            Profile::Lan | Profile::SlowFollower | Profile::Flaky => {}
+        }
+        net
+    }
+
+    /// Runs this profile's fault schedule until the end of the simulation (a no-op for static profiles).
+    /// `hosts` are the madsim node ids of the cluster's hosts, in order.
+    #[cfg(madsim)]
+    pub async fn drive(self, hosts: Vec<madsim::task::NodeId>) {
+        let net = madsim::net::NetSim::current();
+        match self {
+            Profile::SlowFollower => {
+                let Some((&slow, others)) = hosts.split_last() else { return };
+                loop {
+                    for &o in others {
+                        net.clog_link(slow, o);
+                        net.clog_link(o, slow);
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    for &o in others {
+                        net.unclog_link(slow, o);
+                        net.unclog_link(o, slow);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            Profile::Flaky => {
+                if hosts.len() < 2 {
+                    return;
+                }
+                loop {
+                    let (a, b, pause, hold) = {
+                        use madsim::rand::Rng;
+                        let mut rng = madsim::rand::thread_rng();
+                        let a = rng.gen_range(0..hosts.len());
+                        let mut b = rng.gen_range(0..hosts.len() - 1);
+                        if b >= a {
+                            b += 1;
+                        }
+                        (hosts[a], hosts[b], rng.gen_range(100..1500u64), rng.gen_range(50..800u64))
+                    };
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    net.clog_link(a, b);
+                    net.clog_link(b, a);
+                    tokio::time::sleep(Duration::from_millis(hold)).await;
+                    net.unclog_link(a, b);
+                    net.unclog_link(b, a);
+                }
+            }
+            Profile::Lan | Profile::Wan | Profile::Lossy => {}
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown profile '{0}' (expected one of: lan, wan, lossy, slow-follower, flaky)")]
+pub struct ProfileParseError(pub String);
+
+impl FromStr for Profile {
+    type Err = ProfileParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Profile::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| ProfileParseError(s.to_string()))
+    }
+}
