@@ -3,9 +3,11 @@
 //! Layers (dependencies point down; see docs/ARCHITECTURE.md):
 //! - [`meta`]: the pure metadata state machine (node table, slot map, epochs, replica links).
 //! - [`cluster`]: CLUSTER subcommands: arguments → meta commands; NODES / INFO / SLOTS / SHARDS rendering.
+//! - [`raft`]: openraft under the metadata (runtime seam, storage, network over the cluster bus).
 //! - [`server`]: RESP over `tokio::net` (madsim's simulated network in the simulation build), dispatch, routing.
 
 pub mod meta;
 pub mod resp;
 pub mod cluster;
+pub mod raft;
 pub mod server;

@@ -39,7 +39,8 @@ async fn main() {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            // openraft's own logs stay out unless asked for (RUST_LOG=openraft=info).
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,openraft=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -47,11 +48,7 @@ async fn main() {
         eprintln!("clustersim-node: --port {} leaves no room for the default bus port; pass --bus-port", args.port);
         std::process::exit(2);
     };
-    if args.strategy != Strategy::LocalOnly {
-        eprintln!("clustersim-node: strategy {} needs the Raft adapter, which is not built yet; use local-only", args.strategy);
-        std::process::exit(2);
-    }
-    let node_id = args.node_id.unwrap_or_else(|| NodeId::random(&mut rand::thread_rng()));
+    let node_id = args.node_id.unwrap_or_else(clustersim::raft::rt::random_node_id);
     let mut config = NodeConfig::new(node_id, args.bind, args.port);
     config.bus_port = bus_port;
     config.strategy = args.strategy;

@@ -81,6 +81,8 @@ impl NodeInfo {
 /// A change to the metadata. Serializable: this is the Raft log entry payload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
+    /// The first entry of a replicated table: `node` founds a cluster of one. Valid only on an empty table.
+    Bootstrap { node: NodeInfo },
     /// `CLUSTER MEET` applied to `receiver`'s table: `node` joins, bringing the slots it already serves.
     /// The receiver learns its own address (`receiver_ip`) if it did not know it yet.
     Meet { receiver: NodeId, receiver_ip: String, node: NodeInfo, slots: Vec<SlotSpan> },
@@ -103,6 +105,7 @@ impl Command {
     /// The verb, for traces.
     pub fn verb(&self) -> &'static str {
         match self {
+            Command::Bootstrap { .. } => "bootstrap",
             Command::Meet { .. } => "meet",
             Command::Forget { .. } => "forget",
             Command::AddSlots { .. } => "addslots",
@@ -114,9 +117,18 @@ impl Command {
     }
 }
 
+/// The verb and its arguments, for traces (openraft prints log payloads with `Display`). Deterministic: it is
+/// the derived `Debug` of the fields, whose collections are vectors and whose ids print as hex.
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self)
+    }
+}
+
 /// What an applied command changed (for traces and tests).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
+    Bootstrapped { node: NodeId },
     NodeAdded { node: NodeId, slots: usize, config_epoch: u64 },
     /// MEET of a node already in the table: nothing but (maybe) an address changed.
     NodeAlreadyKnown { node: NodeId },
@@ -159,6 +171,9 @@ pub enum MetaError {
     /// Not a Redis rule: a MEET merge in which the joining node claims a slot the table gives to another node.
     #[error("ERR Can't meet node {node}: it serves slot {slot}, which {owner} already serves")]
     MeetSlotConflict { node: NodeId, slot: Slot, owner: NodeId },
+    /// Not a Redis rule: `Bootstrap` founds a table, so it is refused on one that already has nodes.
+    #[error("ERR Can't bootstrap a table that already has {0} node(s)")]
+    BootstrapNotEmpty(usize),
     /// The acting node is not in the table (a command sent to a node that has been forgotten, or reset).
     #[error("ERR Node {0} is not part of this cluster")]
     ActorNotMember(NodeId),
@@ -278,6 +293,13 @@ impl MetaState {
     /// Applies `command`. On error the state is unchanged (every command validates fully before mutating).
     pub fn apply(&mut self, command: &Command) -> Result<Event, MetaError> {
         let event = match command {
+            Command::Bootstrap { node } => {
+                if !self.nodes.is_empty() {
+                    return Err(MetaError::BootstrapNotEmpty(self.nodes.len()));
+                }
+                *self = MetaState::new(node.clone());
+                Event::Bootstrapped { node: node.id }
+            }
             Command::Meet { receiver, receiver_ip, node, slots } => self.meet(receiver, receiver_ip, node, slots)?,
             Command::Forget { by, target } => self.forget(by, target)?,
             Command::AddSlots { node, spans } => {

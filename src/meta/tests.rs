@@ -37,6 +37,28 @@ fn err(s: &mut MetaState, c: Command) -> String {
 }
 
 #[test]
+fn bootstrap_founds_a_cluster_of_one_on_an_empty_table() {
+    let mut s = MetaState::empty();
+    let me = NodeInfo::new(id(1), "", 7000, 17000);
+    assert_eq!(s.apply(&Command::Bootstrap { node: me.clone() }), Ok(Event::Bootstrapped { node: id(1) }));
+    assert_eq!(s, MetaState::new(me));
+}
+
+#[test]
+fn bootstrap_is_refused_on_a_table_with_nodes() {
+    let mut s = cluster(2);
+    assert_eq!(err(&mut s, Command::Bootstrap { node: node(3) }), "ERR Can't bootstrap a table that already has 2 node(s)");
+    let mut one = MetaState::new(node(1));
+    assert_eq!(err(&mut one, Command::Bootstrap { node: node(1) }), "ERR Can't bootstrap a table that already has 1 node(s)");
+}
+
+#[test]
+fn commands_display_deterministically_for_traces() {
+    let c = Command::Forget { by: id(1), target: id(2) };
+    assert_eq!(c.to_string(), format!("Forget {{ by: NodeId({}), target: NodeId({}) }}", id(1), id(2)));
+}
+
+#[test]
 fn fresh_node_knows_only_itself() {
     let s = MetaState::new(NodeInfo::new(id(1), "", 7000, 17000));
     assert_eq!(s.node_count(), 1);
@@ -371,6 +393,7 @@ mod properties {
             (nid.clone(), nid.clone()).prop_map(|(node, master)| Command::Replicate { node, master }),
             (nid.clone(), 0u64..4).prop_map(|(node, epoch)| Command::SetConfigEpoch { node, epoch }),
             (nid, any::<bool>()).prop_map(|(node, hard)| Command::Reset { node, hard, new_id: id(42) }),
+            (1u64..6).prop_map(|n| Command::Bootstrap { node: node(n) }),
         ]
     }
 

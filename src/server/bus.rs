@@ -1,8 +1,13 @@
 //! The cluster bus: a second listener (port + 10000 by default, as in Redis) for node-to-node messages.
 //!
 //! Frames are a 4-byte big-endian length followed by a JSON payload: what crosses the wire in the simulation is
-//! what crosses it for real. Every exchange has a deadline; every frame has a size bound.
+//! what crosses it for real. Every exchange has a deadline; every frame has a size bound. One connection
+//! carries one request at a time (request, reply, request, ...).
+//!
+//! Messages: the MEET handshake (`Hello`), Raft's own RPCs (`Raft`, tagged with the group), and the
+//! metadata-group operations of docs/MEMBERSHIP.md (`Leader`, `ReadIndex`, `Join`, `Leave`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,32 +16,100 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::Node;
-use crate::meta::{NodeInfo, SlotSpan};
+use crate::meta::{Command, Event, MetaError, NodeId, NodeInfo, SlotSpan};
+use crate::raft::network::BoxFuture;
+use crate::raft::{GroupId, RaftRpc, RaftRpcReply, Transport};
 
 /// Largest bus frame accepted, in bytes.
 pub const FRAME_BYTES_MAX: usize = 16 << 20;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum BusRequest {
-    /// Who are you? (Redis's MEET handshake: learns the peer's id and what it serves.)
+    /// Who are you? (Redis's MEET handshake: learns the peer's id, what it serves, and its Raft group.)
     Hello,
+    /// A Raft RPC from `from`, a member of `group`.
+    Raft { from: NodeId, group: GroupId, rpc: RaftRpc },
+    /// Run `op` as the leader of `group` (answered `NotLeader` with a hint otherwise; never forwarded further).
+    Leader { group: GroupId, op: LeaderOp },
+    /// As the leader of `group`: which log index must a linearizable read wait for?
+    ReadIndex { group: GroupId },
+    /// To a cluster of one, `node`: leave your group and start an empty Raft instance of `group`, unless your
+    /// table changed since the handshake (`expect_applied`).
+    Join { group: GroupId, node: NodeId, expect_applied: Option<u64> },
+    /// To `node`, removed from `group`: become a cluster of one again.
+    Leave { group: GroupId, node: NodeId },
 }
 
+impl BusRequest {
+    /// Short name for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BusRequest::Hello => "hello",
+            BusRequest::Raft { rpc, .. } => rpc.kind(),
+            BusRequest::Leader { op: LeaderOp::Write(_), .. } => "leader-write",
+            BusRequest::Leader { op: LeaderOp::AddMember { .. }, .. } => "leader-add-member",
+            BusRequest::Leader { op: LeaderOp::RemoveMember { .. }, .. } => "leader-remove-member",
+            BusRequest::ReadIndex { .. } => "read-index",
+            BusRequest::Join { .. } => "join",
+            BusRequest::Leave { .. } => "leave",
+        }
+    }
+
+    fn is_heartbeat(&self) -> bool {
+        matches!(self, BusRequest::Raft { rpc, .. } if rpc.is_heartbeat())
+    }
+}
+
+/// An operation only a group's leader can run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeaderOp {
+    /// Propose a metadata command; answered once committed and applied on the leader.
+    Write(Command),
+    /// Add `node` (bus address `addr`) as a learner, wait for it to catch up, promote it to voter (≤ 5 voters).
+    AddMember { node: NodeId, addr: String },
+    /// Remove `node` from the group's Raft membership.
+    RemoveMember { node: NodeId },
+}
+
+/// What the peer says of its Raft group in a `Hello`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    pub id: GroupId,
+    /// Nodes in the group's table (1: a cluster of one; 0: the node is joining a group right now).
+    pub size: usize,
+    /// Last log index the peer applied (a merge refuses to go on if it moved).
+    pub applied: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 pub enum BusReply {
-    Hello { node: NodeInfo, slots: Vec<SlotSpan> },
+    /// `group` is `None` when the peer runs the local-only strategy (no Raft).
+    Hello {
+        node: NodeInfo,
+        slots: Vec<SlotSpan>,
+        #[serde(default)]
+        group: Option<GroupSummary>,
+    },
+    Raft(RaftRpcReply),
+    Written(Result<Event, MetaError>),
+    Done,
+    ReadIndex(u64),
+    /// Not the leader of the group; `leader` is the leader's bus address if known. Nothing was done.
+    NotLeader { leader: Option<String> },
+    /// A transient refusal (membership change in progress). Nothing was done.
+    Busy(String),
     Error(String),
 }
 
 pub(super) async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
     loop {
-        let Ok((stream, _peer)) = listener.accept().await else { return };
+        let Ok((stream, peer)) = listener.accept().await else { return };
         let node = node.clone();
-        tokio::spawn(async move { serve_bus_connection(node, stream).await });
+        tokio::spawn(async move { serve_bus_connection(node, stream, peer).await });
     }
 }
 
-async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream) {
+async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream, peer: SocketAddr) {
     loop {
         let request: BusRequest = match read_frame(&mut stream).await {
             Ok(Some(r)) => r,
@@ -46,14 +119,29 @@ async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream) {
                 return;
             }
         };
+        // The peer's ephemeral port is left out: traces must not depend on port allocation.
+        let kind = request.kind();
+        if request.is_heartbeat() {
+            tracing::debug!("bus: recv {kind} from {}", peer.ip());
+        } else if let BusRequest::Raft { from, .. } = &request {
+            tracing::info!("bus: recv {kind} from {from}");
+        } else {
+            tracing::info!("bus: recv {kind} from {}", peer.ip());
+        }
         let reply = match request {
             BusRequest::Hello => {
+                let me = node.id();
                 let (node_entry, slots) = node.meta.read_local(|s| {
-                    let me = s.node(&node.id()).cloned().unwrap_or_else(|| node.config.initial_entry());
-                    (me, s.slot_runs_of(&node.id()))
+                    let entry = s.node(&me).cloned().unwrap_or_else(|| node.config.initial_entry());
+                    (entry, s.slot_runs_of(&me))
                 });
-                BusReply::Hello { node: node_entry, slots }
+                BusReply::Hello { node: node_entry, slots, group: node.meta.group_summary() }
             }
+            BusRequest::Raft { group, rpc, .. } => node.meta.serve_raft(group, rpc).await,
+            BusRequest::Leader { group, op } => node.meta.serve_leader_op(group, op).await,
+            BusRequest::ReadIndex { group } => node.meta.serve_read_index(group).await,
+            BusRequest::Join { group, node: id, expect_applied } => node.meta.serve_join(group, id, expect_applied).await,
+            BusRequest::Leave { group, node: id } => node.meta.serve_leave(group, id).await,
         };
         if write_frame(&mut stream, &reply).await.is_err() {
             return;
@@ -61,21 +149,92 @@ async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream) {
     }
 }
 
-/// Asks the node at `ip:bus_port` who it is.
-pub async fn hello(ip: &str, bus_port: u16, timeout_ms: u64) -> Result<(NodeInfo, Vec<SlotSpan>), String> {
+/// Why a bus call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallFailure {
+    /// The connection could not be opened: nothing was sent (safe to retry).
+    Unreachable(String),
+    /// Sent, but no (valid) answer before the deadline: the outcome is unknown.
+    Failed(String),
+}
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallFailure::Unreachable(e) | CallFailure::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// One request, one reply, on a fresh connection to `addr` (`ip:bus_port`), within `timeout`.
+pub async fn call(addr: &str, request: &BusRequest, timeout: Duration) -> Result<BusReply, CallFailure> {
+    let kind = request.kind();
+    tracing::info!("bus: send {kind} to {addr}");
     let exchange = async {
-        let mut stream = TcpStream::connect((ip, bus_port)).await.map_err(|e| e.to_string())?;
-        write_frame(&mut stream, &BusRequest::Hello).await.map_err(|e| e.to_string())?;
-        match read_frame::<BusReply>(&mut stream).await.map_err(|e| e.to_string())? {
-            Some(BusReply::Hello { node, slots }) => Ok((node, slots)),
-            Some(BusReply::Error(e)) => Err(e),
-            None => Err("connection closed".to_string()),
+        let mut stream =
+            TcpStream::connect(addr).await.map_err(|e| CallFailure::Unreachable(format!("{addr}: {e}")))?;
+        write_frame(&mut stream, request).await.map_err(|e| CallFailure::Failed(format!("{addr}: {e}")))?;
+        match read_frame::<BusReply>(&mut stream).await {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Err(CallFailure::Failed(format!("{addr}: connection closed"))),
+            Err(e) => Err(CallFailure::Failed(format!("{addr}: {e}"))),
         }
     };
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), exchange).await {
+    match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result,
-        Err(_) => Err(format!("no answer within {timeout_ms} ms")),
+        Err(_) => Err(CallFailure::Failed(format!("{addr}: no answer to {kind} within {} ms", timeout.as_millis()))),
     }
+}
+
+/// The MEET handshake: asks the node at `ip:bus_port` who it is.
+pub async fn hello(
+    ip: &str,
+    bus_port: u16,
+    timeout_ms: u64,
+) -> Result<(NodeInfo, Vec<SlotSpan>, Option<GroupSummary>), String> {
+    match call(&format!("{ip}:{bus_port}"), &BusRequest::Hello, Duration::from_millis(timeout_ms)).await {
+        Ok(BusReply::Hello { node, slots, group }) => Ok((node, slots, group)),
+        Ok(BusReply::Error(e)) => Err(e),
+        Ok(other) => Err(format!("unexpected reply {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Raft's network over the bus: the per-peer connections of openraft's clients carry `BusRequest::Raft`.
+pub(crate) struct BusTransport;
+
+impl Transport for BusTransport {
+    fn connect<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, std::io::Result<TcpStream>> {
+        Box::pin(TcpStream::connect(addr))
+    }
+
+    fn exchange<'a>(
+        &'a self,
+        stream: &'a mut TcpStream,
+        from: NodeId,
+        group: GroupId,
+        rpc: RaftRpc,
+    ) -> BoxFuture<'a, std::io::Result<RaftRpcReply>> {
+        Box::pin(async move {
+            let request = BusRequest::Raft { from, group, rpc };
+            if request.is_heartbeat() {
+                tracing::debug!("bus: send {} to {}", request.kind(), peer_addr(stream));
+            } else {
+                tracing::info!("bus: send {} to {}", request.kind(), peer_addr(stream));
+            }
+            write_frame(stream, &request).await?;
+            match read_frame::<BusReply>(stream).await? {
+                Some(BusReply::Raft(reply)) => Ok(reply),
+                Some(BusReply::Error(e)) => Ok(RaftRpcReply::Refused(e)),
+                Some(other) => Err(std::io::Error::other(format!("unexpected reply {other:?}"))),
+                None => Err(std::io::Error::other("connection closed")),
+            }
+        })
+    }
+}
+
+fn peer_addr(stream: &TcpStream) -> String {
+    stream.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string())
 }
 
 pub(crate) async fn write_frame<T: Serialize>(stream: &mut TcpStream, value: &T) -> std::io::Result<()> {

@@ -215,6 +215,10 @@ fn info(node: &Node) -> String {
     if keys > 0 {
         out.push_str(&format!("db0:keys={keys},expires=0,avg_ttl=0\r\n"));
     }
+    if let Some((role, leader)) = node.meta.raft_role() {
+        // Not Redis: this node's Raft role and the leader it knows (`-` if none), for tests and scenarios.
+        out.push_str(&format!("\r\n# Raft\r\nclustersim_raft_role:{role}\r\nclustersim_raft_leader:{leader}\r\n"));
+    }
     out
 }
 
@@ -228,6 +232,14 @@ async fn cluster_command(node: &Node, request: ClusterRequest) -> Reply {
         ClusterRequest::Meet { ip, port, bus_port, node_id } => meet(node, ip, port, bus_port, node_id).await,
         ClusterRequest::Forget(arg) => match arg.id {
             None => arg.unknown(),
+            Some(target) if node.meta.strategy().uses_raft() => {
+                // Validate against the local table first, so the usual errors come back at once.
+                let check = node.meta.read_local(|s| s.clone().apply(&Command::Forget { by: me, target }));
+                match check {
+                    Err(e) => meta_error(e),
+                    Ok(_) => node.meta.forget(target).await,
+                }
+            }
             Some(target) => ok_or_error(node.meta.write(Command::Forget { by: me, target }).await),
         },
         ClusterRequest::Slots { delete, args } => {
@@ -306,11 +318,14 @@ fn flatten(result: Result<Reply, Reply>) -> Reply {
 }
 
 async fn meet(node: &Node, ip: String, port: u16, bus_port: u16, node_id: Option<NodeId>) -> Reply {
+    if node.meta.strategy().uses_raft() {
+        return node.meta.meet(ip, port, bus_port, node_id).await;
+    }
     let (joining, slots) = match node_id {
         // AiKv's form: the id is given, nothing is asked of the peer.
         Some(id) => (NodeInfo::new(id, ip.clone(), port, bus_port), vec![]),
         None => match bus::hello(&ip, bus_port, node.config.bus_timeout_ms).await {
-            Ok((mut peer, slots)) => {
+            Ok((mut peer, slots, _group)) => {
                 peer.ip = ip.clone();
                 peer.port = port;
                 peer.bus_port = bus_port;
@@ -332,7 +347,10 @@ async fn reset(node: &Node, hard: bool) -> Reply {
     if !is_master {
         node.data.lock().expect("data lock").clear();
     }
-    let new_id = if hard { NodeId::random(&mut rand::thread_rng()) } else { me };
+    if node.meta.strategy().uses_raft() {
+        return node.meta.reset(hard).await;
+    }
+    let new_id = if hard { crate::raft::rt::random_node_id() } else { me };
     ok_or_error(node.meta.write(Command::Reset { node: me, hard, new_id }).await)
 }
 

@@ -1,12 +1,20 @@
 //! Where a node's metadata lives and how it is read and written: the consistency strategy.
+//!
+//! `local-only` edits a private table. The three Raft strategies keep the table in a Raft group
+//! (`crate::raft::RaftGroup`) and differ only in when a write answers and how a read is guarded (README,
+//! "Strategies"). Group membership (MEET / FORGET / RESET) is in `membership.rs`; docs/MEMBERSHIP.md explains it.
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use super::bus::{self, BusReply, BusRequest, BusTransport, CallFailure, GroupSummary, LeaderOp};
 use super::NodeConfig;
 use crate::cluster::View;
 use crate::meta::{Command, Event, MetaState, NodeId};
+use crate::raft::{GroupId, RaftAdapterError, RaftGroup, RaftRpc, Transport};
 use crate::resp::Reply;
 
 /// How CLUSTER writes and metadata reads reach the table (see README, "Strategies").
@@ -34,6 +42,11 @@ impl Strategy {
             Strategy::ReadIndex => "read-index",
         }
     }
+
+    /// Whether the table lives in a Raft group.
+    pub fn uses_raft(self) -> bool {
+        self != Strategy::LocalOnly
+    }
 }
 
 impl fmt::Display for Strategy {
@@ -53,27 +66,98 @@ impl FromStr for Strategy {
     }
 }
 
-/// The node's metadata under its strategy.
+/// Deadline of a write (commit) or of a group operation, retries included.
+pub const COMMIT_TIMEOUT_MS: u64 = 5_000;
+/// What commit-then-sleep sleeps after a commit (the seed's "wait for the sync").
+pub const SETTLE_SLEEP_MS: u64 = 200;
+/// Deadline of the read barrier (read index from the leader, then the local apply).
+pub const READ_BARRIER_TIMEOUT_MS: u64 = 2_000;
+/// First and largest pause between two attempts to reach a group's leader.
+pub const RETRY_BACKOFF_FIRST_MS: u64 = 50;
+pub const RETRY_BACKOFF_MAX_MS: u64 = 1_000;
+
+/// Where a leader operation is tried next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Route {
+    /// On this node's own Raft instance.
+    Local,
+    /// On the node with this bus address.
+    Remote(String),
+}
+
+/// The node's metadata under its strategy. Cheap to clone (one `Arc`), so strategies can spawn work.
+#[derive(Clone)]
 pub struct MetaStore {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub strategy: Strategy,
+    pub config: NodeConfig,
     /// This node's id; CLUSTER RESET HARD changes it.
-    myself: Mutex<NodeId>,
-    local: Mutex<MetaState>,
+    pub myself: Mutex<NodeId>,
+    /// local-only: the table. Raft strategies: the table shown before the first bootstrap, and while joining a
+    /// group until the merge has been replicated here (`joining`).
+    pub local: Mutex<MetaState>,
+    /// Set when this node replaces its cluster of one by an empty instance of another group; cleared once that
+    /// group's table, as applied here, contains this node.
+    pub joining: Mutex<bool>,
+    /// Raft strategies: this node's current Raft instance.
+    pub group: Mutex<Option<Arc<RaftGroup>>>,
+    /// Serializes replacements of `group` (join, leave, reset).
+    pub swapping: tokio::sync::Mutex<()>,
+    pub transport: Arc<dyn Transport>,
 }
 
 impl MetaStore {
     pub(crate) fn new(config: &NodeConfig) -> Self {
-        MetaStore { myself: Mutex::new(config.node_id), local: Mutex::new(MetaState::new(config.initial_entry())) }
+        MetaStore {
+            inner: Arc::new(Inner {
+                strategy: config.strategy,
+                config: config.clone(),
+                myself: Mutex::new(config.node_id),
+                local: Mutex::new(MetaState::new(config.initial_entry())),
+                joining: Mutex::new(false),
+                group: Mutex::new(None),
+                swapping: tokio::sync::Mutex::new(()),
+                transport: Arc::new(BusTransport),
+            }),
+        }
     }
 
-    /// Applies a CLUSTER write. Local-only: to this node's table, at once.
-    pub async fn write(&self, command: Command) -> Result<Event, Reply> {
-        let mut state = self.local.lock().expect("meta lock");
+    pub fn strategy(&self) -> Strategy {
+        self.inner.strategy
+    }
+
+    /// Raft strategies: founds this node's cluster of one. Called once by `serve`, after binding the bus.
+    pub(crate) async fn start(&self) -> Result<(), RaftAdapterError> {
+        if !self.strategy().uses_raft() {
+            return Ok(());
+        }
+        let _swap = self.inner.swapping.lock().await;
+        let entry = self.inner.config.initial_entry();
+        let group = RaftGroup::found(entry, self.bus_addr(), self.inner.transport.clone()).await?;
+        *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
+        Ok(())
+    }
+
+    /// Applies a CLUSTER write under the strategy. `Ok(None)`: accepted but not awaited (fire-and-forget).
+    pub async fn write(&self, command: Command) -> Result<Option<Event>, Reply> {
+        if !self.strategy().uses_raft() {
+            return self.write_local(command).map(Some);
+        }
+        let store = self.clone();
+        self.run_write(async move { store.propose(command).await.map(Some) }).await
+    }
+
+    fn write_local(&self, command: Command) -> Result<Event, Reply> {
+        let mut state = self.inner.local.lock().expect("meta lock");
         let result = state.apply(&command);
         match &result {
             Ok(event) => {
                 tracing::debug!(verb = command.verb(), ?event, "meta: applied");
                 if let Event::Reset { node, .. } = event {
-                    *self.myself.lock().expect("myself lock") = *node;
+                    *self.inner.myself.lock().expect("myself lock") = *node;
                 }
             }
             Err(e) => tracing::debug!(verb = command.verb(), error = %e, "meta: refused"),
@@ -81,19 +165,245 @@ impl MetaStore {
         result.map_err(|e| Reply::error(e.to_string()))
     }
 
+    /// Runs a Raft-backed write (or a whole membership change) with the strategy's timing: spawned and answered
+    /// at once (fire-and-forget), awaited then followed by a 200 ms sleep (commit-then-sleep), or awaited.
+    pub(super) async fn run_write<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<Option<T>, Reply>> + Send + 'static,
+    ) -> Result<Option<T>, Reply> {
+        match self.strategy() {
+            Strategy::FireAndForget => {
+                tokio::spawn(async move {
+                    if let Err(reply) = work.await {
+                        tracing::info!("meta: background write failed: {}", reply_text(&reply));
+                    }
+                });
+                Ok(None)
+            }
+            Strategy::CommitThenSleep => {
+                let result = work.await?;
+                tokio::time::sleep(Duration::from_millis(SETTLE_SLEEP_MS)).await;
+                Ok(result)
+            }
+            Strategy::ReadIndex | Strategy::LocalOnly => work.await,
+        }
+    }
+
+    /// Proposes `command` to this node's group through its leader (here, or forwarded over the bus) and waits
+    /// for the commit.
+    pub(super) async fn propose(&self, command: Command) -> Result<Event, Reply> {
+        let group = self.current_group().map_err(write_failed)?;
+        let route = self.route_to_leader(&group);
+        match self.leader_call(group.id(), route, LeaderOp::Write(command)).await.map_err(write_failed)? {
+            BusReply::Written(result) => result.map_err(|e| Reply::error(e.to_string())),
+            other => Err(write_failed(format!("unexpected reply {other:?}"))),
+        }
+    }
+
     /// A metadata read that a client sees (NODES / INFO / SLOTS / SHARDS / REPLICAS), with the strategy's
     /// consistency guarantee.
     pub async fn read<R>(&self, f: impl FnOnce(View<'_>) -> R) -> Result<R, Reply> {
-        let state = self.local.lock().expect("meta lock");
-        Ok(f(View { state: &state, myself: self.myself() }))
+        if self.strategy() != Strategy::ReadIndex {
+            let myself = self.myself();
+            return Ok(self.read_local(|state| f(View { state, myself })));
+        }
+        match self.read_barrier().await {
+            Ok(group) => {
+                let myself = self.myself();
+                Ok(group.read(|state| f(View { state, myself })))
+            }
+            Err(reason) => Err(Reply::error(format!("CLUSTERDOWN metadata read barrier failed: {reason}"))),
+        }
+    }
+
+    /// ReadIndex: the leader's read index (asked over the bus unless this node leads), then a bounded wait until
+    /// this node's state machine has applied it.
+    async fn read_barrier(&self) -> Result<Arc<RaftGroup>, String> {
+        let group = self.current_group()?;
+        let timeout = Duration::from_millis(READ_BARRIER_TIMEOUT_MS);
+        let index = match group.leader() {
+            None => return Err("no leader known".to_string()),
+            Some((leader, _)) if leader == group.node_id() => {
+                match tokio::time::timeout(timeout, group.read_index()).await {
+                    Ok(result) => result.map_err(|e| e.to_string())?,
+                    Err(_) => return Err(format!("no read index within {READ_BARRIER_TIMEOUT_MS} ms")),
+                }
+            }
+            Some((_, addr)) => match bus::call(&addr, &BusRequest::ReadIndex { group: group.id() }, timeout).await {
+                Ok(BusReply::ReadIndex(index)) => index,
+                Ok(BusReply::NotLeader { .. }) => return Err(format!("{addr} is no longer the leader")),
+                Ok(BusReply::Error(e)) => return Err(e),
+                Ok(other) => return Err(format!("unexpected reply {other:?}")),
+                Err(e) => return Err(e.to_string()),
+            },
+        };
+        group.wait_applied(index, timeout).await.map_err(|e| e.to_string())?;
+        Ok(group)
     }
 
     pub fn myself(&self) -> NodeId {
-        *self.myself.lock().expect("myself lock")
+        *self.inner.myself.lock().expect("myself lock")
     }
 
-    /// The local table as it is now, without any barrier: for routing and for validation before a write.
+    /// The table as it is now on this node, without any barrier: for routing and for validation before a write.
     pub fn read_local<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
-        f(&self.local.lock().expect("meta lock"))
+        let mut f = Some(f);
+        if let Some(group) = self.group() {
+            let me = self.myself();
+            let joining = *self.inner.joining.lock().expect("joining lock");
+            let from_group = group.read(|s| {
+                if !joining || s.contains(&me) {
+                    f.take().map(|f| (f(s), s.contains(&me)))
+                } else {
+                    None
+                }
+            });
+            if let Some((r, contains_me)) = from_group {
+                if joining && contains_me {
+                    // The merge has reached this node: from now on its group's table is the one shown.
+                    *self.inner.joining.lock().expect("joining lock") = false;
+                }
+                return r;
+            }
+        }
+        let f = f.take().expect("the closure is taken only when its result is returned");
+        f(&self.inner.local.lock().expect("meta lock"))
+    }
+
+    pub(super) fn group(&self) -> Option<Arc<RaftGroup>> {
+        self.inner.group.lock().expect("group lock").clone()
+    }
+
+    pub(super) fn current_group(&self) -> Result<Arc<RaftGroup>, String> {
+        self.group().ok_or_else(|| "this node has no Raft group (it failed to start)".to_string())
+    }
+
+    /// This node's bus address as the members of its group reach it.
+    pub(super) fn bus_addr(&self) -> String {
+        format!("{}:{}", self.inner.config.ip, self.inner.config.bus_port)
+    }
+
+    /// Where this node's group's leader is, as far as this node knows.
+    pub(super) fn route_to_leader(&self, group: &RaftGroup) -> Route {
+        match group.leader() {
+            Some((_, addr)) if addr != self.bus_addr() => Route::Remote(addr),
+            _ => Route::Local,
+        }
+    }
+
+    /// Runs `op` on the leader of `group`, starting at `route` and following "not leader" hints. Retries only
+    /// what certainly did not happen (not leader, busy, connection refused), with exponential backoff
+    /// (50 ms doubling to 1 s) within [`COMMIT_TIMEOUT_MS`] in total.
+    pub(super) async fn leader_call(&self, group: GroupId, origin: Route, op: LeaderOp) -> Result<BusReply, String> {
+        let deadline = Instant::now() + Duration::from_millis(COMMIT_TIMEOUT_MS);
+        let mut backoff = Duration::from_millis(RETRY_BACKOFF_FIRST_MS);
+        let mut route = origin.clone();
+        let mut last_error;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let outcome = match &route {
+                Route::Local => match tokio::time::timeout(remaining, self.serve_leader_op(group, op.clone())).await {
+                    Ok(reply) => Ok(reply),
+                    Err(_) => Err(CallFailure::Failed(format!("no outcome within {COMMIT_TIMEOUT_MS} ms"))),
+                },
+                Route::Remote(addr) => bus::call(addr, &BusRequest::Leader { group, op: op.clone() }, remaining).await,
+            };
+            let hint = match outcome {
+                Ok(BusReply::NotLeader { leader }) => {
+                    last_error = "no leader".to_string();
+                    leader
+                }
+                Ok(BusReply::Busy(why)) => {
+                    last_error = why;
+                    None
+                }
+                Err(CallFailure::Unreachable(why)) => {
+                    last_error = why;
+                    None
+                }
+                Ok(BusReply::Error(e)) => return Err(e),
+                Ok(reply) => return Ok(reply),
+                Err(CallFailure::Failed(e)) => return Err(e),
+            };
+            route = match hint {
+                Some(addr) if addr == self.bus_addr() => Route::Local,
+                Some(addr) => Route::Remote(addr),
+                None => match self.group() {
+                    Some(own) if own.id() == group => self.route_to_leader(&own),
+                    _ => origin.clone(),
+                },
+            };
+            if Instant::now() + backoff >= deadline {
+                return Err(format!("no leader answered within {COMMIT_TIMEOUT_MS} ms (last: {last_error})"));
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(RETRY_BACKOFF_MAX_MS));
+        }
+    }
+
+    /// Raft strategies: this node's role (`leader`, `follower`, `learner`, ...) and the leader's id (`-` if
+    /// unknown).
+    pub fn raft_role(&self) -> Option<(String, String)> {
+        let group = self.group()?;
+        let leader = group.leader().map_or_else(|| "-".to_string(), |(id, _)| id.to_string());
+        Some((group.role(), leader))
+    }
+
+    // ---- the bus side: what other nodes ask of this one ----
+
+    /// What `Hello` says of this node's group.
+    pub(super) fn group_summary(&self) -> Option<GroupSummary> {
+        let group = self.group()?;
+        Some(GroupSummary { id: group.id(), size: group.read(MetaState::node_count), applied: group.applied_index() })
+    }
+
+    pub(super) async fn serve_raft(&self, group: GroupId, rpc: RaftRpc) -> BusReply {
+        match self.group() {
+            Some(g) if g.id() == group => BusReply::Raft(g.serve(rpc).await),
+            _ => BusReply::Error(format!("not a member of group {group}")),
+        }
+    }
+
+    /// Runs a leader operation on this node's instance of `group` (answers `NotLeader` if it does not lead).
+    pub(super) async fn serve_leader_op(&self, group: GroupId, op: LeaderOp) -> BusReply {
+        let g = match self.group() {
+            Some(g) if g.id() == group => g,
+            _ => return BusReply::Error(format!("not a member of group {group}")),
+        };
+        let result = match op {
+            LeaderOp::Write(command) => g.write(command).await.map(BusReply::Written),
+            LeaderOp::AddMember { node, addr } => g.add_member(node, addr).await.map(|()| BusReply::Done),
+            LeaderOp::RemoveMember { node } => g.remove_member(node).await.map(|()| BusReply::Done),
+        };
+        result.unwrap_or_else(|e| match e {
+            RaftAdapterError::NotLeader { leader } => BusReply::NotLeader { leader },
+            RaftAdapterError::Busy(why) => BusReply::Busy(why),
+            RaftAdapterError::Failed(why) => BusReply::Error(why),
+        })
+    }
+
+    pub(super) async fn serve_read_index(&self, group: GroupId) -> BusReply {
+        let g = match self.group() {
+            Some(g) if g.id() == group => g,
+            _ => return BusReply::Error(format!("not a member of group {group}")),
+        };
+        let timeout = Duration::from_millis(READ_BARRIER_TIMEOUT_MS);
+        match tokio::time::timeout(timeout, g.read_index()).await {
+            Ok(Ok(index)) => BusReply::ReadIndex(index),
+            Ok(Err(RaftAdapterError::NotLeader { leader })) => BusReply::NotLeader { leader },
+            Ok(Err(e)) => BusReply::Error(e.to_string()),
+            Err(_) => BusReply::Error(format!("no read index within {READ_BARRIER_TIMEOUT_MS} ms")),
+        }
+    }
+}
+
+fn write_failed(reason: impl fmt::Display) -> Reply {
+    Reply::error(format!("CLUSTERDOWN metadata write failed: {reason}"))
+}
+
+pub(super) fn reply_text(reply: &Reply) -> String {
+    match reply {
+        Reply::Error(e) => e.clone(),
+        other => format!("{other:?}"),
     }
 }

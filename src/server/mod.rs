@@ -6,6 +6,7 @@
 
 mod bus;
 mod commands;
+mod membership;
 mod meta_store;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub use bus::{hello as bus_hello, BusReply, BusRequest, FRAME_BYTES_MAX};
+pub use bus::{hello as bus_hello, BusReply, BusRequest, GroupSummary, LeaderOp, FRAME_BYTES_MAX};
 pub use meta_store::{MetaStore, Strategy, StrategyParseError};
 
 use crate::meta::{NodeId, NodeInfo};
@@ -93,6 +94,11 @@ pub async fn serve(node: Arc<Node>) -> std::io::Result<()> {
         strategy = %node.config.strategy, "node listening");
     let bus_node = node.clone();
     tokio::spawn(async move { bus::accept_loop(bus_node, bus).await });
+    // Raft strategies: found this node's cluster of one before taking clients (the bus already answers).
+    if let Err(e) = node.meta.start().await {
+        tracing::error!(error = %e, "raft: could not found this node's cluster of one");
+        return Err(std::io::Error::other(e.to_string()));
+    }
     loop {
         let (stream, peer) = client.accept().await?;
         let node = node.clone();

@@ -58,6 +58,11 @@ fn host_ip(i: u8) -> IpAddr {
 
 /// Starts `count` nodes (hosts 10.0.0.1.., port 7000, ids 1..) and returns their client addresses.
 fn start_nodes(count: u8) -> Vec<SocketAddr> {
+    start_nodes_with(count, Strategy::LocalOnly)
+}
+
+/// Starts `count` nodes (hosts `n1`.. at 10.0.0.1.., port 7000, ids 1..) under `strategy`.
+fn start_nodes_with(count: u8, strategy: Strategy) -> Vec<SocketAddr> {
     let handle = Handle::current();
     (1..=count)
         .map(|i| {
@@ -67,7 +72,8 @@ fn start_nodes(count: u8) -> Vec<SocketAddr> {
                 .name(format!("n{i}"))
                 .ip(ip)
                 .init(move || {
-                    let config = NodeConfig::new(NodeId::from_u64(u64::from(i)), ip.to_string(), 7000);
+                    let mut config = NodeConfig::new(NodeId::from_u64(u64::from(i)), ip.to_string(), 7000);
+                    config.strategy = strategy;
                     async move { serve(Node::new(config)).await.expect("serve") }
                 })
                 .build();
@@ -344,6 +350,8 @@ fn local_only_aikv_meet_pattern_gives_the_historical_counts() {
         6,
     );
 }
+
+mod raft;
 
 mod properties {
     use super::*;

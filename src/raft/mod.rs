@@ -1,0 +1,288 @@
+//! Raft under the metadata: the only module that imports openraft.
+//!
+//! - [`rt`]: the runtime seam (openraft's `AsyncRuntime` on madsim-tokio; the node's randomness).
+//! - `store`: in-memory log and the [`MetaState`] state machine (snapshots are the serialized table).
+//! - [`network`]: Raft RPCs and the [`Transport`] the cluster bus implements.
+//! - [`RaftGroup`]: one Raft instance of this node — a group founded by this node (a cluster of one), or an
+//!   empty instance waiting to be added to another group. See docs/MEMBERSHIP.md for how groups merge.
+//!
+//! Raft node ids are the metadata's [`NodeId`]s; a Raft node is a [`BasicNode`] holding the bus address
+//! (`ip:bus_port`). Log entries are [`Command`]s; applying one answers `Some(Result<Event, MetaError>)`
+//! (`None` for Raft's own blank and membership entries).
+
+mod channels;
+pub mod network;
+pub mod rt;
+mod store;
+mod watch;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers, Config, ReadPolicy, ServerState};
+use openraft_rt::WatchReceiver;
+
+pub use network::{RaftRpc, RaftRpcReply, Transport};
+pub use openraft::BasicNode as RaftPeer;
+
+use crate::meta::{Command, Event, MetaError, MetaState, NodeId, NodeInfo};
+use store::{LogStore, MetaMachine};
+
+/// What applying a log entry answers: the metadata result for a [`Command`], `None` for Raft's own entries.
+pub type Applied = Option<Result<Event, MetaError>>;
+
+openraft::declare_raft_types!(
+    /// Raft types of the metadata groups. `AsyncRuntime` must be given: openraft's default (tokio) is not built.
+    pub TypeConfig:
+        D = Command,
+        R = Applied,
+        NodeId = NodeId,
+        Node = BasicNode,
+        AsyncRuntime = rt::Rt,
+);
+
+type Raft = openraft::Raft<TypeConfig, MetaMachine>;
+
+/// A tag naming one Raft group incarnation. Every bus RPC of a group carries it, so a node refuses the RPCs of
+/// a group it has left (a stale leader must not take over a node that reset to a cluster of one).
+pub type GroupId = u64;
+
+/// Largest number of voters in a group: more only add latency to every commit (a quorum of 3 of 5 survives
+/// two failures, which is plenty for a metadata table); further members stay learners.
+pub const VOTERS_MAX: usize = 5;
+
+/// Why a group operation did not happen.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RaftAdapterError {
+    /// This node is not the leader; `leader` is the leader's bus address, if known. Safe to retry elsewhere:
+    /// nothing was proposed.
+    #[error("not the leader (leader: {})", leader.as_deref().unwrap_or("unknown"))]
+    NotLeader { leader: Option<String> },
+    /// A transient refusal (e.g. a membership change in progress). Safe to retry.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// The operation failed, or its outcome is unknown.
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn raft_config() -> Result<Arc<Config>, RaftAdapterError> {
+    let config = Config {
+        cluster_name: "clustersim".to_string(),
+        heartbeat_interval: 50,
+        election_timeout_min: 150,
+        election_timeout_max: 300,
+        ..Default::default()
+    };
+    config.validate().map(Arc::new).map_err(|e| RaftAdapterError::Failed(format!("raft config: {e}")))
+}
+
+fn write_error(e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> RaftAdapterError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            RaftAdapterError::NotLeader { leader: f.leader_node.map(|n| n.addr) }
+        }
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => RaftAdapterError::Busy(c.to_string()),
+        other => RaftAdapterError::Failed(other.to_string()),
+    }
+}
+
+/// One Raft instance of this node.
+pub struct RaftGroup {
+    group: GroupId,
+    me: NodeId,
+    raft: Raft,
+    sm: MetaMachine,
+}
+
+impl RaftGroup {
+    async fn start(me: NodeId, group: GroupId, transport: Arc<dyn Transport>) -> Result<Self, RaftAdapterError> {
+        let sm = MetaMachine::default();
+        let net = network::NetworkFactory { me, group, transport };
+        let raft = Raft::new(me, raft_config()?, net, LogStore::default(), sm.clone())
+            .await
+            .map_err(|e| RaftAdapterError::Failed(format!("raft start: {e}")))?;
+        tokio::spawn(watch_metrics(raft.clone(), me, group));
+        Ok(RaftGroup { group, me, raft, sm })
+    }
+
+    /// Founds a cluster of one: a single-voter group whose first entry is `Bootstrap { entry }`.
+    /// `bus_addr` is where the other members will reach this node (`ip:bus_port`).
+    pub async fn found(entry: NodeInfo, bus_addr: String, transport: Arc<dyn Transport>) -> Result<Self, RaftAdapterError> {
+        let group = rt::random_u64();
+        let me = entry.id;
+        let g = Self::start(me, group, transport).await?;
+        let members = BTreeMap::from([(me, BasicNode::new(bus_addr))]);
+        g.raft.initialize(members).await.map_err(|e| RaftAdapterError::Failed(format!("raft initialize: {e}")))?;
+        let deadline = Some(Duration::from_secs(5));
+        g.raft
+            .wait(deadline)
+            .current_leader(me, "single-voter group elects itself")
+            .await
+            .map_err(|e| RaftAdapterError::Failed(format!("raft bootstrap: {e}")))?;
+        match g.raft.client_write(Command::Bootstrap { node: entry }).await.map_err(write_error)?.data {
+            Some(Ok(_)) => Ok(g),
+            other => Err(RaftAdapterError::Failed(format!("bootstrap entry answered {other:?}"))),
+        }
+    }
+
+    /// Starts an empty instance tagged `group`, which the group's leader then adds as a learner.
+    pub async fn join(me: NodeId, group: GroupId, transport: Arc<dyn Transport>) -> Result<Self, RaftAdapterError> {
+        Self::start(me, group, transport).await
+    }
+
+    pub fn id(&self) -> GroupId {
+        self.group
+    }
+
+    /// Reads the table as this instance has applied it (no barrier).
+    pub fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
+        self.sm.read(f)
+    }
+
+    pub fn applied_index(&self) -> Option<u64> {
+        self.sm.applied_index()
+    }
+
+    /// The leader this instance knows of: its id and bus address.
+    pub fn leader(&self) -> Option<(NodeId, String)> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow_watched();
+        let leader = m.current_leader?;
+        let addr = m.membership_config.membership().get_node(&leader)?.addr.clone();
+        Some((leader, addr))
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow_watched().state == ServerState::Leader
+    }
+
+    /// `leader`, `candidate`, `follower`, `learner` or `shutdown`.
+    pub fn role(&self) -> String {
+        match self.raft.metrics().borrow_watched().state {
+            ServerState::Leader => "leader",
+            ServerState::Candidate => "candidate",
+            ServerState::Follower => "follower",
+            ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        }
+        .to_string()
+    }
+
+    pub fn voters(&self) -> BTreeSet<NodeId> {
+        self.raft.voter_ids().collect()
+    }
+
+    /// The members (voters and learners) and their bus addresses.
+    pub fn members(&self) -> BTreeMap<NodeId, String> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow_watched();
+        m.membership_config.membership().nodes().map(|(id, n)| (*id, n.addr.clone())).collect()
+    }
+
+    /// Proposes `command` (this node must be the leader) and waits until it is committed and applied here.
+    pub async fn write(&self, command: Command) -> Result<Result<Event, MetaError>, RaftAdapterError> {
+        let response = self.raft.client_write(command).await.map_err(write_error)?;
+        response.data.ok_or_else(|| RaftAdapterError::Failed("a command entry answered nothing".to_string()))
+    }
+
+    /// Leader only: adds `node` as a learner, waits until it has caught up, then makes it a voter while the
+    /// group has fewer than [`VOTERS_MAX`] voters.
+    pub async fn add_member(&self, node: NodeId, bus_addr: String) -> Result<(), RaftAdapterError> {
+        if !self.is_leader() {
+            return Err(RaftAdapterError::NotLeader { leader: self.leader().map(|(_, a)| a) });
+        }
+        let voters = self.voters();
+        if voters.contains(&node) {
+            return Ok(());
+        }
+        self.raft.add_learner(node, BasicNode::new(bus_addr), true).await.map_err(write_error)?;
+        if voters.len() < VOTERS_MAX {
+            self.raft
+                .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node])), false)
+                .await
+                .map_err(write_error)?;
+        }
+        Ok(())
+    }
+
+    /// Leader only: removes `node` from the group (voter or learner).
+    pub async fn remove_member(&self, node: NodeId) -> Result<(), RaftAdapterError> {
+        if !self.is_leader() {
+            return Err(RaftAdapterError::NotLeader { leader: self.leader().map(|(_, a)| a) });
+        }
+        if self.voters().contains(&node) {
+            self.raft
+                .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([node])), false)
+                .await
+                .map_err(write_error)?;
+        } else if self.members().contains_key(&node) {
+            self.raft
+                .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([node])), false)
+                .await
+                .map_err(write_error)?;
+        }
+        Ok(())
+    }
+
+    /// Leader only: the index a linearizable read must wait for (ReadIndex: the leader confirms its leadership
+    /// with a quorum first). The caller waits until its own state machine has applied it.
+    pub async fn read_index(&self) -> Result<u64, RaftAdapterError> {
+        match self.raft.get_read_log_id(ReadPolicy::ReadIndex).await {
+            Ok((read_log_id, _applied)) => Ok(read_log_id.index()),
+            Err(e) => match e.forward_to_leader() {
+                Some(f) => Err(RaftAdapterError::NotLeader { leader: f.leader_node.clone().map(|n| n.addr) }),
+                None => Err(RaftAdapterError::Failed(e.to_string())),
+            },
+        }
+    }
+
+    /// Waits (at most `timeout`) until this instance has applied `index`.
+    pub async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), RaftAdapterError> {
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "read barrier")
+            .await
+            .map(|_| ())
+            .map_err(|e| RaftAdapterError::Failed(format!("not applied up to index {index}: {e}")))
+    }
+
+    /// Serves a Raft RPC from a member of this group.
+    pub async fn serve(&self, rpc: RaftRpc) -> RaftRpcReply {
+        network::serve_rpc(&self.raft, rpc).await
+    }
+
+    /// Stops this instance (its tasks end; RPCs to it are refused by the bus from now on).
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft: shutdown");
+        }
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.me
+    }
+}
+
+/// Emits one trace event per change of role, term, leader or applied index of one instance.
+async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
+    let mut rx = raft.metrics();
+    let mut last = String::new();
+    loop {
+        let (line, stopped) = {
+            let m = rx.borrow_watched();
+            let leader = m.current_leader.map_or_else(|| "none".to_string(), |l| l.to_string());
+            let applied = m.last_applied.map_or_else(|| "none".to_string(), |l| l.index().to_string());
+            (format!("role={:?} term={} leader={leader} applied={applied}", m.state, m.current_term), m.running_state.is_err())
+        };
+        if line != last {
+            tracing::info!(node = %me, group, "raft: {line}");
+            last = line;
+        }
+        if stopped || rx.changed().await.is_err() {
+            return;
+        }
+    }
+}

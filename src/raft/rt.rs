@@ -1,0 +1,218 @@
+//! The runtime seam: openraft's `AsyncRuntime`, written once against madsim-tokio's `tokio::` API, plus the
+//! node's source of randomness. This file is the only place in the node crate with `cfg(madsim)`.
+//!
+//! `tokio` is `madsim-tokio`: in the simulation build `tokio::spawn`, `tokio::time` are madsim's (seeded
+//! scheduler, virtual clock); in the real build they are tokio's. openraft cannot see that rename (it is a
+//! third-party crate), so it is pointed at this runtime through its type config.
+//!
+//! | item             | implementation                           | deterministic under madsim because          |
+//! |------------------|------------------------------------------|---------------------------------------------|
+//! | spawn/JoinHandle | `tokio::spawn`                           | madsim's seeded scheduler                   |
+//! | sleep/timeout    | `tokio::time::{sleep, sleep_until}`      | virtual clock                               |
+//! | Instant          | `std::time::Instant`                     | madsim interposes `clock_gettime`           |
+//! | thread_rng       | [`SeamRng`] → [`fill_random`]            | madsim's seeded global RNG (cfg below)      |
+//! | spawn_blocking   | runs the closure inline                  | no OS thread (madsim forbids them)          |
+//! | Mpsc/Oneshot/Mutex | `tokio::sync` newtypes                 | no RNG inside (FIFO semaphores)             |
+//! | Watch            | [`DetWatch`] (own, FIFO wakeups)         | tokio's watch draws from a process-global RNG |
+//! | select2/3/4      | trait default (biased, argument order)   | no RNG                                      |
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use openraft_rt::{AsyncRuntime, OptionalSend};
+
+use super::channels::{TokioMpsc, TokioMutex, TokioOneshot};
+use super::watch::DetWatch;
+use crate::meta::NodeId;
+
+/// Fills `dst` with random bytes: madsim's seeded RNG in the simulation (every draw is part of the seed's
+/// schedule and checked by `Runtime::check_determinism`), the OS-seeded thread RNG in the real build.
+///
+/// Never call `rand::thread_rng()` in node code: under madsim it is a per-OS-thread cached generator, so two
+/// simulations in one process (same seed) would draw different ids.
+pub fn fill_random(dst: &mut [u8]) {
+    #[cfg(madsim)]
+    {
+        use madsim::rand::RngCore;
+        madsim::rand::thread_rng().fill_bytes(dst);
+    }
+    #[cfg(not(madsim))]
+    {
+        use rand::RngCore;
+        rand::thread_rng().fill_bytes(dst);
+    }
+}
+
+/// A fresh node id (CLUSTER RESET HARD, the binary without `--node-id`).
+pub fn random_node_id() -> NodeId {
+    let mut bytes = [0u8; 20];
+    fill_random(&mut bytes);
+    NodeId::from_bytes(bytes)
+}
+
+/// A random 64-bit number from the seam's source (Raft group tags).
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    fill_random(&mut bytes);
+    u64::from_be_bytes(bytes)
+}
+
+/// The RNG handed to openraft (election timeouts, tick phase): rand 0.10's API over [`fill_random`].
+pub struct SeamRng;
+
+impl rand010::TryRng for SeamRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        fill_random(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        fill_random(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        fill_random(dst);
+        Ok(())
+    }
+}
+
+/// A deadline passed (openraft's `AsyncRuntime::TimeoutError`; tokio's `Elapsed` cannot be built outside tokio).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("deadline has elapsed")]
+pub struct Elapsed;
+
+pin_project_lite::pin_project! {
+    /// A nameable timeout future (madsim's `timeout()` returns an opaque type). Polls the inner future first.
+    pub struct Timeout<T> {
+        #[pin]
+        future: T,
+        #[pin]
+        sleep: tokio::time::Sleep,
+    }
+}
+
+impl<T: Future> Future for Timeout<T> {
+    type Output = Result<T::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(v) = this.future.poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        match this.sleep.poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// openraft's runtime for this node (see the module table).
+pub struct Rt {
+    /// Only for `AsyncRuntime::new/block_on` (openraft's conformance suite); openraft itself never calls them.
+    #[cfg(madsim)]
+    runtime: madsim::runtime::Runtime,
+    #[cfg(not(madsim))]
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Rt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rt")
+    }
+}
+
+#[allow(clippy::useless_conversion)] // `Instant::into()` is the identity under madsim, tokio's From in real mode
+fn to_tokio_instant(deadline: std::time::Instant) -> tokio::time::Instant {
+    deadline.into()
+}
+
+impl AsyncRuntime for Rt {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle<T: OptionalSend + 'static> = tokio::task::JoinHandle<T>;
+    type Sleep = tokio::time::Sleep;
+    type Instant = std::time::Instant;
+    type TimeoutError = Elapsed;
+    type Timeout<R, T: Future<Output = R> + OptionalSend> = Timeout<T>;
+    type ThreadLocalRng = SeamRng;
+
+    fn spawn<T>(future: T) -> Self::JoinHandle<T::Output>
+    where
+        T: Future + OptionalSend + 'static,
+        T::Output: OptionalSend + 'static,
+    {
+        // On the current (simulated) host, so killing the host kills openraft's tasks too.
+        tokio::spawn(future)
+    }
+
+    fn sleep(duration: Duration) -> Self::Sleep {
+        tokio::time::sleep(duration)
+    }
+
+    fn sleep_until(deadline: Self::Instant) -> Self::Sleep {
+        tokio::time::sleep_until(to_tokio_instant(deadline))
+    }
+
+    fn timeout<R, F: Future<Output = R> + OptionalSend>(duration: Duration, future: F) -> Self::Timeout<R, F> {
+        Timeout { future, sleep: tokio::time::sleep(duration) }
+    }
+
+    fn timeout_at<R, F: Future<Output = R> + OptionalSend>(deadline: Self::Instant, future: F) -> Self::Timeout<R, F> {
+        Timeout { future, sleep: tokio::time::sleep_until(to_tokio_instant(deadline)) }
+    }
+
+    fn is_panic(join_error: &Self::JoinError) -> bool {
+        // madsim never reports a panic here: a panicking task aborts the whole simulation.
+        join_error.is_panic()
+    }
+
+    fn thread_rng() -> Self::ThreadLocalRng {
+        SeamRng
+    }
+
+    type Mpsc = TokioMpsc;
+    type Watch = DetWatch;
+    type Oneshot = TokioOneshot;
+    type Mutex<T: OptionalSend + 'static> = TokioMutex<T>;
+
+    fn new(threads: usize) -> Self {
+        #[cfg(madsim)]
+        {
+            let _ = threads;
+            let seed = std::env::var("MADSIM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+            Rt { runtime: madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default()) }
+        }
+        #[cfg(not(madsim))]
+        {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads.max(1))
+                .enable_all()
+                .build()
+                .expect("a tokio runtime for openraft's conformance suite");
+            Rt { runtime }
+        }
+    }
+
+    fn block_on<F, T>(&mut self, future: F) -> T
+    where
+        F: Future<Output = T>,
+    {
+        self.runtime.block_on(future)
+    }
+
+    /// The trait default starts an OS thread; madsim forbids those (and they would break determinism).
+    fn spawn_blocking<F, T>(f: F) -> impl Future<Output = Result<T, io::Error>> + Send
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        async move { Ok(f()) }
+    }
+}
