@@ -15,6 +15,8 @@ pub mod profile;
 pub mod scenario;
 
 #[cfg(madsim)]
+pub mod check;
+#[cfg(madsim)]
 mod client;
 #[cfg(madsim)]
 mod run;

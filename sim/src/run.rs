@@ -44,6 +44,9 @@ pub enum Violation {
     UnexpectedReply { line: usize, node: usize, expected: String, got: String },
     /// `expect ... contains=<text>`: the reply must contain this text.
     MissingText { line: usize, node: usize, expected: String, got: String },
+    /// Linearizable membership reads (check/linearizable_reads.rs): a CLUSTER NODES that began after a MEET's OK
+    /// does not list a node that MEET had joined.
+    StaleMembershipRead { line: usize, node: usize, missing: String, write_ok_at: Duration, read_start: Duration },
 }
 
 impl Violation {
@@ -53,7 +56,8 @@ impl Violation {
             Violation::KnownNodes { line, .. }
             | Violation::MissingNode { line, .. }
             | Violation::UnexpectedReply { line, .. }
-            | Violation::MissingText { line, .. } => *line,
+            | Violation::MissingText { line, .. }
+            | Violation::StaleMembershipRead { line, .. } => *line,
         }
     }
 
@@ -63,6 +67,7 @@ impl Violation {
             Violation::MissingNode { .. } => "MissingNode",
             Violation::UnexpectedReply { .. } => "UnexpectedReply",
             Violation::MissingText { .. } => "MissingText",
+            Violation::StaleMembershipRead { .. } => "StaleMembershipRead",
         }
     }
 }
@@ -84,6 +89,12 @@ impl fmt::Display for Violation {
             Violation::MissingText { line, node, expected, got } => {
                 write!(f, "line {line}: n{node}'s reply {got} does not contain {expected:?}")
             }
+            Violation::StaleMembershipRead { line, node, missing, write_ok_at, read_start } => write!(
+                f,
+                "line {line}: n{node}'s CLUSTER NODES started at {} omits {missing}, whose MEET was acknowledged at {}",
+                crate::trace::stamp(*read_start).trim(),
+                crate::trace::stamp(*write_ok_at).trim()
+            ),
         }
     }
 }
@@ -251,13 +262,15 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         })
     });
     let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
-    let history = history
+    let history: Vec<CallRecord> = history
         .into_iter()
         .map(|mut c| {
             c.command = normalize(&c.command, &hosts);
             c
         })
         .collect();
+    let mut violations = violations;
+    violations.extend(crate::check::all(&history, &hosts));
     Outcome {
         seed: options.seed,
         strategy: options.strategy,

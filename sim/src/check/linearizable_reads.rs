@@ -1,0 +1,208 @@
+//! Property: linearizable metadata reads (membership).
+//!
+//! A `CLUSTER NODES` reply that *began* after a `CLUSTER MEET` had returned OK must list every node that MEET
+//! (and the MEETs acknowledged before it) joined into the reader's cluster — or be an error. This is the
+//! contract the AiKv "fix" claimed and the one Raft's ReadIndex (Ongaro's thesis §6.4) provides; Jepsen calls
+//! its violation a stale read. Real Redis does not promise it (gossip is eventually consistent); the
+//! `read-index` strategy does.
+//!
+//! From the history alone: acknowledged MEETs (OK replies) are edges between receiver and target; a read on node
+//! r starting at time t must list every node connected to r by edges whose OK arrived before t. Writes still in
+//! flight when the read starts impose nothing. FORGET and RESET break the monotonicity this relies on, so once
+//! one is acknowledged, later reads are not judged (a documented limit of this checker).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use clustersim::resp::Reply;
+
+use crate::client::CallRecord;
+use crate::run::{Host, Violation};
+
+fn is_ok(reply: &Reply) -> bool {
+    matches!(reply, Reply::Simple(s) if s == "OK")
+}
+
+fn verb(command: &str) -> (String, Vec<&str>) {
+    let mut words = command.split_whitespace();
+    let first = words.next().unwrap_or_default().to_ascii_uppercase();
+    let second = words.next().unwrap_or_default().to_ascii_uppercase();
+    (format!("{first} {second}"), words.collect())
+}
+
+/// Which host a MEET names: by id (`<nK>` after normalization) or by `ip port`.
+fn meet_target(args: &[&str], hosts: &[Host]) -> Option<usize> {
+    if let Some(last) = args.last() {
+        if let Some(k) = last.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse::<usize>().ok()) {
+            return Some(k);
+        }
+    }
+    let (ip, port) = (args.first()?, args.get(1)?);
+    hosts.iter().position(|h| h.ip.to_string() == *ip && h.port.to_string() == *port).map(|i| i + 1)
+}
+
+/// Ids listed at the start of the reply's lines (normalized `<nK>` or raw 40-hex).
+fn listed(text: &str, hosts: &[Host]) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let first = line.split(' ').next().unwrap_or_default();
+        if let Some(k) = first.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse().ok()) {
+            out.insert(k);
+        } else if let Some(i) = hosts.iter().position(|h| h.id.to_string() == first) {
+            out.insert(i + 1);
+        }
+    }
+    out
+}
+
+/// Checks every CLUSTER NODES read of the history.
+pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
+    // (ok time, receiver, target) of every acknowledged MEET; the first acknowledged FORGET/RESET time.
+    let mut edges: Vec<(Duration, usize, usize)> = Vec::new();
+    let mut horizon: Option<Duration> = None;
+    for call in history {
+        let (v, args) = verb(&call.command);
+        match v.as_str() {
+            "CLUSTER MEET" if is_ok(&call.reply) => {
+                if let Some(t) = meet_target(&args, hosts) {
+                    if t != call.node {
+                        edges.push((call.end, call.node, t));
+                    }
+                }
+            }
+            "CLUSTER FORGET" | "CLUSTER RESET" if is_ok(&call.reply) => {
+                horizon = Some(horizon.map_or(call.end, |h| h.min(call.end)));
+            }
+            _ => {}
+        }
+    }
+    let mut violations = Vec::new();
+    for read in history {
+        if verb(&read.command).0 != "CLUSTER NODES" || matches!(read.reply, Reply::Error(_)) {
+            continue;
+        }
+        if horizon.is_some_and(|h| read.start >= h) {
+            continue;
+        }
+        let Some(text) = read.reply.as_text() else { continue };
+        // The reader's cluster: nodes connected to it by MEETs acknowledged before the read began.
+        let mut adjacent: BTreeMap<usize, Vec<(usize, Duration)>> = BTreeMap::new();
+        for &(at, a, b) in edges.iter().filter(|(at, ..)| *at < read.start) {
+            adjacent.entry(a).or_default().push((b, at));
+            adjacent.entry(b).or_default().push((a, at));
+        }
+        let mut reached: BTreeMap<usize, Duration> = BTreeMap::new();
+        let mut frontier = vec![(read.node, Duration::ZERO)];
+        while let Some((n, via)) = frontier.pop() {
+            for &(m, at) in adjacent.get(&n).into_iter().flatten() {
+                let when = via.max(at);
+                if m != read.node && reached.get(&m).is_none_or(|w| when < *w) {
+                    reached.insert(m, when);
+                    frontier.push((m, when));
+                }
+            }
+        }
+        let seen = listed(&text, hosts);
+        for (missing, write_ok_at) in reached {
+            if !seen.contains(&missing) {
+                violations.push(Violation::StaleMembershipRead {
+                    line: read.line,
+                    node: read.node,
+                    missing: format!("n{missing}"),
+                    write_ok_at,
+                    read_start: read.start,
+                });
+            }
+        }
+    }
+    violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::hosts;
+    use crate::scenario::parse;
+
+    fn world() -> Vec<Host> {
+        hosts(&parse("t.scn", "cluster 4\n").unwrap())
+    }
+
+    fn call(node: usize, command: &str, start_ms: u64, end_ms: u64, reply: Reply) -> CallRecord {
+        CallRecord {
+            node,
+            command: command.to_string(),
+            line: 1,
+            start: Duration::from_millis(start_ms),
+            end: Duration::from_millis(end_ms),
+            reply,
+        }
+    }
+
+    fn nodes(ids: &[usize]) -> Reply {
+        Reply::Verbatim(ids.iter().map(|i| format!("<n{i}> 10.0.0.{i}:6379@16379 master - 0 0 0 connected\n")).collect())
+    }
+
+    #[test]
+    fn a_read_after_meet_ok_that_misses_the_new_node_is_stale() {
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380 <n2>", 0, 10, Reply::ok()),
+            call(2, "CLUSTER NODES", 11, 12, nodes(&[2])),
+        ];
+        assert_eq!(
+            check(&h, &world()),
+            vec![Violation::StaleMembershipRead {
+                line: 1,
+                node: 2,
+                missing: "n1".into(),
+                write_ok_at: Duration::from_millis(10),
+                read_start: Duration::from_millis(11)
+            }]
+        );
+    }
+
+    #[test]
+    fn a_read_that_reflects_the_meet_passes() {
+        let h = vec![call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()), call(2, "CLUSTER NODES", 11, 12, nodes(&[1, 2]))];
+        assert_eq!(check(&h, &world()), vec![]);
+    }
+
+    #[test]
+    fn a_read_concurrent_with_the_meet_is_not_judged() {
+        let h = vec![call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()), call(2, "CLUSTER NODES", 5, 12, nodes(&[2]))];
+        assert_eq!(check(&h, &world()), vec![]);
+    }
+
+    #[test]
+    fn error_replies_and_failed_meets_impose_nothing() {
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()),
+            call(2, "CLUSTER NODES", 11, 12, Reply::error("CLUSTERDOWN metadata read barrier failed: no leader")),
+            call(1, "CLUSTER MEET 10.0.0.3 6381", 13, 14, Reply::error("ERR x")),
+            call(1, "CLUSTER NODES", 15, 16, nodes(&[1, 2])),
+        ];
+        assert_eq!(check(&h, &world()), vec![]);
+    }
+
+    #[test]
+    fn membership_is_transitive_through_earlier_meets() {
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()),
+            call(1, "CLUSTER MEET 10.0.0.3 6381", 11, 20, Reply::ok()),
+            call(2, "CLUSTER NODES", 21, 22, nodes(&[1, 2])),
+        ];
+        let v = check(&h, &world());
+        assert_eq!(v.len(), 1);
+        assert!(matches!(&v[0], Violation::StaleMembershipRead { missing, write_ok_at, .. } if missing == "n3" && *write_ok_at == Duration::from_millis(20)));
+    }
+
+    #[test]
+    fn reads_after_an_acknowledged_forget_are_not_judged() {
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()),
+            call(1, "CLUSTER FORGET <n2>", 11, 12, Reply::ok()),
+            call(1, "CLUSTER NODES", 13, 14, nodes(&[1])),
+        ];
+        assert_eq!(check(&h, &world()), vec![]);
+    }
+}
