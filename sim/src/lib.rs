@@ -26,7 +26,7 @@ pub mod trace;
 #[cfg(madsim)]
 pub use client::{show_reply, CallRecord};
 #[cfg(madsim)]
-pub use run::{hosts, known_node_count, normalize, run, Host, Outcome, RunOptions, Violation};
+pub use run::{hosts, known_node_count, normalize, run, run_checking_determinism, Host, Outcome, RunOptions, Violation};
 #[cfg(madsim)]
 pub mod sweep;
 

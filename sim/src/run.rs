@@ -217,50 +217,24 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let sink = TraceSink::default();
     let subscriber = tracing_subscriber::registry().with(TraceLayer { sink: sink.clone() });
     let hosts = hosts(scenario);
-    let (history, violations, final_nodes, virtual_time) = tracing::subscriber::with_default(subscriber, || {
+    let raw = tracing::subscriber::with_default(subscriber, || {
         // Created under the run's subscriber: madsim's node and task spans (which name the host of every
         // event) must belong to it.
-        let config = madsim::Config { net: options.profile.net_config(), ..Default::default() };
-        let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, config);
-        let scenario = scenario.clone();
-        let hosts = hosts.clone();
-        let strategy = options.strategy;
-        let profile = options.profile;
-        let sink = sink.clone();
-        rt.block_on(async move {
-            let handle = madsim::runtime::Handle::current();
-            let mut node_ids = Vec::new();
-            for host in &hosts {
-                let mut config = NodeConfig::new(host.id, host.ip.to_string(), host.port);
-                config.bus_port = host.bus_port;
-                config.strategy = strategy;
-                let node = handle
-                    .create_node()
-                    .name(&host.name)
-                    .ip(host.ip)
-                    .init(move || {
-                        let config = config.clone();
-                        async move {
-                            if let Err(e) = serve(Node::new(config)).await {
-                                tracing::error!(target: "clustersim::sim", error = %e, "node stopped");
-                            }
-                        }
-                    })
-                    .build();
-                node_ids.push(node.id());
-            }
-            handle.create_node().name("network").build().spawn(profile.drive(node_ids));
-            let client_host = handle.create_node().name("client").ip(IpAddr::from([10, 0, 1, 1])).build();
-            client_host
-                .spawn(async move {
-                    // Let every node bind its listeners before the first call.
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                    execute(&scenario, &hosts, sink).await
-                })
-                .await
-                .expect("the scenario task is never cancelled")
-        })
+        let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim_config(options));
+        rt.block_on(world(scenario.clone(), hosts.clone(), options.clone(), sink.clone()))
     });
+    finish(raw, sink, hosts, options)
+}
+
+fn madsim_config(options: &RunOptions) -> madsim::Config {
+    madsim::Config { net: options.profile.net_config(), ..Default::default() }
+}
+
+/// What the world future returns: history, expect violations, final NODES, virtual time.
+type RawOutcome = (Vec<CallRecord>, Vec<Violation>, Vec<String>, Duration);
+
+fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptions) -> Outcome {
+    let (history, mut violations, final_nodes, virtual_time) = raw;
     let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
     let history: Vec<CallRecord> = history
         .into_iter()
@@ -269,7 +243,6 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
             c
         })
         .collect();
-    let mut violations = violations;
     violations.extend(crate::check::all(&history, &hosts));
     Outcome {
         seed: options.seed,
@@ -283,6 +256,62 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
         virtual_time,
         hosts,
     }
+}
+
+/// The simulated world of one run: the hosts running real nodes, the profile's network driver, and the client
+/// host executing the scenario. Runs inside a madsim runtime.
+async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: TraceSink) -> RawOutcome {
+    let handle = madsim::runtime::Handle::current();
+    let mut node_ids = Vec::new();
+    for host in &hosts {
+        let mut config = NodeConfig::new(host.id, host.ip.to_string(), host.port);
+        config.bus_port = host.bus_port;
+        config.strategy = options.strategy;
+        let node = handle
+            .create_node()
+            .name(&host.name)
+            .ip(host.ip)
+            .init(move || {
+                let config = config.clone();
+                async move {
+                    if let Err(e) = serve(Node::new(config)).await {
+                        tracing::error!(target: "clustersim::sim", error = %e, "node stopped");
+                    }
+                }
+            })
+            .build();
+        node_ids.push(node.id());
+    }
+    handle.create_node().name("network").build().spawn(options.profile.drive(node_ids));
+    let client_host = handle.create_node().name("client").ip(IpAddr::from([10, 0, 1, 1])).build();
+    client_host
+        .spawn(async move {
+            // Let every node bind its listeners before the first call.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            execute(&scenario, &hosts, sink).await
+        })
+        .await
+        .expect("the scenario task is never cancelled")
+}
+
+/// The run `check_determinism` repeats (a `fn` pointer cannot capture it).
+static CHECKED_RUN: std::sync::Mutex<Option<(Scenario, RunOptions)>> = std::sync::Mutex::new(None);
+
+/// Runs the scenario twice under madsim's own determinism checker (`Runtime::check_determinism`: every random
+/// draw of the second run must match the first, in value and in virtual time), each time on a fresh thread — the
+/// check `MADSIM_TEST_CHECK_DETERMINISM` performs for `#[madsim::test]`. Panics on divergence. Returns the
+/// outcome of the second run (without the trace: madsim builds the runtime before our subscriber could exist).
+pub fn run_checking_determinism(scenario: &Scenario, options: &RunOptions) -> Outcome {
+    // One checked run at a time per process: the slot above is shared.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    *CHECKED_RUN.lock().expect("checked run lock") = Some((scenario.clone(), options.clone()));
+    let raw = madsim::runtime::Runtime::check_determinism(options.seed, madsim_config(options), || async {
+        let (scenario, options) = CHECKED_RUN.lock().expect("checked run lock").clone().expect("set above");
+        let hosts = hosts(&scenario);
+        world(scenario, hosts, options, TraceSink::default()).await
+    });
+    finish(raw, TraceSink::default(), hosts(scenario), options)
 }
 
 async fn execute(

@@ -37,3 +37,10 @@ fn local_only_traces_are_identical_across_runs_and_processes() {
     check("aikv_cluster_init.scn", Strategy::LocalOnly);
     check("meet_read_your_writes.scn", Strategy::LocalOnly);
 }
+
+#[test]
+fn madsim_finds_every_random_draw_repeated_in_a_local_only_run() {
+    let scenario = common::load("aikv_cluster_init.scn");
+    let outcome = sim::run_checking_determinism(&scenario, &RunOptions::new(3, Strategy::LocalOnly));
+    assert!(!outcome.violations.is_empty(), "local-only still fails the init script under the checker");
+}
