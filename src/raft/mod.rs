@@ -286,3 +286,4 @@ async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
         }
     }
 }
+

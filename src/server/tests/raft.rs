@@ -7,13 +7,15 @@ use super::*;
 
 const RAFT_STRATEGIES: [Strategy; 3] = [Strategy::FireAndForget, Strategy::CommitThenSleep, Strategy::ReadIndex];
 
-/// Runs `f` (given the strategy and the nodes' addresses) on a client host under seed `seed`, once the nodes
-/// have founded their clusters of one.
+/// Runs `f` (given the strategy and the nodes' addresses) on a client host under seed `seed` (or
+/// `MADSIM_TEST_SEED`), once the nodes have founded their clusters of one.
 fn run_raft<F, Fut>(seed: u64, strategy: Strategy, nodes: u8, f: F)
 where
     F: FnOnce(Strategy, Vec<SocketAddr>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    // `MADSIM_TEST_SEED=n` replays (or sweeps) these tests under another seed.
+    let seed = std::env::var("MADSIM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(seed);
     let rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
     rt.block_on(async move {
         let addrs = start_nodes_with(nodes, strategy);
