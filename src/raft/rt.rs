@@ -208,6 +208,7 @@ impl AsyncRuntime for Rt {
     }
 
     /// The trait default starts an OS thread; madsim forbids those (and they would break determinism).
+    #[allow(clippy::manual_async_fn)] // the trait spells the `Send` bound out
     fn spawn_blocking<F, T>(f: F) -> impl Future<Output = Result<T, io::Error>> + Send
     where
         F: FnOnce() -> T + Send + 'static,

@@ -17,8 +17,8 @@ check() { # check NAME EXPECTED ACTUAL
   else failed=$((failed + 1)); printf 'FAIL %s\n  expected: %q\n  actual:   %q\n' "$1" "$2" "$3"; fi
 }
 
-start() { # start PORT
-  "$bin" --port "$1" 2>>"${TMPDIR:-/tmp}/clustersim-interop-$1.log" &
+start() { # start PORT [STRATEGY]
+  "$bin" --port "$1" --strategy "${2:-local-only}" 2>>"${TMPDIR:-/tmp}/clustersim-interop-$1.log" &
   pids+=($!)
   for _ in $(seq 1 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done
   echo "FAIL node on port $1 did not start"; failed=$((failed + 1)); return 1
@@ -74,6 +74,18 @@ for i in 0 1 2 3 4 5; do for j in $(seq $((i + 1)) 5); do
 done; done
 counts=""; for q in "${ports[@]}"; do counts+="$(cli $q CLUSTER NODES | grep -cE '^[0-9a-f]{40}') "; done
 check "local-only known-node counts after AiKv's MEET pattern" "6 6 5 4 3 2 " "$counts"
+
+# --- Three nodes, read-index: MEET merges Raft groups; every node sees the same table -----------------------
+rports=(); for i in 0 1 2; do rports+=($((base + 20 + i))); done
+for q in "${rports[@]}"; do start "$q" read-index; done
+r0=${rports[0]}; r1=${rports[1]}; r2=${rports[2]}
+check "read-index: MEET two clusters of one" "OK" "$(cli $r0 CLUSTER MEET 127.0.0.1 $r1)"
+check "read-index: MEET sent to the cluster of one" "OK" "$(cli $r2 CLUSTER MEET 127.0.0.1 $r0)"
+check "read-index: ADDSLOTSRANGE on a follower" "OK" "$(cli $r1 CLUSTER ADDSLOTSRANGE 0 16383)"
+rcounts=""; for q in "${rports[@]}"; do rcounts+="$(cli $q CLUSTER NODES | grep -cE '^[0-9a-f]{40}') "; done
+check "read-index: every node knows 3 nodes" "3 3 3 " "$rcounts"
+check "read-index: the slots are on every node" "3" \
+  "$(for q in "${rports[@]}"; do cli $q CLUSTER NODES | grep -c ' 0-16383$'; done | awk '{s += $1} END {print s}')"
 
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
