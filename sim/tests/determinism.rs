@@ -33,6 +33,20 @@ fn check(file: &str, strategy: Strategy) {
 }
 
 #[test]
+fn raft_strategy_traces_are_identical_across_runs_and_processes() {
+    check("meet_read_your_writes.scn", Strategy::ReadIndex);
+    check("meet_read_your_writes.scn", Strategy::FireAndForget);
+    check("aikv_cluster_init.scn", Strategy::CommitThenSleep);
+}
+
+#[test]
+fn madsim_finds_every_random_draw_repeated_in_a_raft_run() {
+    let scenario = common::load("aikv_cluster_init.scn");
+    let outcome = sim::run_checking_determinism(&scenario, &RunOptions::new(5, Strategy::ReadIndex));
+    assert!(outcome.passed(), "{:?}", outcome.violations);
+}
+
+#[test]
 fn local_only_traces_are_identical_across_runs_and_processes() {
     check("aikv_cluster_init.scn", Strategy::LocalOnly);
     check("meet_read_your_writes.scn", Strategy::LocalOnly);

@@ -16,12 +16,24 @@ fn snapshot(file: &str, strategy: Strategy) {
     });
 }
 
-#[test]
-fn aikv_cluster_init_local_only() {
-    snapshot("aikv_cluster_init.scn", Strategy::LocalOnly);
+macro_rules! snapshots {
+    ($($name:ident: $file:literal, $strategy:ident;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                snapshot($file, Strategy::$strategy);
+            }
+        )*
+    };
 }
 
-#[test]
-fn meet_read_your_writes_local_only() {
-    snapshot("meet_read_your_writes.scn", Strategy::LocalOnly);
+snapshots! {
+    aikv_cluster_init_local_only: "aikv_cluster_init.scn", LocalOnly;
+    aikv_cluster_init_fire_and_forget: "aikv_cluster_init.scn", FireAndForget;
+    aikv_cluster_init_commit_then_sleep: "aikv_cluster_init.scn", CommitThenSleep;
+    aikv_cluster_init_read_index: "aikv_cluster_init.scn", ReadIndex;
+    meet_read_your_writes_local_only: "meet_read_your_writes.scn", LocalOnly;
+    meet_read_your_writes_fire_and_forget: "meet_read_your_writes.scn", FireAndForget;
+    meet_read_your_writes_commit_then_sleep: "meet_read_your_writes.scn", CommitThenSleep;
+    meet_read_your_writes_read_index: "meet_read_your_writes.scn", ReadIndex;
 }

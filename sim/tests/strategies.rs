@@ -52,3 +52,32 @@ fn local_only_fails_read_your_writes_at_the_first_meet() {
         assert_eq!(*first, Violation::KnownNodes { line: 6, node: 2, expected: 2, known: 1, error: None }, "seed {seed}");
     }
 }
+
+#[test]
+fn fire_and_forget_breaks_read_your_writes_within_200_seeds() {
+    let scenario = common::load("meet_read_your_writes.scn");
+    let failing = (0..200).find(|&seed| !run(&scenario, &RunOptions::new(seed, Strategy::FireAndForget)).passed());
+    assert!(failing.is_some(), "fire-and-forget answers OK before the MEET is committed: some seed must see it");
+}
+
+#[test]
+fn fire_and_forget_failures_on_read_your_writes_are_stale_reads_not_errors() {
+    let scenario = common::load("meet_read_your_writes.scn");
+    let outcome = run(&scenario, &RunOptions::new(0, Strategy::FireAndForget));
+    assert!(
+        outcome.violations.iter().any(|v| matches!(v, Violation::StaleMembershipRead { .. })),
+        "the checker sees the stale read: {:?}",
+        outcome.violations
+    );
+}
+
+#[test]
+fn read_index_passes_both_scenarios_on_every_seed() {
+    for file in ["meet_read_your_writes.scn", "aikv_cluster_init.scn"] {
+        let scenario = common::load(file);
+        for seed in 0..100 {
+            let outcome = run(&scenario, &RunOptions::new(seed, Strategy::ReadIndex));
+            assert!(outcome.passed(), "{file} seed {seed}: {:?}", outcome.violations);
+        }
+    }
+}
