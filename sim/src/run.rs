@@ -12,12 +12,11 @@ use bytes::Bytes;
 use clustersim::meta::NodeId;
 use clustersim::resp::Reply;
 use clustersim::server::{serve, Node, NodeConfig, Strategy};
-use tracing_subscriber::layer::SubscriberExt;
 
 use crate::client::{show_reply, CallRecord, Client};
 use crate::profile::Profile;
 use crate::scenario::{print_word, Check, Field, Piece, Scenario, Step, Target, Word};
-use crate::trace::{hash_lines, TraceLayer, TraceSink};
+use crate::trace::{capture, hash_lines, TraceSink};
 
 /// What to run a scenario with.
 #[derive(Clone, Debug)]
@@ -215,14 +214,12 @@ fn reply_text(reply: &Reply) -> Option<String> {
 /// hash, in any process.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let sink = TraceSink::default();
-    let subscriber = tracing_subscriber::registry().with(TraceLayer { sink: sink.clone() });
     let hosts = hosts(scenario);
-    let raw = tracing::subscriber::with_default(subscriber, || {
-        // Created under the run's subscriber: madsim's node and task spans (which name the host of every
-        // event) must belong to it.
+    let raw = {
+        let _capture = capture(&sink);
         let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim_config(options));
         rt.block_on(world(scenario.clone(), hosts.clone(), options.clone(), sink.clone()))
-    });
+    };
     finish(raw, sink, hosts, options)
 }
 
@@ -300,7 +297,7 @@ static CHECKED_RUN: std::sync::Mutex<Option<(Scenario, RunOptions)>> = std::sync
 /// Runs the scenario twice under madsim's own determinism checker (`Runtime::check_determinism`: every random
 /// draw of the second run must match the first, in value and in virtual time), each time on a fresh thread — the
 /// check `MADSIM_TEST_CHECK_DETERMINISM` performs for `#[madsim::test]`. Panics on divergence. Returns the
-/// outcome of the second run (without the trace: madsim builds the runtime before our subscriber could exist).
+/// outcome of the second run (without the trace: its threads are madsim's, with no sink attached).
 pub fn run_checking_determinism(scenario: &Scenario, options: &RunOptions) -> Outcome {
     // One checked run at a time per process: the slot above is shared.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());

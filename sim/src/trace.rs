@@ -1,8 +1,11 @@
 //! The run's trace: every client call and reply, and every event the nodes log under a `clustersim` target,
 //! stamped with virtual time and the host that produced it.
 //!
-//! A `tracing` layer installed as the thread's default subscriber for one run collects node events; the host is
-//! the name of the madsim `node` span every task of that host runs in (madsim creates it; node code needs no
+//! One process-wide `tracing` subscriber (installed on first use) collects node events into the sink of the run
+//! on the current thread — a simulation runs entirely on the thread that started it, so parallel sweep jobs
+//! never mix. A single global dispatcher matters: `tracing` caches per-callsite interest process-wide, and
+//! scoped (`with_default`) subscribers on several threads at once can race that cache and drop events. The host
+//! is the name of the madsim `node` span every task of that host runs in (madsim creates it; node code needs no
 //! instrumentation). Only `clustersim*` targets at INFO or above are kept (openraft's own
 //! logs are not part of the trace). The trace hash is FNV-1a 64 over the lines: stable across processes and Rust
 //! versions, unlike `std`'s hashers.
@@ -57,16 +60,48 @@ pub fn hash_lines(lines: &[String]) -> u64 {
     h
 }
 
+thread_local! {
+    /// The sink of the run executing on this thread, if any.
+    static CURRENT: std::cell::RefCell<Option<TraceSink>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs the process-wide subscriber (once) and routes this thread's events to `sink` until the guard drops.
+pub fn capture(sink: &TraceSink) -> CaptureGuard {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(TraceLayer);
+        // If the embedding program installed its own global subscriber first, traces stay empty (and say so in
+        // their hash); the simulation itself is unaffected.
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+    CURRENT.with(|c| *c.borrow_mut() = Some(sink.clone()));
+    CaptureGuard(())
+}
+
+/// Stops routing this thread's events when dropped.
+pub struct CaptureGuard(());
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
+}
+
 /// The host name a madsim `node` span carries.
 struct HostName(String);
 
-/// Collects `clustersim*` events into a [`TraceSink`].
-pub struct TraceLayer {
-    pub sink: TraceSink,
-}
+/// Collects `clustersim*` events into the current thread's [`TraceSink`].
+struct TraceLayer;
 
 fn wanted(meta: &Metadata<'_>) -> bool {
     meta.target().starts_with("clustersim") && *meta.level() <= Level::INFO
+}
+
+/// The only spans the trace needs are madsim's `node` and `task` spans (they name the host). Every other span
+/// (openraft instruments most of its functions) is disabled, which keeps it off the hot path entirely.
+fn wanted_span(meta: &Metadata<'_>) -> bool {
+    meta.is_span() && meta.target().starts_with("madsim")
 }
 
 impl<S> Layer<S> for TraceLayer
@@ -74,7 +109,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
-        if meta.is_span() || wanted(meta) {
+        if wanted_span(meta) || wanted(meta) {
             tracing::subscriber::Interest::always()
         } else {
             tracing::subscriber::Interest::never()
@@ -82,7 +117,7 @@ where
     }
 
     fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        meta.is_span() || wanted(meta)
+        wanted_span(meta) || wanted(meta)
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
@@ -100,13 +135,14 @@ where
         if !wanted(event.metadata()) {
             return;
         }
+        let Some(sink) = CURRENT.with(|c| c.borrow().clone()) else { return };
         let host = ctx
             .event_scope(event)
             .and_then(|scope| scope.from_root().find_map(|span| span.extensions().get::<HostName>().map(|h| h.0.clone())))
             .unwrap_or_else(|| "?".to_string());
         let mut visitor = Fields::default();
         event.record(&mut visitor);
-        self.sink.push(&host, &visitor.line());
+        sink.push(&host, &visitor.line());
     }
 }
 

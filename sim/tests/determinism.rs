@@ -58,3 +58,21 @@ fn madsim_finds_every_random_draw_repeated_in_a_local_only_run() {
     let outcome = sim::run_checking_determinism(&scenario, &RunOptions::new(3, Strategy::LocalOnly));
     assert!(!outcome.violations.is_empty(), "local-only still fails the init script under the checker");
 }
+
+#[test]
+fn parallel_jobs_give_the_same_traces_as_one_job() {
+    use sim::profile::Profile;
+    use sim::sweep::{sweep, SeedResult};
+    let scenario = common::load("meet_read_your_writes.scn");
+    let hashes = |jobs| {
+        sweep(&scenario, Strategy::FireAndForget, Profile::Lan, 0..8, jobs, &|_| {})
+            .results
+            .into_iter()
+            .map(|(seed, r)| match r {
+                SeedResult::Passed { trace_hash, .. } | SeedResult::Failed { trace_hash, .. } => (seed, trace_hash),
+                SeedResult::Panicked { message } => panic!("seed {seed} panicked: {message}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hashes(1), hashes(2));
+}
