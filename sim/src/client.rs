@@ -65,7 +65,19 @@ impl Client {
 
     async fn exchange(&mut self, node: usize, args: &[Bytes]) -> std::io::Result<Reply> {
         if !self.conns.contains_key(&node) {
-            let stream = TcpStream::connect(self.addrs[node - 1]).await?;
+            // A refused connection is retried with backoff (bounded by the call's timeout), as a TCP stack
+            // retries a lost SYN; any other error ends the call.
+            let mut pause = 10;
+            let stream = loop {
+                match TcpStream::connect(self.addrs[node - 1]).await {
+                    Ok(stream) => break stream,
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                        pause = (pause * 2).min(500);
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             self.conns.insert(node, (stream, BytesMut::with_capacity(4096)));
         }
         let (stream, buf) = self.conns.get_mut(&node).expect("connected above");

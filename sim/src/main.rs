@@ -201,10 +201,13 @@ mod cli {
             }
             Command::Compare { file, seeds, jobs, json } => {
                 let scenario = load_or_exit(&file);
-                println!("compare: file={} seeds={seeds} per cell (failed/total, first failing seed)", file.display());
+                println!(
+                    "compare: file={} seeds={seeds} per cell: wrong/total [+u: failed only by unavailability] first failing seed",
+                    file.display()
+                );
                 print!("{:<18}", "strategy");
                 for p in Profile::ALL {
-                    print!(" {:>16}", p.name());
+                    print!(" {:>18}", p.name());
                 }
                 println!();
                 let mut cells = Vec::new();
@@ -213,12 +216,15 @@ mod cli {
                     for p in Profile::ALL {
                         let report = sweep(&scenario, s, p, 0..seeds, jobs, &|_| {});
                         let failed = report.results.len() - report.passed_count();
+                        let unavailable = report.unavailable_only_count();
+                        let wrong = failed - unavailable;
                         let first = report.first_failed().map_or("-".to_string(), |f| f.to_string());
-                        print!(" {:>16}", format!("{failed}/{seeds} {first}"));
+                        let u = if unavailable > 0 { format!(" +{unavailable}u") } else { String::new() };
+                        print!(" {:>18}", format!("{wrong}/{seeds}{u} {first}"));
                         use std::io::Write as _;
                         let _ = std::io::stdout().flush();
                         cells.push(format!(
-                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"first_failed\":{}}}",
+                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"unavailable_only\":{unavailable},\"first_failed\":{}}}",
                             report.first_failed().map_or("null".to_string(), |f| f.to_string())
                         ));
                     }

@@ -15,13 +15,14 @@ use std::time::Duration;
 pub enum Profile {
     /// madsim's default: 1–10 ms per packet.
     Lan,
-    /// 10–300 ms per packet, everywhere.
+    /// 10–200 ms per packet, everywhere (round trips up to 400 ms).
     Wan,
     /// LAN latency, 10% of packets lost (each loss stalls its stream by the retry backoff).
     Lossy,
-    /// LAN latency, but the links between the last host and the other hosts are clogged 250 ms out of every
-    /// 300 ms: what the cluster sends it (and it sends back) waits up to a few hundred ms. Nodes join the first
-    /// node's group, so the last host is a follower. The client's own links stay fast: it sees the lag.
+    /// LAN latency, but host n2 is paused 250 ms out of every 300 ms (a starved or GC-pausing process):
+    /// everything it receives is handled, and everything it sends leaves, up to a quarter second late. Nodes join
+    /// the first node's group, so n2 is a follower from its first MEET on. (Clogging its links instead would also refuse new
+    /// connections, which a slow link does not do.)
     SlowFollower,
     /// LAN latency, and during the run random links between cluster hosts are clogged for 50–800 ms at random
     /// moments (the client's links stay up).
@@ -46,7 +47,7 @@ impl Profile {
     pub fn net_config(self) -> madsim::net::Config {
         let mut net = madsim::net::Config::default();
         match self {
-            Profile::Wan => net.send_latency = Duration::from_millis(10)..Duration::from_millis(300),
+            Profile::Wan => net.send_latency = Duration::from_millis(10)..Duration::from_millis(200),
             Profile::Lossy => net.packet_loss_rate = 0.10,
             Profile::Lan | Profile::SlowFollower | Profile::Flaky => {}
         }
@@ -60,17 +61,12 @@ impl Profile {
         let net = madsim::net::NetSim::current();
         match self {
             Profile::SlowFollower => {
-                let Some((&slow, others)) = hosts.split_last() else { return };
+                let Some(&slow) = hosts.get(1) else { return };
+                let handle = madsim::runtime::Handle::current();
                 loop {
-                    for &o in others {
-                        net.clog_link(slow, o);
-                        net.clog_link(o, slow);
-                    }
+                    handle.pause(slow);
                     tokio::time::sleep(Duration::from_millis(250)).await;
-                    for &o in others {
-                        net.unclog_link(slow, o);
-                        net.unclog_link(o, slow);
-                    }
+                    handle.resume(slow);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }

@@ -43,6 +43,9 @@ pub enum Violation {
     UnexpectedReply { line: usize, node: usize, expected: String, got: String },
     /// `expect ... contains=<text>`: the reply must contain this text.
     MissingText { line: usize, node: usize, expected: String, got: String },
+    /// An `expect` got an error reply where data was expected: the node refused to answer (e.g. read-index with
+    /// no leader reachable). Unavailability, not a wrong answer; reported apart from stale reads.
+    Unavailable { line: usize, node: usize, error: String },
     /// Linearizable membership reads (check/linearizable_reads.rs): a CLUSTER NODES that began after a MEET's OK
     /// does not list a node that MEET had joined.
     StaleMembershipRead { line: usize, node: usize, missing: String, write_ok_at: Duration, read_start: Duration },
@@ -56,7 +59,8 @@ impl Violation {
             | Violation::MissingNode { line, .. }
             | Violation::UnexpectedReply { line, .. }
             | Violation::MissingText { line, .. }
-            | Violation::StaleMembershipRead { line, .. } => *line,
+            | Violation::StaleMembershipRead { line, .. }
+            | Violation::Unavailable { line, .. } => *line,
         }
     }
 
@@ -67,7 +71,13 @@ impl Violation {
             Violation::UnexpectedReply { .. } => "UnexpectedReply",
             Violation::MissingText { .. } => "MissingText",
             Violation::StaleMembershipRead { .. } => "StaleMembershipRead",
+            Violation::Unavailable { .. } => "Unavailable",
         }
+    }
+
+    /// Whether this is only a refusal to answer (an error reply), not a wrong answer.
+    pub fn is_unavailability(&self) -> bool {
+        matches!(self, Violation::Unavailable { .. })
     }
 }
 
@@ -88,6 +98,7 @@ impl fmt::Display for Violation {
             Violation::MissingText { line, node, expected, got } => {
                 write!(f, "line {line}: n{node}'s reply {got} does not contain {expected:?}")
             }
+            Violation::Unavailable { line, node, error } => write!(f, "line {line}: n{node} answered -{error}"),
             Violation::StaleMembershipRead { line, node, missing, write_ok_at, read_start } => write!(
                 f,
                 "line {line}: n{node}'s CLUSTER NODES started at {} omits {missing}, whose MEET was acknowledged at {}",
@@ -373,6 +384,9 @@ fn judge(check: &Check, reply: &Reply, node: usize, line: usize, hosts: &[Host])
         _ => None,
     };
     let text = reply_text(reply).unwrap_or_default();
+    if let (Some(error), Check::KnownNodes(_) | Check::Knows(_) | Check::Contains(_)) = (&error, check) {
+        return Some(Violation::Unavailable { line, node, error: error.clone() });
+    }
     match check {
         Check::KnownNodes(expected) => {
             let known = if error.is_some() { 0 } else { known_node_count(&text) };

@@ -81,6 +81,14 @@ impl SweepReport {
         self.results.values().filter(|r| r.passed()).count()
     }
 
+    /// Failed seeds whose every violation is an error reply (unavailability), and the others (wrong answers).
+    pub fn unavailable_only_count(&self) -> usize {
+        self.results
+            .values()
+            .filter(|r| matches!(r, SeedResult::Failed { violations, .. } if violations.iter().all(|v| v.starts_with("Unavailable "))))
+            .count()
+    }
+
     pub fn first_failed(&self) -> Option<u64> {
         self.failed().next().map(|(s, _)| *s)
     }

@@ -68,12 +68,20 @@ pub enum RaftAdapterError {
     Failed(String),
 }
 
+/// Raft timing, in milliseconds. openraft bounds every replication RPC by the heartbeat interval, so the interval
+/// must exceed the slowest round trip the node runs over (400 ms on the harness's WAN profile), and the election
+/// timeout must be several heartbeats (etcd's rule: ten round trips), or followers call elections while the
+/// leader is alive.
+pub const HEARTBEAT_INTERVAL_MS: u64 = 500;
+pub const ELECTION_TIMEOUT_MIN_MS: u64 = 2_500;
+pub const ELECTION_TIMEOUT_MAX_MS: u64 = 5_000;
+
 fn raft_config() -> Result<Arc<Config>, RaftAdapterError> {
     let config = Config {
         cluster_name: "clustersim".to_string(),
-        heartbeat_interval: 50,
-        election_timeout_min: 150,
-        election_timeout_max: 300,
+        heartbeat_interval: HEARTBEAT_INTERVAL_MS,
+        election_timeout_min: ELECTION_TIMEOUT_MIN_MS,
+        election_timeout_max: ELECTION_TIMEOUT_MAX_MS,
         ..Default::default()
     };
     config.validate().map(Arc::new).map_err(|e| RaftAdapterError::Failed(format!("raft config: {e}")))

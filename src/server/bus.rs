@@ -166,13 +166,30 @@ impl std::fmt::Display for CallFailure {
     }
 }
 
-/// One request, one reply, on a fresh connection to `addr` (`ip:bus_port`), within `timeout`.
+/// First and largest pause between connection attempts, in milliseconds.
+const CONNECT_RETRY_FIRST_MS: u64 = 10;
+const CONNECT_RETRY_MAX_MS: u64 = 200;
+
+/// One request, one reply, on a fresh connection to `addr` (`ip:bus_port`), within `timeout`. A refused
+/// connection is retried with backoff until the deadline, as a TCP stack retries a SYN: a peer behind a slow or
+/// briefly clogged link is not a dead peer.
 pub async fn call(addr: &str, request: &BusRequest, timeout: Duration) -> Result<BusReply, CallFailure> {
     let kind = request.kind();
     tracing::info!("bus: send {kind} to {addr}");
+    let connected = std::sync::atomic::AtomicBool::new(false);
     let exchange = async {
-        let mut stream =
-            TcpStream::connect(addr).await.map_err(|e| CallFailure::Unreachable(format!("{addr}: {e}")))?;
+        let mut pause = CONNECT_RETRY_FIRST_MS;
+        let mut stream = loop {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => break stream,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    pause = (pause * 2).min(CONNECT_RETRY_MAX_MS);
+                }
+                Err(e) => return Err(CallFailure::Unreachable(format!("{addr}: {e}"))),
+            }
+        };
+        connected.store(true, std::sync::atomic::Ordering::Relaxed);
         write_frame(&mut stream, request).await.map_err(|e| CallFailure::Failed(format!("{addr}: {e}")))?;
         match read_frame::<BusReply>(&mut stream).await {
             Ok(Some(reply)) => Ok(reply),
@@ -182,6 +199,9 @@ pub async fn call(addr: &str, request: &BusRequest, timeout: Duration) -> Result
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result,
+        Err(_) if !connected.load(std::sync::atomic::Ordering::Relaxed) => {
+            Err(CallFailure::Unreachable(format!("{addr}: connection refused for {} ms", timeout.as_millis())))
+        }
         Err(_) => Err(CallFailure::Failed(format!("{addr}: no answer to {kind} within {} ms", timeout.as_millis()))),
     }
 }
