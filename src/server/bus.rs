@@ -166,9 +166,11 @@ impl std::fmt::Display for CallFailure {
     }
 }
 
-/// First and largest pause between connection attempts, in milliseconds.
+/// First and largest pause between connection attempts, and how long refusals are retried before the peer is
+/// reported unreachable (callers such as leader forwarding then pick another route), in milliseconds.
 const CONNECT_RETRY_FIRST_MS: u64 = 10;
-const CONNECT_RETRY_MAX_MS: u64 = 200;
+const CONNECT_RETRY_MAX_MS: u64 = 100;
+const CONNECT_RETRY_WINDOW_MS: u64 = 500;
 
 /// One request, one reply, on a fresh connection to `addr` (`ip:bus_port`), within `timeout`. A refused
 /// connection is retried with backoff until the deadline, as a TCP stack retries a SYN: a peer behind a slow or
@@ -179,11 +181,13 @@ pub async fn call(addr: &str, request: &BusRequest, timeout: Duration) -> Result
     let connected = std::sync::atomic::AtomicBool::new(false);
     let exchange = async {
         let mut pause = CONNECT_RETRY_FIRST_MS;
+        let mut waited = 0;
         let mut stream = loop {
             match TcpStream::connect(addr).await {
                 Ok(stream) => break stream,
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && waited < CONNECT_RETRY_WINDOW_MS => {
                     tokio::time::sleep(Duration::from_millis(pause)).await;
+                    waited += pause;
                     pause = (pause * 2).min(CONNECT_RETRY_MAX_MS);
                 }
                 Err(e) => return Err(CallFailure::Unreachable(format!("{addr}: {e}"))),

@@ -66,8 +66,12 @@ impl FromStr for Strategy {
     }
 }
 
-/// Deadline of a write (commit) or of a group operation, retries included.
+/// Deadline of a write (commit) or of a group operation, retries included, under commit-then-sleep: the seed's
+/// fix awaited the commit for 5 s.
 pub const COMMIT_TIMEOUT_MS: u64 = 5_000;
+/// The same deadline under the other Raft strategies: long enough to ride out one leader election (2.5–5 s of
+/// election timeout plus the vote), so a write forwarded while the leader dies still lands.
+pub const WRITE_DEADLINE_MS: u64 = 12_000;
 /// What commit-then-sleep sleeps after a commit (the seed's "wait for the sync").
 pub const SETTLE_SLEEP_MS: u64 = 200;
 /// Deadline of the read barrier (read index from the leader, then the local apply).
@@ -283,6 +287,15 @@ impl MetaStore {
         format!("{}:{}", self.inner.config.ip, self.inner.config.bus_port)
     }
 
+    /// How long a write may take, retries included, under this node's strategy.
+    fn write_deadline_ms(&self) -> u64 {
+        if self.strategy() == Strategy::CommitThenSleep {
+            COMMIT_TIMEOUT_MS
+        } else {
+            WRITE_DEADLINE_MS
+        }
+    }
+
     /// Where this node's group's leader is, as far as this node knows.
     pub(super) fn route_to_leader(&self, group: &RaftGroup) -> Route {
         match group.leader() {
@@ -293,9 +306,10 @@ impl MetaStore {
 
     /// Runs `op` on the leader of `group`, starting at `route` and following "not leader" hints. Retries only
     /// what certainly did not happen (not leader, busy, connection refused), with exponential backoff
-    /// (50 ms doubling to 1 s) within [`COMMIT_TIMEOUT_MS`] in total.
+    /// (50 ms doubling to 1 s) within [`COMMIT_TIMEOUT_MS`] (commit-then-sleep) or [`WRITE_DEADLINE_MS`] in total.
     pub(super) async fn leader_call(&self, group: GroupId, origin: Route, op: LeaderOp) -> Result<BusReply, String> {
-        let deadline = Instant::now() + Duration::from_millis(COMMIT_TIMEOUT_MS);
+        let deadline_ms = self.write_deadline_ms();
+        let deadline = Instant::now() + Duration::from_millis(deadline_ms);
         let mut backoff = Duration::from_millis(RETRY_BACKOFF_FIRST_MS);
         let mut route = origin.clone();
         let mut last_error;
@@ -304,7 +318,7 @@ impl MetaStore {
             let outcome = match &route {
                 Route::Local => match tokio::time::timeout(remaining, self.serve_leader_op(group, op.clone())).await {
                     Ok(reply) => Ok(reply),
-                    Err(_) => Err(CallFailure::Failed(format!("no outcome within {COMMIT_TIMEOUT_MS} ms"))),
+                    Err(_) => Err(CallFailure::Failed(format!("no outcome within {deadline_ms} ms"))),
                 },
                 Route::Remote(addr) => bus::call(addr, &BusRequest::Leader { group, op: op.clone() }, remaining).await,
             };
@@ -334,7 +348,7 @@ impl MetaStore {
                 },
             };
             if Instant::now() + backoff >= deadline {
-                return Err(format!("no leader answered within {COMMIT_TIMEOUT_MS} ms (last: {last_error})"));
+                return Err(format!("no leader answered within {deadline_ms} ms (last: {last_error})"));
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_millis(RETRY_BACKOFF_MAX_MS));
