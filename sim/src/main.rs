@@ -202,12 +202,12 @@ mod cli {
             Command::Compare { file, seeds, jobs, json } => {
                 let scenario = load_or_exit(&file);
                 println!(
-                    "compare: file={} seeds={seeds} per cell: wrong/total [+u: failed only by unavailability] first failing seed",
+                    "compare: file={} seeds={seeds}; per cell: failed/total, sN = N of them served a stale read, uN = N failed only by error replies, then the first failing seed",
                     file.display()
                 );
                 print!("{:<18}", "strategy");
                 for p in Profile::ALL {
-                    print!(" {:>18}", p.name());
+                    print!(" {:>22}", p.name());
                 }
                 println!();
                 let mut cells = Vec::new();
@@ -217,14 +217,13 @@ mod cli {
                         let report = sweep(&scenario, s, p, 0..seeds, jobs, &|_| {});
                         let failed = report.results.len() - report.passed_count();
                         let unavailable = report.unavailable_only_count();
-                        let wrong = failed - unavailable;
+                        let stale = report.stale_count();
                         let first = report.first_failed().map_or("-".to_string(), |f| f.to_string());
-                        let u = if unavailable > 0 { format!(" +{unavailable}u") } else { String::new() };
-                        print!(" {:>18}", format!("{wrong}/{seeds}{u} {first}"));
+                        print!(" {:>22}", format!("{failed}/{seeds} s{stale} u{unavailable} {first}"));
                         use std::io::Write as _;
                         let _ = std::io::stdout().flush();
                         cells.push(format!(
-                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"unavailable_only\":{unavailable},\"first_failed\":{}}}",
+                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"stale\":{stale},\"unavailable_only\":{unavailable},\"first_failed\":{}}}",
                             report.first_failed().map_or("null".to_string(), |f| f.to_string())
                         ));
                     }

@@ -290,16 +290,24 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
             .build();
         node_ids.push(node.id());
     }
-    handle.create_node().name("network").build().spawn(options.profile.drive(node_ids));
+    let network = handle.create_node().name("network").build();
+    network.spawn(options.profile.drive(node_ids.clone()));
     let client_host = handle.create_node().name("client").ip(IpAddr::from([10, 0, 1, 1])).build();
-    client_host
+    let outcome = client_host
         .spawn(async move {
             // Let every node bind its listeners before the first call.
             tokio::time::sleep(Duration::from_millis(1)).await;
             execute(&scenario, &hosts, sink).await
         })
         .await
-        .expect("the scenario task is never cancelled")
+        .expect("the scenario task is never cancelled");
+    // Kill every host and let the executor drop their tasks: madsim does not drop pending tasks when a runtime is
+    // dropped, and tasks waiting on each other (Raft cores, connections) would otherwise leak, run after run.
+    for id in node_ids.into_iter().chain([network.id(), client_host.id()]) {
+        handle.kill(id);
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    outcome
 }
 
 /// The run `check_determinism` repeats (a `fn` pointer cannot capture it).

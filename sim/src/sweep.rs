@@ -89,6 +89,14 @@ impl SweepReport {
             .count()
     }
 
+    /// Failed seeds with at least one stale read (a linearizability violation found in the history).
+    pub fn stale_count(&self) -> usize {
+        self.results
+            .values()
+            .filter(|r| matches!(r, SeedResult::Failed { violations, .. } if violations.iter().any(|v| v.starts_with("StaleMembershipRead "))))
+            .count()
+    }
+
     pub fn first_failed(&self) -> Option<u64> {
         self.failed().next().map(|(s, _)| *s)
     }
