@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::meta::{MetaState, NodeId, NodeInfo, SLOT_COUNT};
+use crate::meta::{MetaState, NodeId, NodeInfo, SlotSpan, SLOT_COUNT};
 use crate::resp::Reply;
 
 /// A table as seen by one node (`myself` decides the `myself` flag and `cluster_my_epoch`).
@@ -18,6 +18,10 @@ pub struct View<'a> {
 
 /// One `CLUSTER NODES` line, without its trailing `\n`.
 pub fn render_node_line(view: View<'_>, node: &NodeInfo) -> String {
+    node_line(view, node, &view.state.slot_runs_of(&node.id))
+}
+
+fn node_line(view: View<'_>, node: &NodeInfo, runs: &[SlotSpan]) -> String {
     let mut flags = Vec::with_capacity(2);
     if node.id == view.myself {
         flags.push("myself");
@@ -34,7 +38,7 @@ pub fn render_node_line(view: View<'_>, node: &NodeInfo) -> String {
         master,
         view.state.effective_epoch(node)
     );
-    for run in view.state.slot_runs_of(&node.id) {
+    for run in runs {
         if run.start == run.end {
             let _ = write!(line, " {}", run.start);
         } else {
@@ -46,9 +50,10 @@ pub fn render_node_line(view: View<'_>, node: &NodeInfo) -> String {
 
 /// `CLUSTER NODES`: one line per node, every line (the last included) ending in `\n`.
 pub fn render_nodes(view: View<'_>) -> String {
+    let runs = view.state.slot_runs();
     let mut out = String::new();
     for node in view.state.nodes() {
-        out.push_str(&render_node_line(view, node));
+        out.push_str(&node_line(view, node, runs.get(&node.id).map_or(&[], Vec::as_slice)));
         out.push('\n');
     }
     out

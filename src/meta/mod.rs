@@ -250,6 +250,20 @@ impl MetaState {
         runs
     }
 
+    /// Every owner's slots as maximal runs, in one pass over the slot map (rendering all nodes with
+    /// [`Self::slot_runs_of`] would walk the map once per node).
+    pub fn slot_runs(&self) -> BTreeMap<NodeId, Vec<SlotSpan>> {
+        let mut runs: BTreeMap<NodeId, Vec<SlotSpan>> = BTreeMap::new();
+        for (slot, owner) in &self.slots {
+            let list = runs.entry(*owner).or_default();
+            match list.last_mut() {
+                Some(run) if run.end + 1 == *slot => run.end = *slot,
+                _ => list.push(SlotSpan::one(*slot)),
+            }
+        }
+        runs
+    }
+
     pub fn slot_count_of(&self, node: &NodeId) -> usize {
         self.slots.values().filter(|owner| *owner == node).count()
     }

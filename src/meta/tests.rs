@@ -353,6 +353,18 @@ fn slot_runs_are_maximal_and_ascending() {
 }
 
 #[test]
+fn slot_runs_of_every_owner_match_the_per_node_runs() {
+    let mut s = cluster(3);
+    s.apply(&add(1, &[(0, 99), (200, 200)])).unwrap();
+    s.apply(&add(2, &[(100, 199), (201, 300)])).unwrap();
+    let all = s.slot_runs();
+    for n in 1..=3 {
+        assert_eq!(all.get(&id(n)).cloned().unwrap_or_default(), s.slot_runs_of(&id(n)), "node {n}");
+    }
+    assert!(!all.contains_key(&id(3)), "a node without slots has no runs");
+}
+
+#[test]
 fn commands_round_trip_through_serde() {
     let c = meet(1, node(2), vec![SlotSpan::range(0, 5)]);
     let text = serde_json::to_string(&c).unwrap();
