@@ -24,6 +24,9 @@ pub struct CallRecord {
     pub start: Duration,
     pub end: Duration,
     pub reply: Reply,
+    /// A harness poll (`settle`, `wait-consistent`): in the history checkers read, but not in the trace or the
+    /// snapshot's step list, which show one summary line per poll instead.
+    pub quiet: bool,
 }
 
 /// Bound on one call: connect, send, and read the reply.
@@ -44,8 +47,19 @@ impl Client {
     /// Sends `args` to node `node` (1-based) and records the exchange. Transport failures become error replies
     /// starting with `(client)`, so they are visible in the history like any other answer.
     pub async fn call(&mut self, node: usize, args: &[Bytes], shown: &str, line: usize) -> Reply {
+        self.call_with(node, args, shown, line, false).await
+    }
+
+    /// Like [`Client::call`], recorded in the history but kept out of the trace.
+    pub async fn call_quiet(&mut self, node: usize, args: &[Bytes], shown: &str, line: usize) -> Reply {
+        self.call_with(node, args, shown, line, true).await
+    }
+
+    async fn call_with(&mut self, node: usize, args: &[Bytes], shown: &str, line: usize, quiet: bool) -> Reply {
         let start = now();
-        self.sink.push("client", &format!("-> n{node} {shown}"));
+        if !quiet {
+            self.sink.push("client", &format!("-> n{node} {shown}"));
+        }
         let reply = match tokio::time::timeout(Duration::from_millis(CALL_TIMEOUT_MS), self.exchange(node, args)).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(e)) => {
@@ -58,8 +72,10 @@ impl Client {
             }
         };
         let end = now();
-        self.sink.push(&format!("n{node}"), &format!("<- {}", show_reply(&reply)));
-        self.history.push(CallRecord { node, command: shown.to_string(), line, start, end, reply: reply.clone() });
+        if !quiet {
+            self.sink.push(&format!("n{node}"), &format!("<- {}", show_reply(&reply)));
+        }
+        self.history.push(CallRecord { node, command: shown.to_string(), line, start, end, reply: reply.clone(), quiet });
         reply
     }
 

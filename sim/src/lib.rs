@@ -19,6 +19,8 @@ pub mod check;
 #[cfg(madsim)]
 mod client;
 #[cfg(madsim)]
+mod faults;
+#[cfg(madsim)]
 mod run;
 #[cfg(madsim)]
 pub mod trace;
@@ -42,7 +44,7 @@ pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
         let _ = writeln!(out, "  {} {v}", v.kind());
     }
     let _ = writeln!(out, "steps:");
-    for call in outcome.history.iter().filter(|c| c.line > 0) {
+    for call in outcome.history.iter().filter(|c| c.line > 0 && !c.quiet) {
         let reply = normalize(&show_reply(&call.reply), &outcome.hosts);
         let _ = writeln!(out, "  L{:<3} n{}> {} => {}", call.line, call.node, call.command, reply);
     }

@@ -54,43 +54,41 @@ impl Profile {
         net
     }
 
-    /// Runs this profile's fault schedule until the end of the simulation (a no-op for static profiles).
-    /// `hosts` are the madsim node ids of the cluster's hosts, in order.
+    /// Runs this profile's fault schedule until `faults` is stopped (a no-op for static profiles).
     #[cfg(madsim)]
-    pub async fn drive(self, hosts: Vec<madsim::task::NodeId>) {
-        let net = madsim::net::NetSim::current();
+    pub async fn drive(self, faults: crate::faults::Faults) {
+        let nodes = faults.node_count();
         match self {
             Profile::SlowFollower => {
-                let Some(&slow) = hosts.get(1) else { return };
-                let handle = madsim::runtime::Handle::current();
-                loop {
-                    handle.pause(slow);
+                if nodes < 2 {
+                    return;
+                }
+                while !faults.profile_stopped() {
+                    faults.profile_pause(2, true);
                     tokio::time::sleep(Duration::from_millis(250)).await;
-                    handle.resume(slow);
+                    faults.profile_pause(2, false);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
             Profile::Flaky => {
-                if hosts.len() < 2 {
+                if nodes < 2 {
                     return;
                 }
-                loop {
+                while !faults.profile_stopped() {
                     let (a, b, pause, hold) = {
                         use madsim::rand::Rng;
                         let mut rng = madsim::rand::thread_rng();
-                        let a = rng.gen_range(0..hosts.len());
-                        let mut b = rng.gen_range(0..hosts.len() - 1);
+                        let a = rng.gen_range(0..nodes);
+                        let mut b = rng.gen_range(0..nodes - 1);
                         if b >= a {
                             b += 1;
                         }
-                        (hosts[a], hosts[b], rng.gen_range(100..1500u64), rng.gen_range(50..800u64))
+                        (a + 1, b + 1, rng.gen_range(100..1500u64), rng.gen_range(50..800u64))
                     };
                     tokio::time::sleep(Duration::from_millis(pause)).await;
-                    net.clog_link(a, b);
-                    net.clog_link(b, a);
+                    faults.profile_clog(a, b, true);
                     tokio::time::sleep(Duration::from_millis(hold)).await;
-                    net.unclog_link(a, b);
-                    net.unclog_link(b, a);
+                    faults.profile_clog(a, b, false);
                 }
             }
             Profile::Lan | Profile::Wan | Profile::Lossy => {}

@@ -13,7 +13,9 @@ use clustersim::meta::NodeId;
 use clustersim::resp::Reply;
 use clustersim::server::{serve, Node, NodeConfig, Strategy};
 
+use crate::check::views::NodeView;
 use crate::client::{show_reply, CallRecord, Client};
+use crate::faults::Faults;
 use crate::profile::Profile;
 use crate::scenario::{print_word, Check, Field, Piece, Scenario, Step, Target, Word};
 use crate::trace::{capture, hash_lines, TraceSink};
@@ -49,6 +51,23 @@ pub enum Violation {
     /// Linearizable membership reads (check/linearizable_reads.rs): a CLUSTER NODES that began after a MEET's OK
     /// does not list a node that MEET had joined.
     StaleMembershipRead { line: usize, node: usize, missing: String, write_ok_at: Duration, read_start: Duration },
+    /// Convergence (check/convergence.rs): a node of a settled cluster does not list every node.
+    NotConverged { line: usize, node: usize, known: usize, expected: usize, error: Option<String> },
+    /// Agreement (check/agreement.rs): two nodes differ on the config signature or on CLUSTER SLOTS. Texts as
+    /// the nodes sent them (ids normalized when the outcome is built).
+    Disagreement { line: usize, property: &'static str, first: (usize, String), other: (usize, String) },
+    /// Liveness (check/liveness.rs): `settle`'s bound passed with the cluster still unconverged or disagreeing.
+    NotSettled { line: usize, within_ms: u64, cause: Box<Violation> },
+    /// `wait-consistent`'s bound passed with the config signatures still differing.
+    NeverConsistent { line: usize, within_ms: u64, cause: Box<Violation> },
+    /// Slot safety (check/slot_safety.rs): a node's table gives a slot two owners.
+    SlotOwnedTwice { line: usize, node: usize, slot: u16, owners: Vec<String> },
+    /// Slot safety: a node's table has a replica whose master is missing or not a master.
+    ReplicaOfNonMaster { line: usize, node: usize, replica: String, master: String, why: &'static str },
+    /// Slot safety: a node's view of some node's config epoch went down.
+    EpochWentBack { line: usize, node: usize, of: String, from: u64, to: u64 },
+    /// Durability (check/durability.rs): a write answered OK, and the settled table does not reflect it.
+    LostWrite { line: usize, write: String, ok_at: Duration, node: usize, missing: String },
 }
 
 impl Violation {
@@ -60,7 +79,15 @@ impl Violation {
             | Violation::UnexpectedReply { line, .. }
             | Violation::MissingText { line, .. }
             | Violation::StaleMembershipRead { line, .. }
-            | Violation::Unavailable { line, .. } => *line,
+            | Violation::Unavailable { line, .. }
+            | Violation::NotConverged { line, .. }
+            | Violation::Disagreement { line, .. }
+            | Violation::NotSettled { line, .. }
+            | Violation::NeverConsistent { line, .. }
+            | Violation::SlotOwnedTwice { line, .. }
+            | Violation::ReplicaOfNonMaster { line, .. }
+            | Violation::EpochWentBack { line, .. }
+            | Violation::LostWrite { line, .. } => *line,
         }
     }
 
@@ -72,6 +99,48 @@ impl Violation {
             Violation::MissingText { .. } => "MissingText",
             Violation::StaleMembershipRead { .. } => "StaleMembershipRead",
             Violation::Unavailable { .. } => "Unavailable",
+            Violation::NotConverged { .. } => "NotConverged",
+            Violation::Disagreement { .. } => "Disagreement",
+            Violation::NotSettled { .. } => "NotSettled",
+            Violation::NeverConsistent { .. } => "NeverConsistent",
+            Violation::SlotOwnedTwice { .. } => "SlotOwnedTwice",
+            Violation::ReplicaOfNonMaster { .. } => "ReplicaOfNonMaster",
+            Violation::EpochWentBack { .. } => "EpochWentBack",
+            Violation::LostWrite { .. } => "LostWrite",
+        }
+    }
+
+    /// The property the violation breaks (the checker's name).
+    pub fn property(&self) -> &'static str {
+        match self {
+            Violation::KnownNodes { .. } | Violation::MissingNode { .. } | Violation::UnexpectedReply { .. } | Violation::MissingText { .. } => "expect",
+            Violation::Unavailable { .. } => "availability",
+            Violation::StaleMembershipRead { .. } => "linearizable-reads",
+            Violation::NotConverged { .. } => "convergence",
+            Violation::Disagreement { .. } => "agreement",
+            Violation::NotSettled { .. } => "liveness",
+            Violation::NeverConsistent { .. } => "wait-consistent",
+            Violation::SlotOwnedTwice { .. } | Violation::ReplicaOfNonMaster { .. } | Violation::EpochWentBack { .. } => "slot-safety",
+            Violation::LostWrite { .. } => "durability",
+        }
+    }
+
+    /// The same violation with every host id replaced by `<nK>`.
+    pub fn normalized(self, hosts: &[Host]) -> Violation {
+        match self {
+            Violation::Disagreement { line, property, first, other } => Violation::Disagreement {
+                line,
+                property,
+                first: (first.0, normalize(&first.1, hosts)),
+                other: (other.0, normalize(&other.1, hosts)),
+            },
+            Violation::NotSettled { line, within_ms, cause } => {
+                Violation::NotSettled { line, within_ms, cause: Box::new(cause.normalized(hosts)) }
+            }
+            Violation::NeverConsistent { line, within_ms, cause } => {
+                Violation::NeverConsistent { line, within_ms, cause: Box::new(cause.normalized(hosts)) }
+            }
+            other => other,
         }
     }
 
@@ -105,7 +174,45 @@ impl fmt::Display for Violation {
                 crate::trace::stamp(*read_start).trim(),
                 crate::trace::stamp(*write_ok_at).trim()
             ),
+            Violation::NotConverged { node, known, expected, error, line } => match error {
+                Some(e) => write!(f, "line {line}: n{node} answered -{e} instead of its view of {expected} nodes"),
+                None => write!(f, "line {line}: n{node} knows {known}/{expected} nodes"),
+            },
+            Violation::Disagreement { line, property, first, other } => write!(
+                f,
+                "line {line}: n{} and n{} disagree on the {property}: n{} has {:?}, n{} has {:?}",
+                first.0, other.0, first.0, first.1, other.0, other.1
+            ),
+            Violation::NotSettled { within_ms, cause, .. } => {
+                write!(f, "{}", cause.to_string().replacen(": ", &format!(": not settled {} after faults stopped: ", show_ms(*within_ms)), 1))
+            }
+            Violation::NeverConsistent { within_ms, cause, .. } => {
+                write!(f, "{}", cause.to_string().replacen(": ", &format!(": still inconsistent after {}: ", show_ms(*within_ms)), 1))
+            }
+            Violation::SlotOwnedTwice { line, node, slot, owners } => {
+                write!(f, "line {line}: n{node}'s CLUSTER NODES gives slot {slot} two owners: {}", owners.join(" and "))
+            }
+            Violation::ReplicaOfNonMaster { line, node, replica, master, why } => {
+                write!(f, "line {line}: n{node}'s CLUSTER NODES makes {replica} a replica of {master}, which {why}")
+            }
+            Violation::EpochWentBack { line, node, of, from, to } => {
+                write!(f, "line {line}: n{node}'s CLUSTER NODES shows {of}'s config epoch going back from {from} to {to}")
+            }
+            Violation::LostWrite { line, write, ok_at, node, missing } => write!(
+                f,
+                "line {line}: {write} answered OK at {}, but after settling n{node}'s table says: {missing}",
+                crate::trace::stamp(*ok_at).trim()
+            ),
         }
+    }
+}
+
+/// `30s`, `1500ms`.
+fn show_ms(ms: u64) -> String {
+    if ms % 1000 == 0 && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
     }
 }
 
@@ -238,11 +345,19 @@ fn madsim_config(options: &RunOptions) -> madsim::Config {
     madsim::Config { net: options.profile.net_config(), ..Default::default() }
 }
 
-/// What the world future returns: history, expect violations, final NODES, virtual time.
-type RawOutcome = (Vec<CallRecord>, Vec<Violation>, Vec<String>, Duration);
+/// What the world future returns.
+struct RawOutcome {
+    history: Vec<CallRecord>,
+    /// Violations found while running (expects, settle, wait-consistent).
+    violations: Vec<Violation>,
+    final_nodes: Vec<String>,
+    virtual_time: Duration,
+    /// Each `settle` that settled: when it began and the views it ended with (durability judges them).
+    settled: Vec<(Duration, Vec<NodeView>)>,
+}
 
 fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptions) -> Outcome {
-    let (history, mut violations, final_nodes, virtual_time) = raw;
+    let RawOutcome { history, mut violations, final_nodes, virtual_time, settled } = raw;
     let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
     let history: Vec<CallRecord> = history
         .into_iter()
@@ -252,6 +367,9 @@ fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptio
         })
         .collect();
     violations.extend(crate::check::all(&history, &hosts));
+    for (start, views) in &settled {
+        violations.extend(crate::check::durability::check(&history, &hosts, views, *start));
+    }
     Outcome {
         seed: options.seed,
         strategy: options.strategy,
@@ -290,14 +408,15 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
             .build();
         node_ids.push(node.id());
     }
+    let faults = Faults::new(node_ids.clone(), sink.clone());
     let network = handle.create_node().name("network").build();
-    network.spawn(options.profile.drive(node_ids.clone()));
+    network.spawn(options.profile.drive(faults.clone()));
     let client_host = handle.create_node().name("client").ip(IpAddr::from([10, 0, 1, 1])).build();
     let outcome = client_host
         .spawn(async move {
             // Let every node bind its listeners before the first call.
             tokio::time::sleep(Duration::from_millis(1)).await;
-            execute(&scenario, &hosts, sink).await
+            execute(&scenario, &hosts, sink, faults).await
         })
         .await
         .expect("the scenario task is never cancelled");
@@ -330,19 +449,87 @@ pub fn run_checking_determinism(scenario: &Scenario, options: &RunOptions) -> Ou
     finish(raw, TraceSink::default(), hosts(scenario), options)
 }
 
-async fn execute(
-    scenario: &Scenario,
-    hosts: &[Host],
-    sink: TraceSink,
-) -> (Vec<CallRecord>, Vec<Violation>, Vec<String>, Duration) {
+/// How often `settle` and `wait-consistent` poll the nodes.
+pub const POLL_INTERVAL_MS: u64 = 100;
+
+/// One poll round: every node's CLUSTER NODES (and CLUSTER SLOTS if `with_slots`), recorded quietly.
+async fn poll_views(client: &mut Client, nodes: usize, line: usize, with_slots: bool) -> Vec<NodeView> {
+    let mut views = Vec::with_capacity(nodes);
+    for node in 1..=nodes {
+        let answer = |reply: Reply| match reply {
+            Reply::Error(e) => Err(e),
+            other => Ok(reply_text(&other).unwrap_or_else(|| show_reply(&other))),
+        };
+        let args = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"NODES")];
+        let text = answer(client.call_quiet(node, &args, "CLUSTER NODES", line).await);
+        let slots = if with_slots {
+            let args = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"SLOTS")];
+            Some(answer(client.call_quiet(node, &args, "CLUSTER SLOTS", line).await))
+        } else {
+            None
+        };
+        views.push(NodeView { node, nodes: text, slots });
+    }
+    views
+}
+
+async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: Faults) -> RawOutcome {
     let addrs: Vec<SocketAddr> = hosts.iter().map(|h| SocketAddr::new(h.ip, h.port)).collect();
     let mut client = Client::new(addrs, sink.clone());
     let mut violations = Vec::new();
+    let mut settled = Vec::new();
     for (index, step) in scenario.steps.iter().enumerate() {
         let line = scenario.line_of(index);
         match step {
             Step::Comment(_) => {}
             Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Step::Fault(fault) => faults.apply(fault),
+            Step::WaitConsistent { within_ms } => {
+                let start = crate::trace::now();
+                loop {
+                    let views = poll_views(&mut client, hosts.len(), line, false).await;
+                    let unreachable = views.iter().find_map(|v| v.nodes.as_ref().err().map(|e| (v.node, e.clone())));
+                    let differ = crate::check::agreement::judge(&views, line);
+                    let waited = crate::trace::now() - start;
+                    if unreachable.is_none() && differ.is_none() {
+                        sink.push("check", &format!("wait-consistent: config signatures agree after {}ms", waited.as_millis()));
+                        break;
+                    }
+                    if waited >= Duration::from_millis(*within_ms) {
+                        let cause = match unreachable {
+                            Some((node, error)) => Violation::Unavailable { line, node, error },
+                            None => differ.expect("checked above"),
+                        };
+                        let v = Violation::NeverConsistent { line, within_ms: *within_ms, cause: Box::new(cause) }.normalized(hosts);
+                        sink.push("check", &format!("VIOLATION {v}"));
+                        violations.push(v);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+                }
+            }
+            Step::Settle { within_ms } => {
+                faults.stop_all();
+                let start = crate::trace::now();
+                loop {
+                    let views = poll_views(&mut client, hosts.len(), line, true).await;
+                    let waited = crate::trace::now() - start;
+                    if crate::check::liveness::settled(&views) {
+                        sink.push("check", &format!("settle: converged and agreeing after {}ms", waited.as_millis()));
+                        settled.push((start, views));
+                        break;
+                    }
+                    if waited >= Duration::from_millis(*within_ms) {
+                        if let Some(v) = crate::check::liveness::verdict(&views, line, *within_ms) {
+                            let v = v.normalized(hosts);
+                            sink.push("check", &format!("VIOLATION {v}"));
+                            violations.push(v);
+                        }
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+                }
+            }
             Step::Call { target, command } => {
                 let mut args = Vec::new();
                 for w in command {
@@ -376,7 +563,7 @@ async fn execute(
         let reply = client.call(node, &args, "CLUSTER NODES", 0).await;
         final_nodes.push(normalize(&reply_text(&reply).unwrap_or_else(|| show_reply(&reply)), hosts));
     }
-    (client.history, violations, final_nodes, end)
+    RawOutcome { history: client.history, violations, final_nodes, virtual_time: end, settled }
 }
 
 fn targets(target: Target, nodes: usize) -> Vec<usize> {

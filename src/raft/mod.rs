@@ -28,7 +28,8 @@ pub use network::{RaftRpc, RaftRpcReply, Transport};
 pub use openraft::BasicNode as RaftPeer;
 
 use crate::meta::{Command, Event, MetaError, MetaState, NodeId, NodeInfo};
-use store::{LogStore, MetaMachine};
+pub use store::Disk;
+use store::{LogStore, MetaMachine, Persisted};
 
 /// What applying a log entry answers: the metadata result for a [`Command`], `None` for Raft's own entries.
 pub type Applied = Option<Result<Event, MetaError>>;
@@ -106,22 +107,60 @@ pub struct RaftGroup {
 }
 
 impl RaftGroup {
-    async fn start(me: NodeId, group: GroupId, transport: Arc<dyn Transport>) -> Result<Self, RaftAdapterError> {
-        let sm = MetaMachine::default();
+    /// Starts an instance on `log` and `sm` (fresh ones, or what a disk kept).
+    async fn open(
+        me: NodeId,
+        group: GroupId,
+        log: LogStore,
+        sm: MetaMachine,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Self, RaftAdapterError> {
         let net = network::NetworkFactory { me, group, transport };
-        let raft = Raft::new(me, raft_config()?, net, LogStore::default(), sm.clone())
+        let raft = Raft::new(me, raft_config()?, net, log, sm.clone())
             .await
             .map_err(|e| RaftAdapterError::Failed(format!("raft start: {e}")))?;
         tokio::spawn(watch_metrics(raft.clone(), me, group));
         Ok(RaftGroup { group, me, raft, sm })
     }
 
+    /// Starts a fresh instance tagged `group` whose stores live on `disk` (replacing what the disk held).
+    async fn start(
+        me: NodeId,
+        group: GroupId,
+        joined: bool,
+        local: MetaState,
+        disk: &Disk,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Self, RaftAdapterError> {
+        let (log, sm) = (LogStore::default(), MetaMachine::default());
+        disk.store(Persisted { me, group, joined, local, log: log.clone(), sm: sm.clone() });
+        Self::open(me, group, log, sm, transport).await
+    }
+
+    /// Reopens the instance a disk holds, as a restarted process does: same node, group, vote, log and applied
+    /// table. `None` when there is nothing worth reopening (an empty disk, or a cluster of one that crashed
+    /// before writing anything — founding again is equivalent). Also answers whether the instance had joined
+    /// another node's group and the table it showed meanwhile.
+    pub async fn reopen(disk: &Disk, transport: Arc<dyn Transport>) -> Option<Result<(Self, bool, MetaState), RaftAdapterError>> {
+        let p = disk.load()?;
+        if !p.joined && p.is_blank() {
+            return None;
+        }
+        tracing::info!(node = %p.me, group = p.group, "raft: reopening the instance kept on disk");
+        Some(Self::open(p.me, p.group, p.log, p.sm, transport).await.map(|g| (g, p.joined, p.local)))
+    }
+
     /// Founds a cluster of one: a single-voter group whose first entry is `Bootstrap { entry }`.
     /// `bus_addr` is where the other members will reach this node (`ip:bus_port`).
-    pub async fn found(entry: NodeInfo, bus_addr: String, transport: Arc<dyn Transport>) -> Result<Self, RaftAdapterError> {
+    pub async fn found(
+        entry: NodeInfo,
+        bus_addr: String,
+        disk: &Disk,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Self, RaftAdapterError> {
         let group = rt::random_u64();
         let me = entry.id;
-        let g = Self::start(me, group, transport).await?;
+        let g = Self::start(me, group, false, MetaState::new(entry.clone()), disk, transport).await?;
         let members = BTreeMap::from([(me, BasicNode::new(bus_addr))]);
         g.raft.initialize(members).await.map_err(|e| RaftAdapterError::Failed(format!("raft initialize: {e}")))?;
         let deadline = Some(Duration::from_secs(5));
@@ -136,9 +175,16 @@ impl RaftGroup {
         }
     }
 
-    /// Starts an empty instance tagged `group`, which the group's leader then adds as a learner.
-    pub async fn join(me: NodeId, group: GroupId, transport: Arc<dyn Transport>) -> Result<Self, RaftAdapterError> {
-        Self::start(me, group, transport).await
+    /// Starts an empty instance tagged `group`, which the group's leader then adds as a learner. `local` is the
+    /// table the node shows until the group's table reaches it.
+    pub async fn join(
+        me: NodeId,
+        group: GroupId,
+        local: MetaState,
+        disk: &Disk,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Self, RaftAdapterError> {
+        Self::start(me, group, true, local, disk, transport).await
     }
 
     pub fn id(&self) -> GroupId {

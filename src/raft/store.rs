@@ -1,7 +1,11 @@
-//! In-memory Raft log and the metadata state machine ([`MetaState`] behind openraft's storage traits).
+//! The Raft log and the metadata state machine ([`MetaState`] behind openraft's storage traits), and the
+//! [`Disk`] they live on.
 //!
-//! Both are volatile: a node's Raft state lives as long as its process (a killed host restarts as a fresh
-//! cluster of one). Locks are `std::sync::Mutex`, never held across `.await`.
+//! Both are held in memory. What survives a restart is what the node's [`Disk`] keeps: the harness gives each
+//! simulated host one `Disk` for its whole life, so a killed-and-restarted host finds its vote, log and applied
+//! table again; a node started with a fresh `Disk` (the real binary today) starts as a cluster of one. Every
+//! write is complete when its call returns (an "fsync'd on return" disk): a crash never loses an acknowledged
+//! append, vote or apply, and never leaves half of one. Locks are `std::sync::Mutex`, never held across `.await`.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -15,8 +19,8 @@ use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, IOFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{EntryPayload, LogState, OptionalSend, RaftLogReader, RaftSnapshotBuilder, SnapshotMeta};
 
-use super::TypeConfig;
-use crate::meta::MetaState;
+use super::{GroupId, TypeConfig};
+use crate::meta::{MetaState, NodeId};
 
 type C = TypeConfig;
 type Entry = <C as openraft::RaftTypeConfig>::Entry;
@@ -225,5 +229,68 @@ impl RaftStateMachine<C> for MetaMachine {
 
     async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<C, MetaState>>, io::Error> {
         Ok(self.lock().snapshot.clone().map(|(meta, snapshot)| openraft::Snapshot { meta, snapshot }))
+    }
+}
+
+/// What a node keeps across a restart: which node it is, which Raft group incarnation it belongs to, that
+/// instance's log (vote, entries, committed id) and state machine (applied table, membership, snapshot), and the
+/// table it showed while joining. Cheap to clone: clones share one store.
+#[derive(Clone, Default)]
+pub struct Disk {
+    inner: Arc<Mutex<Option<Persisted>>>,
+}
+
+/// The contents of a [`Disk`].
+#[derive(Clone)]
+pub(crate) struct Persisted {
+    pub me: NodeId,
+    pub group: GroupId,
+    /// Whether this instance was started empty to join another node's group (rather than founded here).
+    pub joined: bool,
+    /// The table shown while joining, until the group's table (as applied here) contains this node.
+    pub local: MetaState,
+    pub log: LogStore,
+    pub sm: MetaMachine,
+}
+
+impl Persisted {
+    /// Whether the instance never wrote anything: no vote, no entry.
+    pub fn is_blank(&self) -> bool {
+        let g = self.log.lock();
+        g.vote.is_none() && g.log.is_empty() && g.last_purged.is_none()
+    }
+}
+
+impl Disk {
+    /// A disk with nothing on it.
+    pub fn new() -> Self {
+        Disk::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Persisted>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn load(&self) -> Option<Persisted> {
+        self.lock().clone()
+    }
+
+    /// Replaces what the disk holds with a new instance's (fresh) stores.
+    pub(crate) fn store(&self, persisted: Persisted) {
+        *self.lock() = Some(persisted);
+    }
+
+    /// Whether anything was ever written to this disk.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_none()
+    }
+}
+
+impl std::fmt::Debug for Disk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.lock() {
+            None => f.write_str("Disk(empty)"),
+            Some(p) => write!(f, "Disk(node {}, group {}, joined {})", p.me, p.group, p.joined),
+        }
     }
 }

@@ -133,14 +133,30 @@ impl MetaStore {
         self.inner.strategy
     }
 
-    /// Raft strategies: founds this node's cluster of one. Called once by `serve`, after binding the bus.
+    /// Raft strategies: reopens the instance the node's disk holds (a restart), or founds this node's cluster of
+    /// one. Called once by `serve`, after binding the bus.
     pub(crate) async fn start(&self) -> Result<(), RaftAdapterError> {
         if !self.strategy().uses_raft() {
             return Ok(());
         }
         let _swap = self.inner.swapping.lock().await;
+        let disk = &self.inner.config.disk;
+        if let Some(reopened) = RaftGroup::reopen(disk, self.inner.transport.clone()).await {
+            let (group, joined, local) = reopened?;
+            let me = group.node_id();
+            *self.inner.myself.lock().expect("myself lock") = me;
+            let merged = group.read(|s| s.contains(&me));
+            if joined && !merged {
+                *self.inner.local.lock().expect("meta lock") = local;
+                *self.inner.joining.lock().expect("joining lock") = true;
+            } else {
+                *self.inner.local.lock().expect("meta lock") = group.read(MetaState::clone);
+            }
+            *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
+            return Ok(());
+        }
         let entry = self.inner.config.initial_entry();
-        let group = RaftGroup::found(entry, self.bus_addr(), self.inner.transport.clone()).await?;
+        let group = RaftGroup::found(entry, self.bus_addr(), disk, self.inner.transport.clone()).await?;
         *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
         Ok(())
     }

@@ -36,6 +36,9 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// Deadline of one cluster-bus exchange (MEET handshake), in milliseconds.
     pub bus_timeout_ms: u64,
+    /// Where the Raft state lives: a node started on a disk that holds an instance reopens it (a restart);
+    /// on an empty disk it founds a cluster of one. local-only keeps its table in memory only.
+    pub disk: crate::raft::Disk,
 }
 
 impl NodeConfig {
@@ -48,6 +51,7 @@ impl NodeConfig {
             strategy: Strategy::LocalOnly,
             limits: Limits::default(),
             bus_timeout_ms: 2_000,
+            disk: crate::raft::Disk::new(),
         }
     }
 

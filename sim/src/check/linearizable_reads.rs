@@ -136,6 +136,7 @@ mod tests {
             start: Duration::from_millis(start_ms),
             end: Duration::from_millis(end_ms),
             reply,
+            quiet: false,
         }
     }
 

@@ -2,12 +2,20 @@
 //! opening with the property and its source, each with unit tests on hand-built histories (including one that
 //! proves it fires).
 
+pub mod agreement;
+pub mod convergence;
+pub mod durability;
 pub mod linearizable_reads;
+pub mod liveness;
+pub mod slot_safety;
+pub mod views;
 
 use crate::client::CallRecord;
 use crate::run::{Host, Violation};
 
-/// Every checker over one run's history.
+/// Every checker that reads the whole history (the others judge the views `settle` collects).
 pub fn all(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
-    linearizable_reads::check(history, hosts)
+    let mut out = linearizable_reads::check(history, hosts);
+    out.extend(slot_safety::check(history, hosts));
+    out
 }

@@ -152,4 +152,87 @@ pub enum Step {
     Sleep { ms: u64 },
     /// `expect <target> "<command>" <check>=<value>`: send the command and judge the reply.
     Expect { target: Target, command: Vec<Word>, check: Check },
+    /// A fault the harness injects (docs/SCENARIOS.md, "Faults").
+    Fault(Fault),
+    /// `wait-consistent [within=<duration>]`: poll CLUSTER NODES on every node every 100 ms until the redis-cli
+    /// config signatures agree (redis-cli `--cluster create`'s "Waiting for the cluster to join"). A violation
+    /// if they never do within the bound.
+    WaitConsistent { within_ms: u64 },
+    /// `settle [within=<duration>]`: the liveness phase. Faults stop (links healed, paused hosts resumed, killed
+    /// hosts restarted, the profile's schedule and latency/loss back to lan), then every node is polled every
+    /// 100 ms until the cluster has converged (every node lists every node) and agrees (config signature and
+    /// CLUSTER SLOTS). Agreement and durability are judged on the views it ends with.
+    Settle { within_ms: u64 },
+}
+
+impl Step {
+    pub const WAIT_CONSISTENT_DEFAULT_MS: u64 = 10_000;
+    pub const SETTLE_DEFAULT_MS: u64 = 30_000;
+}
+
+/// A fault step. Nodes are 1-based. The client host's links are never touched: it talks to every side of a
+/// partition, as a Jepsen client on each side would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `kill n2`: the host's process dies; its tasks and connections are gone, its disk stays.
+    Kill(usize),
+    /// `restart n2`: the host's process starts again (from its disk under the Raft strategies). Restarting a
+    /// live host kills it first.
+    Restart(usize),
+    /// `pause n2`: the host stops running (a stopped VM, a long GC pause); its peers see a silent node.
+    Pause(usize),
+    /// `resume n2`.
+    Resume(usize),
+    /// `partition n1,n2 n3,n4,n5`: links between hosts of different groups are cut both ways (hosts not named
+    /// keep all their links). Replaces any earlier partition.
+    Partition(Vec<Vec<usize>>),
+    /// `heal`: every cluster link is up again (partitions and clogs undone).
+    Heal,
+    /// `clog n1->n2`: packets from n1 to n2 are held back (one way) until `unclog`.
+    Clog { from: usize, to: usize },
+    /// `unclog n1->n2`.
+    Unclog { from: usize, to: usize },
+    /// `latency 10ms..200ms`: every packet from now on takes a latency drawn from this range (madsim's
+    /// latency is global, not per link).
+    Latency { min_ms: u64, max_ms: u64 },
+    /// `loss 10%`: this share of packets is lost from now on (each loss stalls its TCP stream).
+    Loss { percent: u8 },
+}
+
+impl Fault {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Fault::Kill(_) => "kill",
+            Fault::Restart(_) => "restart",
+            Fault::Pause(_) => "pause",
+            Fault::Resume(_) => "resume",
+            Fault::Partition(_) => "partition",
+            Fault::Heal => "heal",
+            Fault::Clog { .. } => "clog",
+            Fault::Unclog { .. } => "unclog",
+            Fault::Latency { .. } => "latency",
+            Fault::Loss { .. } => "loss",
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = self.verb();
+        match self {
+            Fault::Kill(n) | Fault::Restart(n) | Fault::Pause(n) | Fault::Resume(n) => write!(f, "{verb} n{n}"),
+            Fault::Partition(groups) => {
+                f.write_str(verb)?;
+                for g in groups {
+                    let names: Vec<String> = g.iter().map(|n| format!("n{n}")).collect();
+                    write!(f, " {}", names.join(","))?;
+                }
+                Ok(())
+            }
+            Fault::Heal => f.write_str(verb),
+            Fault::Clog { from, to } | Fault::Unclog { from, to } => write!(f, "{verb} n{from}->n{to}"),
+            Fault::Latency { min_ms, max_ms } => write!(f, "{verb} {min_ms}ms..{max_ms}ms"),
+            Fault::Loss { percent } => write!(f, "{verb} {percent}%"),
+        }
+    }
 }

@@ -23,6 +23,11 @@ impl fmt::Display for ScenarioError {
 pub const STEPS_MAX: usize = 10_000;
 pub const SLEEP_MS_MAX: u64 = 3_600_000;
 pub const ARGS_MAX: usize = 20_000;
+pub const LATENCY_MS_MAX: u64 = 10_000;
+pub const LOSS_PERCENT_MAX: u8 = 90;
+
+const VERBS: &str =
+    "call, sleep, expect, kill, restart, pause, resume, partition, heal, clog, unclog, latency, loss, wait-consistent, settle";
 
 /// A token of a line and the 1-based column where it starts.
 #[derive(Debug)]
@@ -105,6 +110,22 @@ impl Ctx<'_> {
             return Err(self.err(tok.column, format!("node n{node} does not exist (the cluster has {} nodes)", self.nodes)));
         }
         Ok(Target::Node(node))
+    }
+
+    /// A single node (`n2`), never `all`.
+    fn node(&self, tok: &Token) -> Result<usize, ScenarioError> {
+        match self.target(tok)? {
+            Target::Node(n) => Ok(n),
+            Target::All => Err(self.err(tok.column, "this verb takes one node, not 'all'")),
+        }
+    }
+
+    /// An error at the first token past `count`, if any.
+    fn no_more(&self, tokens: &[Token], count: usize) -> Result<(), ScenarioError> {
+        match tokens.get(count) {
+            Some(tok) => Err(self.err(tok.column, format!("unexpected '{}'", tok.text))),
+            None => Ok(()),
+        }
     }
 
     fn node_name(&self, text: &str) -> Option<usize> {
@@ -296,8 +317,88 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 let check = parse_check(&ctx, &tokens[3])?;
                 Step::Expect { target, command, check }
             }
+            "kill" | "restart" | "pause" | "resume" => {
+                need(2, "a node")?;
+                let node = ctx.node(&tokens[1])?;
+                ctx.no_more(&tokens, 2)?;
+                Step::Fault(match verb.text.as_str() {
+                    "kill" => Fault::Kill(node),
+                    "restart" => Fault::Restart(node),
+                    "pause" => Fault::Pause(node),
+                    _ => Fault::Resume(node),
+                })
+            }
+            "partition" => {
+                need(3, "at least two groups of nodes, such as n1,n2 n3,n4,n5")?;
+                let mut seen = vec![false; ctx.nodes + 1];
+                let mut groups = Vec::new();
+                for tok in &tokens[1..] {
+                    let mut group = Vec::new();
+                    let mut column = tok.column;
+                    for name in tok.text.split(',') {
+                        let node = ctx.node(&Token { text: name.to_string(), column, quoted: false })?;
+                        if std::mem::replace(&mut seen[node], true) {
+                            return Err(ctx.err(column, format!("n{node} is in more than one group")));
+                        }
+                        group.push(node);
+                        column += name.chars().count() + 1;
+                    }
+                    groups.push(group);
+                }
+                Step::Fault(Fault::Partition(groups))
+            }
+            "heal" => {
+                ctx.no_more(&tokens, 1)?;
+                Step::Fault(Fault::Heal)
+            }
+            "clog" | "unclog" => {
+                need(2, "a link such as n1->n2")?;
+                let tok = &tokens[1];
+                let Some((a, b)) = tok.text.split_once("->") else {
+                    return Err(ctx.err(tok.column, format!("expected a link such as n1->n2, found '{}'", tok.text)));
+                };
+                let from = ctx.node(&Token { text: a.to_string(), column: tok.column, quoted: false })?;
+                let to_col = tok.column + a.chars().count() + 2;
+                let to = ctx.node(&Token { text: b.to_string(), column: to_col, quoted: false })?;
+                if from == to {
+                    return Err(ctx.err(tok.column, "a link joins two different nodes"));
+                }
+                ctx.no_more(&tokens, 2)?;
+                Step::Fault(if verb.text == "clog" { Fault::Clog { from, to } } else { Fault::Unclog { from, to } })
+            }
+            "latency" => {
+                need(2, "a range such as 10ms..200ms")?;
+                let tok = &tokens[1];
+                let range = tok.text.split_once("..").and_then(|(a, b)| Some((duration_ms(a)?, duration_ms(b)?)));
+                let Some((min_ms, max_ms)) = range.filter(|(a, b)| a < b && *b <= LATENCY_MS_MAX) else {
+                    return Err(ctx.err(tok.column, format!("expected a latency range such as 10ms..200ms (at most {LATENCY_MS_MAX} ms, minimum below maximum), found '{}'", tok.text)));
+                };
+                ctx.no_more(&tokens, 2)?;
+                Step::Fault(Fault::Latency { min_ms, max_ms })
+            }
+            "loss" => {
+                need(2, "a percentage such as 10%")?;
+                let tok = &tokens[1];
+                let Some(percent) = tok.text.strip_suffix('%').and_then(|d| d.parse::<u8>().ok()).filter(|p| *p <= LOSS_PERCENT_MAX) else {
+                    return Err(ctx.err(tok.column, format!("expected a loss such as 10% (0% to {LOSS_PERCENT_MAX}%), found '{}'", tok.text)));
+                };
+                ctx.no_more(&tokens, 2)?;
+                Step::Fault(Fault::Loss { percent })
+            }
+            "wait-consistent" | "settle" => {
+                let default = if verb.text == "settle" { Step::SETTLE_DEFAULT_MS } else { Step::WAIT_CONSISTENT_DEFAULT_MS };
+                let mut within_ms = default;
+                if let Some(tok) = tokens.get(1) {
+                    let value = tok.text.strip_prefix("within=").ok_or_else(|| ctx.err(tok.column, format!("expected within=<duration>, found '{}'", tok.text)))?;
+                    within_ms = duration_ms(value)
+                        .filter(|ms| (1..=SLEEP_MS_MAX).contains(ms))
+                        .ok_or_else(|| ctx.err(tok.column + 7, format!("expected a duration such as 30s (at most {SLEEP_MS_MAX} ms), found '{value}'")))?;
+                }
+                ctx.no_more(&tokens, 2)?;
+                if verb.text == "settle" { Step::Settle { within_ms } } else { Step::WaitConsistent { within_ms } }
+            }
             other => {
-                return Err(ctx.err(verb.column, format!("unknown verb '{other}' (expected call, sleep or expect)")));
+                return Err(ctx.err(verb.column, format!("unknown verb '{other}' (expected one of: {VERBS})")));
             }
         };
         steps.push(step);

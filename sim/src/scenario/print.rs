@@ -33,11 +33,7 @@ pub fn print(s: &Scenario) -> String {
                 out.push('\n');
             }
             Step::Sleep { ms } => {
-                if *ms % 1000 == 0 && *ms > 0 {
-                    let _ = writeln!(out, "sleep {}s", ms / 1000);
-                } else {
-                    let _ = writeln!(out, "sleep {ms}ms");
-                }
+                let _ = writeln!(out, "sleep {}", duration(*ms));
             }
             Step::Expect { target, command, check } => {
                 let command: Vec<String> = command.iter().map(word).collect();
@@ -47,9 +43,27 @@ pub fn print(s: &Scenario) -> String {
                 };
                 let _ = writeln!(out, "expect {target} {} {}={value}", quote(&command.join(" ")), check.key());
             }
+            Step::Fault(fault) => {
+                let _ = writeln!(out, "{fault}");
+            }
+            Step::WaitConsistent { within_ms } => {
+                let _ = writeln!(out, "wait-consistent within={}", duration(*within_ms));
+            }
+            Step::Settle { within_ms } => {
+                let _ = writeln!(out, "settle within={}", duration(*within_ms));
+            }
         }
     }
     out
+}
+
+/// `2s` for whole seconds, else `1500ms`.
+fn duration(ms: u64) -> String {
+    if ms % 1000 == 0 && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
 fn push_comment(out: &mut String, text: &str) {

@@ -58,7 +58,22 @@ fn quoted_check_values_may_hold_spaces() {
 fn errors_name_file_line_and_column() {
     assert_eq!(err("call n1 PING\n"), "x.scn:1:1: the first line must be 'cluster <nodes> ...', found 'call'");
     assert_eq!(err("cluster 3\ncall n4 PING\n"), "x.scn:2:6: node n4 does not exist (the cluster has 3 nodes)");
-    assert_eq!(err("cluster 3\n  frobnicate n1\n"), "x.scn:2:3: unknown verb 'frobnicate' (expected call, sleep or expect)");
+    assert_eq!(err("cluster 3\n  frobnicate n1\n"), "x.scn:2:3: unknown verb 'frobnicate' (expected one of: call, sleep, expect, kill, restart, pause, resume, partition, heal, clog, unclog, latency, loss, wait-consistent, settle)");
+    assert_eq!(err("cluster 3\nkill all\n"), "x.scn:2:6: this verb takes one node, not 'all'");
+    assert_eq!(err("cluster 3\nkill n2 now\n"), "x.scn:2:9: unexpected 'now'");
+    assert_eq!(err("cluster 3\npartition n1,n2 n2,n3\n"), "x.scn:2:17: n2 is in more than one group");
+    assert_eq!(err("cluster 3\npartition n1,n2 n3,n7\n"), "x.scn:2:20: node n7 does not exist (the cluster has 3 nodes)");
+    assert_eq!(err("cluster 3\npartition n1,n2\n"), "x.scn:2:16: 'partition' needs at least two groups of nodes, such as n1,n2 n3,n4,n5");
+    assert_eq!(err("cluster 3\nclog n1-n2\n"), "x.scn:2:6: expected a link such as n1->n2, found 'n1-n2'");
+    assert_eq!(err("cluster 3\nclog n1->n5\n"), "x.scn:2:10: node n5 does not exist (the cluster has 3 nodes)");
+    assert_eq!(err("cluster 3\nclog n1->n1\n"), "x.scn:2:6: a link joins two different nodes");
+    assert_eq!(
+        err("cluster 3\nlatency 200ms..10ms\n"),
+        "x.scn:2:9: expected a latency range such as 10ms..200ms (at most 10000 ms, minimum below maximum), found '200ms..10ms'"
+    );
+    assert_eq!(err("cluster 3\nloss 95%\n"), "x.scn:2:6: expected a loss such as 10% (0% to 90%), found '95%'");
+    assert_eq!(err("cluster 3\nsettle in=3s\n"), "x.scn:2:8: expected within=<duration>, found 'in=3s'");
+    assert_eq!(err("cluster 3\nsettle within=soon\n"), "x.scn:2:15: expected a duration such as 30s (at most 3600000 ms), found 'soon'");
     assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy, profile or base-port)");
     assert_eq!(
         err("cluster 3 strategy=eventual\n"),
@@ -80,7 +95,9 @@ fn errors_name_file_line_and_column() {
 #[test]
 fn printing_a_parsed_file_gives_it_back() {
     let text = "# intent\ncluster 6 strategy=local-only\ncall n1 PING\nsleep 2s\nsleep 1500ms\n# x\n\
-                expect n2 \"CLUSTER NODES\" knows={n1.id}\ncall n3 ECHO \"a b\"\nexpect all \"PING\" reply=PONG\n";
+                expect n2 \"CLUSTER NODES\" knows={n1.id}\ncall n3 ECHO \"a b\"\nexpect all \"PING\" reply=PONG\n\
+                kill n2\nrestart n2\npause n3\nresume n3\npartition n1,n2 n3,n4,n5\nheal\nclog n1->n2\nunclog n1->n2\n\
+                latency 10ms..200ms\nloss 10%\nwait-consistent within=10s\nsettle within=1500ms\n";
     assert_eq!(print(&parse("x.scn", text).unwrap()), text);
 }
 
@@ -157,6 +174,33 @@ fn arb_simple_word(nodes: usize) -> impl proptest::strategy::Strategy<Value = Wo
     })
 }
 
+fn arb_fault(nodes: usize) -> BoxedStrategy<Fault> {
+    let node = 1..=nodes;
+    let single = prop_oneof![
+        node.clone().prop_map(Fault::Kill),
+        node.clone().prop_map(Fault::Restart),
+        node.clone().prop_map(Fault::Pause),
+        node.prop_map(Fault::Resume),
+        Just(Fault::Heal),
+        (0u64..5000, 1u64..5000).prop_map(|(min_ms, d)| Fault::Latency { min_ms, max_ms: min_ms + d }),
+        (0u8..=90).prop_map(|percent| Fault::Loss { percent }),
+    ];
+    if nodes < 2 {
+        return single.boxed();
+    }
+    let link = (1..=nodes, 1..nodes).prop_map(|(a, b)| (a, if b >= a { b + 1 } else { b }));
+    let partition = Just((1..=nodes).collect::<Vec<usize>>()).prop_shuffle().prop_flat_map(|order| {
+        (1..order.len()).prop_map(move |cut| Fault::Partition(vec![order[..cut].to_vec(), order[cut..].to_vec()]))
+    });
+    prop_oneof![
+        single,
+        partition,
+        link.clone().prop_map(|(from, to)| Fault::Clog { from, to }),
+        link.prop_map(|(from, to)| Fault::Unclog { from, to }),
+    ]
+    .boxed()
+}
+
 fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
     (1usize..8, prop::option::of(prop::sample::select(Strategy_ALL.to_vec())), prop::option::of(prop::sample::select(crate::profile::Profile::ALL.to_vec())), prop_oneof![Just(6379u16), 7000u16..7100])
         .prop_flat_map(|(nodes, strategy, profile, base_port)| {
@@ -171,6 +215,9 @@ fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
                 "[a-z ]{0,12}".prop_map(|c| Step::Comment(c.trim().to_string())),
                 (target.clone(), prop::collection::vec(arb_word(nodes), 1..5)).prop_map(|(target, command)| Step::Call { target, command }),
                 (0u64..5000).prop_map(|ms| Step::Sleep { ms }),
+                arb_fault(nodes).prop_map(Step::Fault),
+                (1u64..100_000).prop_map(|within_ms| Step::WaitConsistent { within_ms }),
+                (1u64..100_000).prop_map(|within_ms| Step::Settle { within_ms }),
                 (target, prop::collection::vec(arb_simple_word(nodes), 1..4), check)
                     .prop_map(|(target, command, check)| Step::Expect { target, command, check }),
             ];

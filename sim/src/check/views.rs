@@ -1,0 +1,121 @@
+//! What the checkers read out of CLUSTER NODES replies: one entry per line, and the per-node snapshot a
+//! `settle` or `wait-consistent` step collects.
+
+use std::collections::BTreeSet;
+
+/// One line of a CLUSTER NODES reply:
+/// `<id> <ip:port@bus> <flags> <master> <ping-sent> <pong-recv> <config-epoch> <link-state> <slot>...`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub flags: BTreeSet<String>,
+    /// The master's id for a replica (`-` otherwise).
+    pub master: Option<String>,
+    pub config_epoch: u64,
+    /// Slot tokens as written (`0-5460`, `5461`; importing/migrating `[..]` tokens left out).
+    pub slot_tokens: Vec<String>,
+}
+
+impl Entry {
+    pub fn is_master(&self) -> bool {
+        self.flags.contains("master")
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.flags.contains("slave")
+    }
+
+    pub fn is_myself(&self) -> bool {
+        self.flags.contains("myself")
+    }
+
+    /// Every slot the line claims, expanded (at most 16,384).
+    pub fn slots(&self) -> Vec<u16> {
+        let mut out = Vec::new();
+        for t in &self.slot_tokens {
+            let (a, b) = t.split_once('-').unwrap_or((t, t));
+            if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+                out.extend((a..=b.min(16_383)).take(16_384));
+            }
+        }
+        out
+    }
+}
+
+/// Parses the lines of a CLUSTER NODES reply; lines that do not have the nine-plus fields are skipped.
+pub fn parse_nodes(text: &str) -> Vec<Entry> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            if fields.len() < 8 {
+                return None;
+            }
+            Some(Entry {
+                id: fields[0].to_string(),
+                flags: fields[2].split(',').map(str::to_string).collect(),
+                master: (fields[3] != "-").then(|| fields[3].to_string()),
+                config_epoch: fields[6].parse().ok()?,
+                slot_tokens: fields[8..].iter().filter(|t| !t.starts_with('[') && !t.is_empty()).map(|t| t.to_string()).collect(),
+            })
+        })
+        .collect()
+}
+
+/// redis-cli's config signature (`clusterManagerGetConfigSignature`): for every line that has slots,
+/// `id:` + its slot tokens sorted as strings and joined by `,`; the entries sorted and joined by `|`.
+/// Flags, epochs and replica links are not part of it.
+pub fn config_signature(text: &str) -> String {
+    let mut entries: Vec<String> = parse_nodes(text)
+        .into_iter()
+        .filter(|e| !e.slot_tokens.is_empty())
+        .map(|e| {
+            let mut tokens = e.slot_tokens.clone();
+            tokens.sort();
+            format!("{}:{}", e.id, tokens.join(","))
+        })
+        .collect();
+    entries.sort();
+    entries.join("|")
+}
+
+/// What one node answered at one moment of a `settle` / `wait-consistent` poll. Errors are kept as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeView {
+    /// 1-based node index.
+    pub node: usize,
+    /// CLUSTER NODES, or the error it answered.
+    pub nodes: Result<String, String>,
+    /// CLUSTER SLOTS as shown in traces, or the error it answered (`None`: not asked).
+    pub slots: Option<Result<String, String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODES: &str = "\
+b 10.0.0.2:6380@16380 master - 0 1 2 connected 5461-10922
+a 10.0.0.1:6379@16379 myself,master - 0 0 1 connected 0-5460 [93->-c]
+c 10.0.0.3:6381@16381 slave a 0 1 1 connected
+";
+
+    #[test]
+    fn nodes_lines_parse_into_entries() {
+        let e = parse_nodes(NODES);
+        assert_eq!(e.len(), 3);
+        assert_eq!(e[1].id, "a");
+        assert!(e[1].is_myself() && e[1].is_master());
+        assert_eq!(e[1].slot_tokens, vec!["0-5460"]);
+        assert_eq!(e[1].slots().len(), 5461);
+        assert_eq!(e[2].master.as_deref(), Some("a"));
+        assert!(e[2].is_replica());
+        assert_eq!(e[0].config_epoch, 2);
+    }
+
+    #[test]
+    fn signature_lists_slot_owners_sorted_and_skips_slotless_lines() {
+        assert_eq!(config_signature(NODES), "a:0-5460|b:5461-10922");
+        assert_eq!(config_signature("x 1:1@2 myself,master - 0 0 0 connected 7 10-11 3\n"), "x:10-11,3,7");
+        assert_eq!(config_signature(""), "");
+    }
+}

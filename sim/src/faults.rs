@@ -1,0 +1,218 @@
+//! The fault injector: the one place that kills, restarts, pauses and resumes hosts and clogs links, for both
+//! the scenario's fault steps and the network profile's schedule.
+//!
+//! Two sources of faults share the hosts, so the injector keeps both intents and applies their union: a link is
+//! clogged while the scenario (a partition or a `clog`) or the profile (a flaky moment) wants it clogged; a host
+//! is paused while the scenario or the profile (slow-follower) wants it paused, and a killed host is not paused
+//! or resumed by the profile. `settle` stops every fault at once ([`Faults::stop_all`]).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use madsim::net::NetSim;
+use madsim::runtime::Handle;
+use madsim::task::NodeId as HostId;
+
+use crate::scenario::Fault;
+use crate::trace::TraceSink;
+
+/// One directed link between cluster hosts, as 1-based node numbers.
+type Link = (usize, usize);
+
+#[derive(Default)]
+struct State {
+    scenario_clogs: BTreeSet<Link>,
+    profile_clogs: BTreeSet<Link>,
+    scenario_paused: BTreeSet<usize>,
+    profile_paused: BTreeSet<usize>,
+    killed: BTreeSet<usize>,
+    /// Set by `stop_all`: the profile's schedule ends and injects nothing more.
+    profile_stopped: bool,
+}
+
+/// Shared handle on the run's faults (cheap to clone).
+#[derive(Clone)]
+pub struct Faults {
+    hosts: Arc<Vec<HostId>>,
+    state: Arc<Mutex<State>>,
+    sink: TraceSink,
+    /// The network configuration `stop_all` restores (lan).
+    calm: madsim::net::Config,
+}
+
+impl Faults {
+    /// `hosts`: madsim ids of the cluster hosts, in node order.
+    pub fn new(hosts: Vec<HostId>, sink: TraceSink) -> Self {
+        Faults { hosts: Arc::new(hosts), state: Arc::default(), sink, calm: madsim::net::Config::default() }
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.hosts.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn host(&self, node: usize) -> HostId {
+        self.hosts[node - 1]
+    }
+
+    /// Brings one link in line with the union of intents.
+    fn sync_link(&self, state: &State, link: Link) {
+        let net = NetSim::current();
+        let (a, b) = (self.host(link.0), self.host(link.1));
+        if state.scenario_clogs.contains(&link) || state.profile_clogs.contains(&link) {
+            net.clog_link(a, b);
+        } else {
+            net.unclog_link(a, b);
+        }
+    }
+
+    fn sync_pause(&self, state: &State, node: usize) {
+        if state.killed.contains(&node) {
+            return;
+        }
+        let handle = Handle::current();
+        if state.scenario_paused.contains(&node) || state.profile_paused.contains(&node) {
+            handle.pause(self.host(node));
+        } else {
+            handle.resume(self.host(node));
+        }
+    }
+
+    /// Applies a scenario fault step.
+    pub fn apply(&self, fault: &Fault) {
+        self.sink.push("fault", &fault.to_string());
+        let mut state = self.lock();
+        let handle = Handle::current();
+        match fault {
+            Fault::Kill(n) => {
+                state.killed.insert(*n);
+                state.scenario_paused.remove(n);
+                handle.kill(self.host(*n));
+            }
+            Fault::Restart(n) => {
+                state.killed.remove(n);
+                state.scenario_paused.remove(n);
+                // Kill first: that closes the old process's sockets (a live process's listeners would otherwise
+                // still hold its ports), as a real restart does.
+                handle.kill(self.host(*n));
+                handle.restart(self.host(*n));
+                // A restarted process runs unless the profile is pausing it right now.
+                self.sync_pause(&state, *n);
+            }
+            Fault::Pause(n) => {
+                state.scenario_paused.insert(*n);
+                self.sync_pause(&state, *n);
+            }
+            Fault::Resume(n) => {
+                state.scenario_paused.remove(n);
+                self.sync_pause(&state, *n);
+            }
+            Fault::Partition(groups) => {
+                let old = std::mem::take(&mut state.scenario_clogs);
+                for (i, g) in groups.iter().enumerate() {
+                    for h in groups.iter().skip(i + 1) {
+                        for &a in g {
+                            for &b in h {
+                                state.scenario_clogs.insert((a, b));
+                                state.scenario_clogs.insert((b, a));
+                            }
+                        }
+                    }
+                }
+                let touched: BTreeSet<Link> = old.union(&state.scenario_clogs).copied().collect();
+                for link in touched {
+                    self.sync_link(&state, link);
+                }
+            }
+            Fault::Heal => {
+                let old = std::mem::take(&mut state.scenario_clogs);
+                for link in old {
+                    self.sync_link(&state, link);
+                }
+            }
+            Fault::Clog { from, to } => {
+                state.scenario_clogs.insert((*from, *to));
+                self.sync_link(&state, (*from, *to));
+            }
+            Fault::Unclog { from, to } => {
+                state.scenario_clogs.remove(&(*from, *to));
+                self.sync_link(&state, (*from, *to));
+            }
+            Fault::Latency { min_ms, max_ms } => NetSim::current()
+                .update_config(|c| c.send_latency = Duration::from_millis(*min_ms)..Duration::from_millis(*max_ms)),
+            Fault::Loss { percent } => {
+                NetSim::current().update_config(|c| c.packet_loss_rate = f64::from(*percent) / 100.0)
+            }
+        }
+    }
+
+    /// The liveness phase begins: the profile's schedule stops, every link is healed, every paused host resumed,
+    /// every killed host restarted, latency and loss go back to lan.
+    pub fn stop_all(&self) {
+        let mut state = self.lock();
+        state.profile_stopped = true;
+        let links: BTreeSet<Link> = state.scenario_clogs.union(&state.profile_clogs).copied().collect();
+        state.scenario_clogs.clear();
+        state.profile_clogs.clear();
+        for link in links {
+            self.sync_link(&state, link);
+        }
+        let killed = std::mem::take(&mut state.killed);
+        let handle = Handle::current();
+        for n in &killed {
+            handle.kill(self.host(*n));
+            handle.restart(self.host(*n));
+        }
+        let paused: BTreeSet<usize> = state.scenario_paused.union(&state.profile_paused).copied().collect();
+        state.scenario_paused.clear();
+        state.profile_paused.clear();
+        for n in paused {
+            self.sync_pause(&state, n);
+        }
+        let calm = self.calm.clone();
+        NetSim::current().update_config(|c| *c = calm);
+        drop(state);
+        self.sink.push("fault", "faults stop: links healed, hosts resumed and restarted, latency and loss at lan");
+    }
+
+    // ---- the profile's side ----
+
+    /// Whether the profile's schedule has been stopped.
+    pub fn profile_stopped(&self) -> bool {
+        self.lock().profile_stopped
+    }
+
+    /// The profile clogs (or unclogs) both directions of a link; ignored once stopped.
+    pub fn profile_clog(&self, a: usize, b: usize, clogged: bool) {
+        let mut state = self.lock();
+        if state.profile_stopped {
+            return;
+        }
+        for link in [(a, b), (b, a)] {
+            if clogged {
+                state.profile_clogs.insert(link);
+            } else {
+                state.profile_clogs.remove(&link);
+            }
+            self.sync_link(&state, link);
+        }
+    }
+
+    /// The profile pauses (or resumes) a host; ignored once stopped, and for killed hosts.
+    pub fn profile_pause(&self, node: usize, paused: bool) {
+        let mut state = self.lock();
+        if state.profile_stopped {
+            return;
+        }
+        if paused {
+            state.profile_paused.insert(node);
+        } else {
+            state.profile_paused.remove(&node);
+        }
+        self.sync_pause(&state, node);
+    }
+}
