@@ -44,6 +44,11 @@ impl Client {
         Client { addrs, conns: BTreeMap::new(), sink, history: Vec::new() }
     }
 
+    /// Drops the connection to `node`, if any (its process was killed or restarted).
+    pub fn disconnect(&mut self, node: usize) {
+        self.conns.remove(&node);
+    }
+
     /// Sends `args` to node `node` (1-based) and records the exchange. Transport failures become error replies
     /// starting with `(client)`, so they are visible in the history like any other answer.
     pub async fn call(&mut self, node: usize, args: &[Bytes], shown: &str, line: usize) -> Reply {

@@ -151,8 +151,8 @@ impl Faults {
     }
 
     /// The liveness phase begins: the profile's schedule stops, every link is healed, every paused host resumed,
-    /// every killed host restarted, latency and loss go back to lan.
-    pub fn stop_all(&self) {
+    /// every killed host restarted, latency and loss go back to lan. Returns the restarted nodes.
+    pub fn stop_all(&self) -> Vec<usize> {
         let mut state = self.lock();
         state.profile_stopped = true;
         let links: BTreeSet<Link> = state.scenario_clogs.union(&state.profile_clogs).copied().collect();
@@ -177,6 +177,7 @@ impl Faults {
         NetSim::current().update_config(|c| *c = calm);
         drop(state);
         self.sink.push("fault", "faults stop: links healed, hosts resumed and restarted, latency and loss at lan");
+        killed.into_iter().collect()
     }
 
     // ---- the profile's side ----

@@ -17,7 +17,7 @@ use crate::check::views::NodeView;
 use crate::client::{show_reply, CallRecord, Client};
 use crate::faults::Faults;
 use crate::profile::Profile;
-use crate::scenario::{print_word, Check, Field, Piece, Scenario, Step, Target, Word};
+use crate::scenario::{print_word, Check, Fault, Field, Piece, Scenario, Step, Target, Word};
 use crate::trace::{capture, hash_lines, TraceSink};
 
 /// What to run a scenario with.
@@ -483,7 +483,13 @@ async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: F
         match step {
             Step::Comment(_) => {}
             Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
-            Step::Fault(fault) => faults.apply(fault),
+            Step::Fault(fault) => {
+                faults.apply(fault);
+                if let Fault::Kill(n) | Fault::Restart(n) = fault {
+                    // The harness killed that process: its connections are gone, the next call connects afresh.
+                    client.disconnect(*n);
+                }
+            }
             Step::WaitConsistent { within_ms } => {
                 let start = crate::trace::now();
                 loop {
@@ -509,7 +515,9 @@ async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: F
                 }
             }
             Step::Settle { within_ms } => {
-                faults.stop_all();
+                for n in faults.stop_all() {
+                    client.disconnect(n);
+                }
                 let start = crate::trace::now();
                 loop {
                     let views = poll_views(&mut client, hosts.len(), line, true).await;

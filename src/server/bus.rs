@@ -36,8 +36,14 @@ pub enum BusRequest {
     /// To a cluster of one, `node`: leave your group and start an empty Raft instance of `group`, unless your
     /// table changed since the handshake (`expect_applied`).
     Join { group: GroupId, node: NodeId, expect_applied: Option<u64> },
-    /// To `node`, removed from `group`: become a cluster of one again.
-    Leave { group: GroupId, node: NodeId },
+    /// To `node`, removed from `group`: become a cluster of one again. `entry` is its entry as the group's
+    /// table held it before the removal (its latest config epoch and address), when the sender knew it.
+    Leave {
+        group: GroupId,
+        node: NodeId,
+        #[serde(default)]
+        entry: Option<crate::meta::NodeInfo>,
+    },
 }
 
 impl BusRequest {
@@ -141,7 +147,7 @@ async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream, peer: Sock
             BusRequest::Leader { group, op } => node.meta.serve_leader_op(group, op).await,
             BusRequest::ReadIndex { group } => node.meta.serve_read_index(group).await,
             BusRequest::Join { group, node: id, expect_applied } => node.meta.serve_join(group, id, expect_applied).await,
-            BusRequest::Leave { group, node: id } => node.meta.serve_leave(group, id).await,
+            BusRequest::Leave { group, node: id, entry } => node.meta.serve_leave(group, id, entry).await,
         };
         if write_frame(&mut stream, &reply).await.is_err() {
             return;

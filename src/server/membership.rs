@@ -207,6 +207,9 @@ impl MetaStore {
         let store = self.clone();
         let work = async move {
             let me = store.myself();
+            // The target's entry as committed so far: it keeps its config epoch when it becomes a cluster of one
+            // (a Redis node that others forget keeps its own epoch).
+            let last_entry = store.read_local(|s| s.node(&target).cloned());
             store.propose(Command::Forget { by: me, target }).await?;
             let group = store.current_group().map_err(|e| Reply::error(format!("CLUSTERDOWN {e}")))?;
             let target_addr = group.members().get(&target).cloned();
@@ -216,7 +219,7 @@ impl MetaStore {
                 .await
                 .map_err(|e| Reply::error(format!("CLUSTERDOWN forgot {target} but could not remove it from Raft: {e}")))?;
             if let Some(addr) = target_addr {
-                let notice = BusRequest::Leave { group: group.id(), node: target };
+                let notice = BusRequest::Leave { group: group.id(), node: target, entry: last_entry };
                 let sent = bus::call(&addr, &notice, Duration::from_millis(LEAVE_NOTICE_TIMEOUT_MS)).await;
                 tracing::info!("forget: {target} told to leave: {}", sent.map_or_else(|e| e.to_string(), |_| "ok".into()));
             }
@@ -272,14 +275,22 @@ impl MetaStore {
         }
     }
 
-    pub(super) async fn serve_leave(&self, group: GroupId, node: NodeId) -> BusReply {
+    pub(super) async fn serve_leave(&self, group: GroupId, node: NodeId, last: Option<NodeInfo>) -> BusReply {
         let _swap = self.inner.swapping.lock().await;
         if node != self.myself() || self.group().map(|g| g.id()) != Some(group) {
             return BusReply::Error(format!("not {node} of group {group}"));
         }
-        // The group's table no longer holds this node; the one shown meanwhile may predate the merge, when the
-        // node did not know its address yet. A node that was in a group knows it.
+        // The group's table may no longer hold this node; the one shown meanwhile may predate the merge, when the
+        // node did not know its address yet (a node that was in a group knows it) and had an older config epoch.
         let mut entry = self.own_entry();
+        if let Some(last) = last.filter(|l| l.id == node) {
+            if last.config_epoch > entry.config_epoch {
+                entry.config_epoch = last.config_epoch;
+            }
+            if entry.ip.is_empty() {
+                entry.ip = last.ip;
+            }
+        }
         if entry.ip.is_empty() {
             entry.ip = self.inner.config.ip.clone();
         }

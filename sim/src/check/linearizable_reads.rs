@@ -55,7 +55,8 @@ fn listed(text: &str, hosts: &[Host]) -> BTreeSet<usize> {
     out
 }
 
-/// Checks every CLUSTER NODES read of the history.
+/// Checks every CLUSTER NODES read of the history. Reports the first stale read per (reader, missing node) pair
+/// (a node that stays stale would otherwise be reported once per poll of a `settle`).
 pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     // (ok time, receiver, target) of every acknowledged MEET; the first acknowledged FORGET/RESET time.
     let mut edges: Vec<(Duration, usize, usize)> = Vec::new();
@@ -77,6 +78,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         }
     }
     let mut violations = Vec::new();
+    let mut reported: std::collections::BTreeSet<(usize, usize)> = std::collections::BTreeSet::new();
     for read in history {
         if verb(&read.command).0 != "CLUSTER NODES" || matches!(read.reply, Reply::Error(_)) {
             continue;
@@ -104,7 +106,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         }
         let seen = listed(&text, hosts);
         for (missing, write_ok_at) in reached {
-            if !seen.contains(&missing) {
+            if !seen.contains(&missing) && reported.insert((read.node, missing)) {
                 violations.push(Violation::StaleMembershipRead {
                     line: read.line,
                     node: read.node,

@@ -3,7 +3,8 @@
 //!
 //! Source: the Redis Cluster specification (one master serves a slot; a replica replicates a master; config
 //! epochs only grow — "the configEpoch is never decremented" outside CLUSTER RESET HARD) and the state machine's
-//! own invariants (`MetaState::check_invariants`), judged again from the outside. Every CLUSTER NODES reply of
+//! own invariants (`MetaState::check_invariants`), judged again from the outside. Epochs are compared on master
+//! lines only: a replica's line shows its master's epoch (`nodeEpoch` in Redis). Every CLUSTER NODES reply of
 //! the history is a view; error replies are not. After an acknowledged CLUSTER RESET, epochs may restart at 0, so
 //! epoch tracking starts over (RESET HARD is the spec's one exception).
 
@@ -69,7 +70,8 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
                 push(v, &mut out);
             }
         }
-        for e in &entries {
+        // A replica's line shows its master's epoch (Redis's `nodeEpoch`), so only master lines are compared.
+        for e in entries.iter().filter(|e| e.is_master()) {
             let previous = epochs.insert((call.node, e.id.clone()), e.config_epoch);
             if let Some(from) = previous.filter(|p| *p > e.config_epoch) {
                 let v = Violation::EpochWentBack { line: call.line, node: call.node, of: name(&e.id), from, to: e.config_epoch };
@@ -134,6 +136,13 @@ mod tests {
         assert_eq!(v, vec![Violation::EpochWentBack { line: 2, node: 1, of: "a".into(), from: 5, to: 4 }]);
         let reset = CallRecord { command: "CLUSTER RESET HARD".into(), reply: Reply::Simple("OK".into()), ..before.clone() };
         assert_eq!(check(&[before, reset, after], &hosts()), vec![]);
+    }
+
+    #[test]
+    fn a_node_turning_replica_shows_its_masters_epoch_without_firing() {
+        let before = nodes(1, 1, "a 1:1@2 myself,master - 0 0 1 connected 0-10\nb 1:1@2 master - 0 0 4 connected\n");
+        let after = nodes(1, 2, "a 1:1@2 myself,master - 0 0 1 connected 0-10\nb 1:1@2 slave a 0 0 1 connected\n");
+        assert_eq!(check(&[before, after], &hosts()), vec![]);
     }
 
     #[test]
