@@ -34,19 +34,23 @@ pub const CALL_TIMEOUT_MS: u64 = 10_000;
 
 pub struct Client {
     addrs: Vec<SocketAddr>,
-    conns: BTreeMap<usize, (TcpStream, BytesMut)>,
+    /// Open connections, with the generation of the node's process each was made to.
+    conns: BTreeMap<usize, (TcpStream, BytesMut, u64)>,
+    /// The current generation of each node's process (see `Faults::generation`).
+    generation: Option<Box<dyn Fn(usize) -> u64 + Send>>,
     sink: TraceSink,
     pub history: Vec<CallRecord>,
 }
 
 impl Client {
     pub fn new(addrs: Vec<SocketAddr>, sink: TraceSink) -> Self {
-        Client { addrs, conns: BTreeMap::new(), sink, history: Vec::new() }
+        Client { addrs, conns: BTreeMap::new(), generation: None, sink, history: Vec::new() }
     }
 
-    /// Drops the connection to `node`, if any (its process was killed or restarted).
-    pub fn disconnect(&mut self, node: usize) {
-        self.conns.remove(&node);
+    /// Lets the client notice restarts: a connection made to an earlier process of a node is dropped before the
+    /// next call (that process and its sockets are gone; a real client would find out by a reset).
+    pub fn follow_restarts(&mut self, generation: impl Fn(usize) -> u64 + Send + 'static) {
+        self.generation = Some(Box::new(generation));
     }
 
     /// Sends `args` to node `node` (1-based) and records the exchange. Transport failures become error replies
@@ -85,6 +89,10 @@ impl Client {
     }
 
     async fn exchange(&mut self, node: usize, args: &[Bytes]) -> std::io::Result<Reply> {
+        let generation = self.generation.as_ref().map_or(0, |g| g(node));
+        if self.conns.get(&node).is_some_and(|(_, _, g)| *g != generation) {
+            self.conns.remove(&node);
+        }
         if !self.conns.contains_key(&node) {
             // A refused connection is retried with backoff (bounded by the call's timeout), as a TCP stack
             // retries a lost SYN; any other error ends the call.
@@ -99,9 +107,9 @@ impl Client {
                     Err(e) => return Err(e),
                 }
             };
-            self.conns.insert(node, (stream, BytesMut::with_capacity(4096)));
+            self.conns.insert(node, (stream, BytesMut::with_capacity(4096), generation));
         }
-        let (stream, buf) = self.conns.get_mut(&node).expect("connected above");
+        let (stream, buf, _) = self.conns.get_mut(&node).expect("connected above");
         stream.write_all(&encode_request(args)).await?;
         stream.flush().await?;
         loop {

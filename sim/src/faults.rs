@@ -27,6 +27,10 @@ struct State {
     scenario_paused: BTreeSet<usize>,
     profile_paused: BTreeSet<usize>,
     killed: BTreeSet<usize>,
+    /// Nodes the profile (swarm) killed; a subset of `killed`.
+    profile_killed: BTreeSet<usize>,
+    /// How many times each node's process was restarted (index 0 unused); the client reconnects on a change.
+    generation: Vec<u64>,
     /// Set by `stop_all`: the profile's schedule ends and injects nothing more.
     profile_stopped: bool,
 }
@@ -44,7 +48,8 @@ pub struct Faults {
 impl Faults {
     /// `hosts`: madsim ids of the cluster hosts, in node order.
     pub fn new(hosts: Vec<HostId>, sink: TraceSink) -> Self {
-        Faults { hosts: Arc::new(hosts), state: Arc::default(), sink, calm: madsim::net::Config::default() }
+        let state = State { generation: vec![0; hosts.len() + 1], ..State::default() };
+        Faults { hosts: Arc::new(hosts), state: Arc::new(Mutex::new(state)), sink, calm: madsim::net::Config::default() }
     }
 
     pub fn node_count(&self) -> usize {
@@ -90,12 +95,16 @@ impl Faults {
         match fault {
             Fault::Kill(n) => {
                 state.killed.insert(*n);
+                state.profile_killed.remove(n);
                 state.scenario_paused.remove(n);
                 handle.kill(self.host(*n));
+                state.generation[*n] += 1;
             }
             Fault::Restart(n) => {
                 state.killed.remove(n);
+                state.profile_killed.remove(n);
                 state.scenario_paused.remove(n);
+                state.generation[*n] += 1;
                 // Kill first: that closes the old process's sockets (a live process's listeners would otherwise
                 // still hold its ports), as a real restart does.
                 handle.kill(self.host(*n));
@@ -151,8 +160,8 @@ impl Faults {
     }
 
     /// The liveness phase begins: the profile's schedule stops, every link is healed, every paused host resumed,
-    /// every killed host restarted, latency and loss go back to lan. Returns the restarted nodes.
-    pub fn stop_all(&self) -> Vec<usize> {
+    /// every killed host restarted, latency and loss go back to lan.
+    pub fn stop_all(&self) {
         let mut state = self.lock();
         state.profile_stopped = true;
         let links: BTreeSet<Link> = state.scenario_clogs.union(&state.profile_clogs).copied().collect();
@@ -162,10 +171,12 @@ impl Faults {
             self.sync_link(&state, link);
         }
         let killed = std::mem::take(&mut state.killed);
+        state.profile_killed.clear();
         let handle = Handle::current();
         for n in &killed {
             handle.kill(self.host(*n));
             handle.restart(self.host(*n));
+            state.generation[*n] += 1;
         }
         let paused: BTreeSet<usize> = state.scenario_paused.union(&state.profile_paused).copied().collect();
         state.scenario_paused.clear();
@@ -177,10 +188,64 @@ impl Faults {
         NetSim::current().update_config(|c| *c = calm);
         drop(state);
         self.sink.push("fault", "faults stop: links healed, hosts resumed and restarted, latency and loss at lan");
-        killed.into_iter().collect()
+    }
+
+    /// How many times `node`'s process has been killed or restarted so far: a client holding a connection from
+    /// an earlier generation must reconnect (that process and its sockets are gone).
+    pub fn generation(&self, node: usize) -> u64 {
+        self.lock().generation.get(node).copied().unwrap_or(0)
     }
 
     // ---- the profile's side ----
+
+    /// The profile kills a host (unless stopped, or already killed); returns whether it did.
+    pub fn profile_kill(&self, node: usize) -> bool {
+        let mut state = self.lock();
+        if state.profile_stopped || state.killed.contains(&node) {
+            return false;
+        }
+        state.killed.insert(node);
+        state.profile_killed.insert(node);
+        Handle::current().kill(self.host(node));
+        state.generation[node] += 1;
+        drop(state);
+        self.sink.push("fault", &format!("swarm: kill n{node}"));
+        true
+    }
+
+    /// The profile restarts a host it killed (if the scenario has not taken it over meanwhile).
+    pub fn profile_restart(&self, node: usize) {
+        let mut state = self.lock();
+        if !state.profile_killed.remove(&node) {
+            return;
+        }
+        state.killed.remove(&node);
+        let handle = Handle::current();
+        handle.kill(self.host(node));
+        handle.restart(self.host(node));
+        state.generation[node] += 1;
+        self.sync_pause(&state, node);
+        drop(state);
+        self.sink.push("fault", &format!("swarm: restart n{node}"));
+    }
+
+    /// The profile clogs (or unclogs) one direction of a link; ignored once stopped.
+    pub fn profile_clog_one_way(&self, from: usize, to: usize, clogged: bool) {
+        let mut state = self.lock();
+        if state.profile_stopped {
+            return;
+        }
+        if clogged {
+            state.profile_clogs.insert((from, to));
+        } else {
+            state.profile_clogs.remove(&(from, to));
+        }
+        self.sync_link(&state, (from, to));
+    }
+
+    pub fn trace(&self, text: &str) {
+        self.sink.push("fault", text);
+    }
 
     /// Whether the profile's schedule has been stopped.
     pub fn profile_stopped(&self) -> bool {

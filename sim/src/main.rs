@@ -39,15 +39,18 @@ mod cli {
             /// Consistency strategy (overrides the scenario's header).
             #[arg(long, value_parser = parse_strategy)]
             strategy: Option<Strategy>,
-            /// Seeds as a half-open range a..b (0..1000 runs 1000 seeds).
+            /// Seeds as a half-open range a..b (0..1000 runs 1000 seeds), or a count n (= 0..n).
             #[arg(long, default_value = "0..100", value_parser = parse_range)]
             seeds: Range<u64>,
             /// Parallel jobs (OS threads), each running whole simulations.
             #[arg(long, default_value_t = 1)]
             jobs: usize,
             /// Network profile (overrides the scenario's header; default lan).
-            #[arg(long, value_parser = parse_profile)]
+            #[arg(long, value_parser = parse_profile, conflicts_with = "swarm")]
             profile: Option<Profile>,
+            /// Swarm testing: each seed draws its own network and fault schedule (= --profile swarm).
+            #[arg(long)]
+            swarm: bool,
         },
         /// Run every strategy under every network profile and print failed/total and the first failing seed per cell.
         Compare {
@@ -68,8 +71,11 @@ mod cli {
             seed: u64,
             #[arg(long, value_parser = parse_strategy)]
             strategy: Option<Strategy>,
-            #[arg(long, value_parser = parse_profile)]
+            #[arg(long, value_parser = parse_profile, conflicts_with = "swarm")]
             profile: Option<Profile>,
+            /// = --profile swarm.
+            #[arg(long)]
+            swarm: bool,
         },
         /// Measure seeds per second (1 job and 2 jobs) and virtual seconds per wall second, per strategy.
         Bench {
@@ -93,7 +99,10 @@ mod cli {
     }
 
     fn parse_range(text: &str) -> Result<Range<u64>, String> {
-        let (a, b) = text.split_once("..").ok_or_else(|| format!("expected a..b, found '{text}'"))?;
+        if let Ok(n) = text.parse::<u64>() {
+            return if n == 0 { Err("0 seeds is no sweep".to_string()) } else { Ok(0..n) };
+        }
+        let (a, b) = text.split_once("..").ok_or_else(|| format!("expected a..b or a count, found '{text}'"))?;
         let a: u64 = a.parse().map_err(|_| format!("'{a}' is not a seed"))?;
         let b: u64 = b.parse().map_err(|_| format!("'{b}' is not a seed"))?;
         if a >= b {
@@ -130,7 +139,8 @@ mod cli {
     pub fn main() -> i32 {
         let cli = Cli::parse();
         match cli.command {
-            Command::Sweep { file, strategy, seeds, jobs, profile } => {
+            Command::Sweep { file, strategy, seeds, jobs, profile, swarm } => {
+                let profile = if swarm { Some(Profile::Swarm) } else { profile };
                 let scenario = load_or_exit(&file);
                 let strategy = strategy_or_exit(strategy, &scenario, &file);
                 let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
@@ -158,7 +168,8 @@ mod cli {
                 );
                 i32::from(failed > 0)
             }
-            Command::Replay { file, seed, strategy, profile } => {
+            Command::Replay { file, seed, strategy, profile, swarm } => {
+                let profile = if swarm { Some(Profile::Swarm) } else { profile };
                 let scenario = load_or_exit(&file);
                 let strategy = strategy_or_exit(strategy, &scenario, &file);
                 let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
@@ -202,12 +213,12 @@ mod cli {
             Command::Compare { file, seeds, jobs, json } => {
                 let scenario = load_or_exit(&file);
                 println!(
-                    "compare: file={} seeds={seeds}; per cell: failed/total, sN = N of them served a stale read, uN = N failed only by error replies, then the first failing seed",
+                    "compare: file={} seeds={seeds}; per cell: failed/total, sN = N of them served a stale read, lN = lost an acknowledged write, cN = broke another checked property (agreement, convergence, liveness, slot safety), uN = failed only by error replies, then the first failing seed",
                     file.display()
                 );
                 print!("{:<18}", "strategy");
                 for p in Profile::ALL {
-                    print!(" {:>22}", p.name());
+                    print!(" {:>30}", p.name());
                 }
                 println!();
                 let mut cells = Vec::new();
@@ -218,12 +229,14 @@ mod cli {
                         let failed = report.results.len() - report.passed_count();
                         let unavailable = report.unavailable_only_count();
                         let stale = report.stale_count();
+                        let lost = report.property_count(&["durability"]);
+                        let other = report.property_count(&["agreement", "convergence", "liveness", "slot-safety"]);
                         let first = report.first_failed().map_or("-".to_string(), |f| f.to_string());
-                        print!(" {:>22}", format!("{failed}/{seeds} s{stale} u{unavailable} {first}"));
+                        print!(" {:>30}", format!("{failed}/{seeds} s{stale} l{lost} c{other} u{unavailable} {first}"));
                         use std::io::Write as _;
                         let _ = std::io::stdout().flush();
                         cells.push(format!(
-                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"stale\":{stale},\"unavailable_only\":{unavailable},\"first_failed\":{}}}",
+                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"stale\":{stale},\"lost_write\":{lost},\"other_property\":{other},\"unavailable_only\":{unavailable},\"first_failed\":{}}}",
                             report.first_failed().map_or("null".to_string(), |f| f.to_string())
                         ));
                     }

@@ -27,6 +27,19 @@ pub enum Profile {
     /// LAN latency, and during the run random links between cluster hosts are clogged for 50–800 ms at random
     /// moments (the client's links stay up).
     Flaky,
+    /// Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012): the seed draws the network (latency up to
+    /// 10, 50 or 200 ms; loss 0, 2, 5 or 10 %) and a fault schedule — at random moments a random host is killed
+    /// and restarted, paused and resumed, cut off by a partition and healed, or one link clogged one way, each
+    /// for 100 ms–4 s. Faults stop at the scenario's `settle`. Not one of the named profiles `compare` runs.
+    Swarm,
+}
+
+/// One splitmix64 step: the swarm's draws made before the simulation exists (its network configuration).
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl Profile {
@@ -39,16 +52,23 @@ impl Profile {
             Profile::Lossy => "lossy",
             Profile::SlowFollower => "slow-follower",
             Profile::Flaky => "flaky",
+            Profile::Swarm => "swarm",
         }
     }
 
     /// madsim's network configuration for this profile.
     #[cfg(madsim)]
-    pub fn net_config(self) -> madsim::net::Config {
+    pub fn net_config(self, seed: u64) -> madsim::net::Config {
         let mut net = madsim::net::Config::default();
         match self {
             Profile::Wan => net.send_latency = Duration::from_millis(10)..Duration::from_millis(200),
             Profile::Lossy => net.packet_loss_rate = 0.10,
+            Profile::Swarm => {
+                let draw = splitmix(seed);
+                let max_ms = [10, 50, 200][(draw % 3) as usize];
+                net.send_latency = Duration::from_millis(1)..Duration::from_millis(max_ms);
+                net.packet_loss_rate = [0.0, 0.02, 0.05, 0.10][((draw >> 8) % 4) as usize];
+            }
             Profile::Lan | Profile::SlowFollower | Profile::Flaky => {}
         }
         net
@@ -91,6 +111,59 @@ impl Profile {
                     faults.profile_clog(a, b, false);
                 }
             }
+            Profile::Swarm => {
+                while !faults.profile_stopped() {
+                    use madsim::rand::Rng;
+                    let (gap, hold, action, a, b, cut) = {
+                        let mut rng = madsim::rand::thread_rng();
+                        let a = rng.gen_range(1..=nodes);
+                        let mut b = rng.gen_range(1..nodes.max(2));
+                        if b >= a {
+                            b += 1;
+                        }
+                        (rng.gen_range(300..3000u64), rng.gen_range(100..4000u64), rng.gen_range(0..4u8), a, b, rng.gen_range(1..nodes.max(2)))
+                    };
+                    tokio::time::sleep(Duration::from_millis(gap)).await;
+                    let hold = Duration::from_millis(hold);
+                    match action {
+                        0 => {
+                            if faults.profile_kill(a) {
+                                tokio::time::sleep(hold).await;
+                                faults.profile_restart(a);
+                            }
+                        }
+                        1 => {
+                            faults.trace(&format!("swarm: pause n{a} for {}ms", hold.as_millis()));
+                            faults.profile_pause(a, true);
+                            tokio::time::sleep(hold).await;
+                            faults.profile_pause(a, false);
+                        }
+                        2 if nodes >= 2 => {
+                            // Nodes 1..=cut on one side, the rest on the other (a seeded rotation by `a`).
+                            let side = |n: usize| (n + a) % nodes < cut;
+                            faults.trace(&format!("swarm: partition for {}ms", hold.as_millis()));
+                            let links: Vec<(usize, usize)> = (1..=nodes)
+                                .flat_map(|x| (1..=nodes).map(move |y| (x, y)))
+                                .filter(|&(x, y)| x != y && side(x) != side(y))
+                                .collect();
+                            for &(x, y) in &links {
+                                faults.profile_clog_one_way(x, y, true);
+                            }
+                            tokio::time::sleep(hold).await;
+                            for &(x, y) in &links {
+                                faults.profile_clog_one_way(x, y, false);
+                            }
+                        }
+                        _ if nodes >= 2 => {
+                            faults.trace(&format!("swarm: clog n{a}->n{b} for {}ms", hold.as_millis()));
+                            faults.profile_clog_one_way(a, b, true);
+                            tokio::time::sleep(hold).await;
+                            faults.profile_clog_one_way(a, b, false);
+                        }
+                        _ => {}
+                    }
+                }
+            }
             Profile::Lan | Profile::Wan | Profile::Lossy => {}
         }
     }
@@ -103,12 +176,12 @@ impl fmt::Display for Profile {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown profile '{0}' (expected one of: lan, wan, lossy, slow-follower, flaky)")]
+#[error("unknown profile '{0}' (expected one of: lan, wan, lossy, slow-follower, flaky, swarm)")]
 pub struct ProfileParseError(pub String);
 
 impl FromStr for Profile {
     type Err = ProfileParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Profile::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| ProfileParseError(s.to_string()))
+        Profile::ALL.into_iter().chain([Profile::Swarm]).find(|p| p.name() == s).ok_or_else(|| ProfileParseError(s.to_string()))
     }
 }

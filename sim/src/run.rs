@@ -17,7 +17,7 @@ use crate::check::views::NodeView;
 use crate::client::{show_reply, CallRecord, Client};
 use crate::faults::Faults;
 use crate::profile::Profile;
-use crate::scenario::{print_word, Check, Fault, Field, Piece, Scenario, Step, Target, Word};
+use crate::scenario::{print_word, Check, Field, Piece, Scenario, Step, Target, Word};
 use crate::trace::{capture, hash_lines, TraceSink};
 
 /// What to run a scenario with.
@@ -52,7 +52,9 @@ pub enum Violation {
     /// does not list a node that MEET had joined.
     StaleMembershipRead { line: usize, node: usize, missing: String, write_ok_at: Duration, read_start: Duration },
     /// Convergence (check/convergence.rs): a node of a settled cluster does not list every node.
-    NotConverged { line: usize, node: usize, known: usize, expected: usize, error: Option<String> },
+    NotConverged { line: usize, node: usize, known: usize, expected: usize, missing: Option<usize>, error: Option<String> },
+    /// Convergence: `node` lists `lists`, which does not list it back.
+    OneSidedMembership { line: usize, node: usize, lists: usize },
     /// Agreement (check/agreement.rs): two nodes differ on the config signature or on CLUSTER SLOTS. Texts as
     /// the nodes sent them (ids normalized when the outcome is built).
     Disagreement { line: usize, property: &'static str, first: (usize, String), other: (usize, String) },
@@ -81,6 +83,7 @@ impl Violation {
             | Violation::StaleMembershipRead { line, .. }
             | Violation::Unavailable { line, .. }
             | Violation::NotConverged { line, .. }
+            | Violation::OneSidedMembership { line, .. }
             | Violation::Disagreement { line, .. }
             | Violation::NotSettled { line, .. }
             | Violation::NeverConsistent { line, .. }
@@ -100,6 +103,7 @@ impl Violation {
             Violation::StaleMembershipRead { .. } => "StaleMembershipRead",
             Violation::Unavailable { .. } => "Unavailable",
             Violation::NotConverged { .. } => "NotConverged",
+            Violation::OneSidedMembership { .. } => "OneSidedMembership",
             Violation::Disagreement { .. } => "Disagreement",
             Violation::NotSettled { .. } => "NotSettled",
             Violation::NeverConsistent { .. } => "NeverConsistent",
@@ -116,7 +120,7 @@ impl Violation {
             Violation::KnownNodes { .. } | Violation::MissingNode { .. } | Violation::UnexpectedReply { .. } | Violation::MissingText { .. } => "expect",
             Violation::Unavailable { .. } => "availability",
             Violation::StaleMembershipRead { .. } => "linearizable-reads",
-            Violation::NotConverged { .. } => "convergence",
+            Violation::NotConverged { .. } | Violation::OneSidedMembership { .. } => "convergence",
             Violation::Disagreement { .. } => "agreement",
             Violation::NotSettled { .. } => "liveness",
             Violation::NeverConsistent { .. } => "wait-consistent",
@@ -174,10 +178,14 @@ impl fmt::Display for Violation {
                 crate::trace::stamp(*read_start).trim(),
                 crate::trace::stamp(*write_ok_at).trim()
             ),
-            Violation::NotConverged { node, known, expected, error, line } => match error {
-                Some(e) => write!(f, "line {line}: n{node} answered -{e} instead of its view of {expected} nodes"),
-                None => write!(f, "line {line}: n{node} knows {known}/{expected} nodes"),
+            Violation::NotConverged { node, known, expected, missing, error, line } => match (error, missing) {
+                (Some(e), _) => write!(f, "line {line}: n{node} answered -{e} instead of its view of {expected} nodes"),
+                (None, Some(m)) => write!(f, "line {line}: n{node} knows {known}/{expected} nodes (missing n{m})"),
+                (None, None) => write!(f, "line {line}: n{node} knows {known}/{expected} nodes"),
             },
+            Violation::OneSidedMembership { line, node, lists } => {
+                write!(f, "line {line}: n{node} lists n{lists}, which does not list n{node}")
+            }
             Violation::Disagreement { line, property, first, other } => write!(
                 f,
                 "line {line}: n{} and n{} disagree on the {property}: n{} has {:?}, n{} has {:?}",
@@ -342,7 +350,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
 }
 
 fn madsim_config(options: &RunOptions) -> madsim::Config {
-    madsim::Config { net: options.profile.net_config(), ..Default::default() }
+    madsim::Config { net: options.profile.net_config(options.seed), ..Default::default() }
 }
 
 /// What the world future returns.
@@ -476,6 +484,8 @@ async fn poll_views(client: &mut Client, nodes: usize, line: usize, with_slots: 
 async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: Faults) -> RawOutcome {
     let addrs: Vec<SocketAddr> = hosts.iter().map(|h| SocketAddr::new(h.ip, h.port)).collect();
     let mut client = Client::new(addrs, sink.clone());
+    let restarts = faults.clone();
+    client.follow_restarts(move |node| restarts.generation(node));
     let mut violations = Vec::new();
     let mut settled = Vec::new();
     for (index, step) in scenario.steps.iter().enumerate() {
@@ -483,19 +493,14 @@ async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: F
         match step {
             Step::Comment(_) => {}
             Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
-            Step::Fault(fault) => {
-                faults.apply(fault);
-                if let Fault::Kill(n) | Fault::Restart(n) = fault {
-                    // The harness killed that process: its connections are gone, the next call connects afresh.
-                    client.disconnect(*n);
-                }
-            }
+            Step::Fault(fault) => faults.apply(fault),
             Step::WaitConsistent { within_ms } => {
                 let start = crate::trace::now();
                 loop {
                     let views = poll_views(&mut client, hosts.len(), line, false).await;
                     let unreachable = views.iter().find_map(|v| v.nodes.as_ref().err().map(|e| (v.node, e.clone())));
-                    let differ = crate::check::agreement::judge(&views, line);
+                    let differ = crate::check::agreement::signatures_identical(&views)
+                        .map(|v| match v { Violation::Disagreement { property, first, other, .. } => Violation::Disagreement { line, property, first, other }, v => v });
                     let waited = crate::trace::now() - start;
                     if unreachable.is_none() && differ.is_none() {
                         sink.push("check", &format!("wait-consistent: config signatures agree after {}ms", waited.as_millis()));
@@ -515,20 +520,19 @@ async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: F
                 }
             }
             Step::Settle { within_ms } => {
-                for n in faults.stop_all() {
-                    client.disconnect(n);
-                }
+                faults.stop_all();
                 let start = crate::trace::now();
+                let expected = crate::check::convergence::expected_members(&client.history, hosts);
                 loop {
                     let views = poll_views(&mut client, hosts.len(), line, true).await;
                     let waited = crate::trace::now() - start;
-                    if crate::check::liveness::settled(&views) {
+                    if crate::check::liveness::settled(&views, &expected, hosts) {
                         sink.push("check", &format!("settle: converged and agreeing after {}ms", waited.as_millis()));
                         settled.push((start, views));
                         break;
                     }
                     if waited >= Duration::from_millis(*within_ms) {
-                        if let Some(v) = crate::check::liveness::verdict(&views, line, *within_ms) {
+                        if let Some(v) = crate::check::liveness::verdict(&views, &expected, hosts, line, *within_ms) {
                             let v = v.normalized(hosts);
                             sink.push("check", &format!("VIOLATION {v}"));
                             violations.push(v);

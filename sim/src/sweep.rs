@@ -19,8 +19,8 @@ use crate::scenario::Scenario;
 #[derive(Clone, Debug)]
 pub enum SeedResult {
     Passed { trace_hash: u64, virtual_time: Duration },
-    /// Violations, one line each.
-    Failed { violations: Vec<String>, trace_hash: u64, virtual_time: Duration },
+    /// Violations, one line each, and the property each breaks (`Violation::property`).
+    Failed { violations: Vec<String>, properties: Vec<&'static str>, trace_hash: u64, virtual_time: Duration },
     /// The harness or the node panicked: a bug either way.
     Panicked { message: String },
 }
@@ -44,6 +44,7 @@ pub fn judge(outcome: &Outcome) -> SeedResult {
     } else {
         SeedResult::Failed {
             violations: outcome.violations.iter().map(|v| format!("{} {v}", v.kind())).collect(),
+            properties: outcome.violations.iter().map(|v| v.property()).collect(),
             trace_hash: outcome.trace_hash,
             virtual_time: outcome.virtual_time,
         }
@@ -91,9 +92,14 @@ impl SweepReport {
 
     /// Failed seeds with at least one stale read (a linearizability violation found in the history).
     pub fn stale_count(&self) -> usize {
+        self.property_count(&["linearizable-reads"])
+    }
+
+    /// Failed seeds with at least one violation of one of these properties (`Violation::property`).
+    pub fn property_count(&self, properties: &[&str]) -> usize {
         self.results
             .values()
-            .filter(|r| matches!(r, SeedResult::Failed { violations, .. } if violations.iter().any(|v| v.starts_with("StaleMembershipRead "))))
+            .filter(|r| matches!(r, SeedResult::Failed { properties: p, .. } if p.iter().any(|x| properties.contains(x))))
             .count()
     }
 

@@ -19,11 +19,11 @@ use clustersim::resp::Reply;
 use crate::client::CallRecord;
 use crate::run::{Host, Violation};
 
-fn is_ok(reply: &Reply) -> bool {
+pub(crate) fn is_ok(reply: &Reply) -> bool {
     matches!(reply, Reply::Simple(s) if s == "OK")
 }
 
-fn verb(command: &str) -> (String, Vec<&str>) {
+pub(crate) fn verb(command: &str) -> (String, Vec<&str>) {
     let mut words = command.split_whitespace();
     let first = words.next().unwrap_or_default().to_ascii_uppercase();
     let second = words.next().unwrap_or_default().to_ascii_uppercase();
@@ -31,7 +31,7 @@ fn verb(command: &str) -> (String, Vec<&str>) {
 }
 
 /// Which host a MEET names: by id (`<nK>` after normalization) or by `ip port`.
-fn meet_target(args: &[&str], hosts: &[Host]) -> Option<usize> {
+pub(crate) fn meet_target(args: &[&str], hosts: &[Host]) -> Option<usize> {
     if let Some(last) = args.last() {
         if let Some(k) = last.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse::<usize>().ok()) {
             return Some(k);
@@ -42,7 +42,7 @@ fn meet_target(args: &[&str], hosts: &[Host]) -> Option<usize> {
 }
 
 /// Ids listed at the start of the reply's lines (normalized `<nK>` or raw 40-hex).
-fn listed(text: &str, hosts: &[Host]) -> BTreeSet<usize> {
+pub(crate) fn listed(text: &str, hosts: &[Host]) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
     for line in text.lines() {
         let first = line.split(' ').next().unwrap_or_default();

@@ -5,19 +5,22 @@
 //! bound) and Jepsen's final "heal, then read" phase. `settle within=<d>` is the bound; the harness polls every
 //! node every 100 ms and asks [`settled`] each round; at the bound, [`verdict`] names the broken fact.
 
+use std::collections::BTreeSet;
+
 use super::views::NodeView;
 use super::{agreement, convergence};
-use crate::run::Violation;
+use crate::run::{Host, Violation};
 
-/// Whether a round of views shows a converged, agreeing cluster.
-pub fn settled(views: &[NodeView]) -> bool {
-    convergence::judge(views, 0).is_none() && agreement::judge(views, 0).is_none()
+/// Whether a round of views shows a converged, agreeing cluster (`expected`: see
+/// [`convergence::expected_members`]).
+pub fn settled(views: &[NodeView], expected: &[BTreeSet<usize>], hosts: &[Host]) -> bool {
+    convergence::judge(views, expected, hosts, 0).is_none() && agreement::judge(views, hosts, 0).is_none()
 }
 
 /// The violation for a `settle` whose bound passed with `last` as the final round of views (`None` if that
 /// round had in fact settled).
-pub fn verdict(last: &[NodeView], line: usize, within_ms: u64) -> Option<Violation> {
-    let cause = convergence::judge(last, line).or_else(|| agreement::judge(last, line))?;
+pub fn verdict(last: &[NodeView], expected: &[BTreeSet<usize>], hosts: &[Host], line: usize, within_ms: u64) -> Option<Violation> {
+    let cause = convergence::judge(last, expected, hosts, line).or_else(|| agreement::judge(last, hosts, line))?;
     Some(Violation::NotSettled { line, within_ms, cause: Box::new(cause) })
 }
 
@@ -25,27 +28,31 @@ pub fn verdict(last: &[NodeView], line: usize, within_ms: u64) -> Option<Violati
 mod tests {
     use super::*;
 
-    fn view(node: usize, nodes: &str) -> NodeView {
-        NodeView { node, nodes: Ok(nodes.to_string()), slots: Some(Ok("[]".into())) }
+    fn hosts() -> Vec<Host> {
+        crate::run::hosts(&crate::scenario::parse("t", "cluster 2\n").unwrap())
     }
 
-    fn line(id: char, me: bool) -> String {
-        let flags = if me { "myself,master" } else { "master" };
-        format!("{} 10.0.0.1:6379@16379 {flags} - 0 0 0 connected\n", id.to_string().repeat(40))
+    fn view(node: usize, ids: &[usize]) -> NodeView {
+        let text = ids.iter().map(|i| format!("<n{i}> 10.0.0.{i}:6379@16379 master - 0 0 0 connected\n")).collect();
+        NodeView { node, nodes: Ok(text), slots: Some(Ok("[]".into())) }
+    }
+
+    fn everyone() -> Vec<BTreeSet<usize>> {
+        vec![BTreeSet::new(), BTreeSet::from([1, 2]), BTreeSet::from([1, 2])]
     }
 
     #[test]
     fn a_converged_agreeing_round_is_settled() {
-        let views = [view(1, &(line('a', true) + &line('b', false))), view(2, &(line('b', true) + &line('a', false)))];
-        assert!(settled(&views));
-        assert_eq!(verdict(&views, 5, 1000), None);
+        let views = [view(1, &[1, 2]), view(2, &[2, 1])];
+        assert!(settled(&views, &everyone(), &hosts()));
+        assert_eq!(verdict(&views, &everyone(), &hosts(), 5, 1000), None);
     }
 
     #[test]
     fn a_bound_passing_unconverged_is_a_liveness_violation() {
-        let views = [view(1, &(line('a', true) + &line('b', false))), view(2, &line('b', true))];
-        assert!(!settled(&views));
-        let v = verdict(&views, 5, 30_000).expect("fires");
-        assert_eq!(v.to_string(), "line 5: not settled 30s after faults stopped: n2 knows 1/2 nodes");
+        let views = [view(1, &[1, 2]), view(2, &[2])];
+        assert!(!settled(&views, &everyone(), &hosts()));
+        let v = verdict(&views, &everyone(), &hosts(), 5, 30_000).expect("fires");
+        assert_eq!(v.to_string(), "line 5: not settled 30s after faults stopped: n2 knows 1/2 nodes (missing n1)");
     }
 }
