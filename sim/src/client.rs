@@ -29,8 +29,9 @@ pub struct CallRecord {
     pub quiet: bool,
 }
 
-/// Bound on one call: connect, send, and read the reply.
-pub const CALL_TIMEOUT_MS: u64 = 10_000;
+/// Bound on one call: connect, send, and read the reply. Longer than the node's own write deadline (12 s), so a
+/// write riding out an election answers (OK or an error) before the client gives up on it.
+pub const CALL_TIMEOUT_MS: u64 = 15_000;
 
 pub struct Client {
     addrs: Vec<SocketAddr>,

@@ -47,6 +47,19 @@ fn madsim_finds_every_random_draw_repeated_in_a_raft_run() {
 }
 
 #[test]
+fn fault_scenarios_replay_byte_for_byte_across_processes() {
+    check("kill_leader_during_addslots.scn", Strategy::ReadIndex);
+    check("partition_during_meet.scn", Strategy::CommitThenSleep);
+}
+
+#[test]
+fn madsim_finds_every_random_draw_repeated_in_a_run_with_kills_and_restarts() {
+    let scenario = common::load("kill_leader_during_addslots.scn");
+    let outcome = sim::run_checking_determinism(&scenario, &RunOptions::new(2, Strategy::ReadIndex));
+    assert!(outcome.passed(), "{:?}", outcome.violations);
+}
+
+#[test]
 fn local_only_traces_are_identical_across_runs_and_processes() {
     check("aikv_cluster_init.scn", Strategy::LocalOnly);
     check("meet_read_your_writes.scn", Strategy::LocalOnly);

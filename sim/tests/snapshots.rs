@@ -36,4 +36,13 @@ snapshots! {
     meet_read_your_writes_fire_and_forget: "meet_read_your_writes.scn", FireAndForget;
     meet_read_your_writes_commit_then_sleep: "meet_read_your_writes.scn", CommitThenSleep;
     meet_read_your_writes_read_index: "meet_read_your_writes.scn", ReadIndex;
+    kill_leader_during_addslots_fire_and_forget: "kill_leader_during_addslots.scn", FireAndForget;
+    kill_leader_during_addslots_commit_then_sleep: "kill_leader_during_addslots.scn", CommitThenSleep;
+    kill_leader_during_addslots_read_index: "kill_leader_during_addslots.scn", ReadIndex;
+    partition_during_meet_commit_then_sleep: "partition_during_meet.scn", CommitThenSleep;
+    partition_during_meet_read_index: "partition_during_meet.scn", ReadIndex;
+    forget_and_rejoin_read_index: "forget_and_rejoin.scn", ReadIndex;
+    redis_cli_create_local_only: "redis_cli_create.scn", LocalOnly;
+    redis_cli_create_fire_and_forget: "redis_cli_create.scn", FireAndForget;
+    redis_cli_create_read_index: "redis_cli_create.scn", ReadIndex;
 }
