@@ -126,12 +126,11 @@ impl Profile {
                     tokio::time::sleep(Duration::from_millis(gap)).await;
                     let hold = Duration::from_millis(hold);
                     match action {
-                        0 => {
-                            if faults.profile_kill(a) {
-                                tokio::time::sleep(hold).await;
-                                faults.profile_restart(a);
-                            }
+                        0 if faults.profile_kill(a) => {
+                            tokio::time::sleep(hold).await;
+                            faults.profile_restart(a);
                         }
+                        0 => {}
                         1 => {
                             faults.trace(&format!("swarm: pause n{a} for {}ms", hold.as_millis()));
                             faults.profile_pause(a, true);

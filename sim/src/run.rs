@@ -597,7 +597,7 @@ fn judge(check: &Check, reply: &Reply, node: usize, line: usize, hosts: &[Host])
     match check {
         Check::KnownNodes(expected) => {
             let known = if error.is_some() { 0 } else { known_node_count(&text) };
-            (error.is_some() || known != *expected).then(|| Violation::KnownNodes { line, node, expected: *expected, known, error })
+            (error.is_some() || known != *expected).then_some(Violation::KnownNodes { line, node, expected: *expected, known, error })
         }
         Check::Knows(word) => {
             let id = resolve_one(word, hosts);
