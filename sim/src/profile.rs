@@ -34,6 +34,20 @@ pub enum Profile {
     Swarm,
 }
 
+impl Profile {
+    /// The clock drift (percent) this profile gives node `node` (1-based) on `seed`: swarm draws one per node
+    /// (half the nodes run true, the others up to 20 % fast or slow); the named profiles keep true clocks.
+    pub fn drift_percent(self, seed: u64, node: usize) -> i32 {
+        match self {
+            Profile::Swarm => {
+                let draw = splitmix(splitmix(seed) ^ node as u64);
+                if draw % 2 == 0 { 0 } else { ((draw >> 8) % 41) as i32 - 20 }
+            }
+            _ => 0,
+        }
+    }
+}
+
 /// One splitmix64 step: the swarm's draws made before the simulation exists (its network configuration).
 fn splitmix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);

@@ -259,6 +259,13 @@ pub struct Host {
     pub id: NodeId,
 }
 
+impl Host {
+    /// The host's 1-based node number (`n3` → 3).
+    pub fn id_number(&self) -> usize {
+        self.name[1..].parse().expect("hosts are named nK")
+    }
+}
+
 pub fn hosts(scenario: &Scenario) -> Vec<Host> {
     (1..=scenario.header.nodes)
         .map(|i| {
@@ -401,6 +408,10 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
         let mut config = NodeConfig::new(host.id, host.ip.to_string(), host.port);
         config.bus_port = host.bus_port;
         config.strategy = options.strategy;
+        let node_number = host.id_number();
+        let percent = scenario.header.drift.iter().find(|(n, _)| *n == node_number).map(|(_, p)| *p);
+        let percent = percent.unwrap_or_else(|| options.profile.drift_percent(options.seed, node_number));
+        config.clock = clustersim::raft::ClockRate { ppm: percent * 10_000 };
         let node = handle
             .create_node()
             .name(&host.name)

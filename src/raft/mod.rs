@@ -77,12 +77,37 @@ pub const HEARTBEAT_INTERVAL_MS: u64 = 500;
 pub const ELECTION_TIMEOUT_MIN_MS: u64 = 2_500;
 pub const ELECTION_TIMEOUT_MAX_MS: u64 = 5_000;
 
-fn raft_config() -> Result<Arc<Config>, RaftAdapterError> {
+/// How fast a node's clock runs against true time, in parts per million (+50,000: 5 % fast). Every timer a
+/// node sets — Raft's heartbeat, election timeouts and leader lease, and the node's own deadlines — is measured
+/// on its clock, so a fast clock fires them early in true time and a slow one late. A clock *offset* changes
+/// nothing here: no node reads wall-clock time, only intervals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClockRate {
+    pub ppm: i32,
+}
+
+impl ClockRate {
+    /// Bounds: a clock at most 10x fast and at least 10x slow.
+    pub const PPM_MIN: i32 = -900_000;
+    pub const PPM_MAX: i32 = 9_000_000;
+
+    /// The true-time length of an interval this node measures as `local_ms` on its clock.
+    pub fn true_ms(self, local_ms: u64) -> u64 {
+        let rate = 1_000_000 + i64::from(self.ppm.clamp(Self::PPM_MIN, Self::PPM_MAX));
+        ((u128::from(local_ms) * 1_000_000 + rate as u128 / 2) / rate as u128) as u64
+    }
+
+    pub fn true_duration(self, local: Duration) -> Duration {
+        Duration::from_millis(self.true_ms(local.as_millis() as u64))
+    }
+}
+
+fn raft_config(clock: ClockRate) -> Result<Arc<Config>, RaftAdapterError> {
     let config = Config {
         cluster_name: "clustersim".to_string(),
-        heartbeat_interval: HEARTBEAT_INTERVAL_MS,
-        election_timeout_min: ELECTION_TIMEOUT_MIN_MS,
-        election_timeout_max: ELECTION_TIMEOUT_MAX_MS,
+        heartbeat_interval: clock.true_ms(HEARTBEAT_INTERVAL_MS),
+        election_timeout_min: clock.true_ms(ELECTION_TIMEOUT_MIN_MS),
+        election_timeout_max: clock.true_ms(ELECTION_TIMEOUT_MAX_MS),
         ..Default::default()
     };
     config.validate().map(Arc::new).map_err(|e| RaftAdapterError::Failed(format!("raft config: {e}")))
@@ -113,10 +138,11 @@ impl RaftGroup {
         group: GroupId,
         log: LogStore,
         sm: MetaMachine,
+        clock: ClockRate,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, RaftAdapterError> {
         let net = network::NetworkFactory { me, group, transport };
-        let raft = Raft::new(me, raft_config()?, net, log, sm.clone())
+        let raft = Raft::new(me, raft_config(clock)?, net, log, sm.clone())
             .await
             .map_err(|e| RaftAdapterError::Failed(format!("raft start: {e}")))?;
         tokio::spawn(watch_metrics(raft.clone(), me, group));
@@ -130,24 +156,29 @@ impl RaftGroup {
         joined: bool,
         local: MetaState,
         disk: &Disk,
+        clock: ClockRate,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, RaftAdapterError> {
         let (log, sm) = (LogStore::default(), MetaMachine::default());
         disk.store(Persisted { me, group, joined, local, log: log.clone(), sm: sm.clone() });
-        Self::open(me, group, log, sm, transport).await
+        Self::open(me, group, log, sm, clock, transport).await
     }
 
     /// Reopens the instance a disk holds, as a restarted process does: same node, group, vote, log and applied
     /// table. `None` when there is nothing worth reopening (an empty disk, or a cluster of one that crashed
     /// before writing anything — founding again is equivalent). Also answers whether the instance had joined
     /// another node's group and the table it showed meanwhile.
-    pub async fn reopen(disk: &Disk, transport: Arc<dyn Transport>) -> Option<Result<(Self, bool, MetaState), RaftAdapterError>> {
+    pub async fn reopen(
+        disk: &Disk,
+        clock: ClockRate,
+        transport: Arc<dyn Transport>,
+    ) -> Option<Result<(Self, bool, MetaState), RaftAdapterError>> {
         let p = disk.load()?;
         if !p.joined && p.is_blank() {
             return None;
         }
         tracing::info!(node = %p.me, group = p.group, "raft: reopening the instance kept on disk");
-        Some(Self::open(p.me, p.group, p.log, p.sm, transport).await.map(|g| (g, p.joined, p.local)))
+        Some(Self::open(p.me, p.group, p.log, p.sm, clock, transport).await.map(|g| (g, p.joined, p.local)))
     }
 
     /// Founds a cluster of one: a single-voter group whose first entry is `Bootstrap { entry }`.
@@ -156,14 +187,15 @@ impl RaftGroup {
         entry: NodeInfo,
         bus_addr: String,
         disk: &Disk,
+        clock: ClockRate,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, RaftAdapterError> {
         let group = rt::random_u64();
         let me = entry.id;
-        let g = Self::start(me, group, false, MetaState::new(entry.clone()), disk, transport).await?;
+        let g = Self::start(me, group, false, MetaState::new(entry.clone()), disk, clock, transport).await?;
         let members = BTreeMap::from([(me, BasicNode::new(bus_addr))]);
         g.raft.initialize(members).await.map_err(|e| RaftAdapterError::Failed(format!("raft initialize: {e}")))?;
-        let deadline = Some(Duration::from_secs(5));
+        let deadline = Some(clock.true_duration(Duration::from_secs(5)));
         g.raft
             .wait(deadline)
             .current_leader(me, "single-voter group elects itself")
@@ -182,9 +214,10 @@ impl RaftGroup {
         group: GroupId,
         local: MetaState,
         disk: &Disk,
+        clock: ClockRate,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, RaftAdapterError> {
-        Self::start(me, group, true, local, disk, transport).await
+        Self::start(me, group, true, local, disk, clock, transport).await
     }
 
     pub fn id(&self) -> GroupId {
@@ -341,3 +374,22 @@ async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
     }
 }
 
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn a_fast_clock_fires_its_timers_early_and_a_slow_one_late() {
+        assert_eq!(ClockRate::default().true_ms(500), 500);
+        assert_eq!(ClockRate { ppm: 250_000 }.true_ms(500), 400, "25 % fast: 500 ms on its clock are 400 ms");
+        assert_eq!(ClockRate { ppm: -500_000 }.true_ms(500), 1000, "half speed: twice as long");
+        assert_eq!(ClockRate { ppm: i32::MIN }.true_ms(100), 1000, "clamped at 10x slow");
+    }
+
+    #[test]
+    fn raft_timing_is_measured_on_the_nodes_clock() {
+        let c = raft_config(ClockRate { ppm: 1_000_000 }).expect("valid");
+        assert_eq!((c.heartbeat_interval, c.election_timeout_min, c.election_timeout_max), (250, 1250, 2500));
+    }
+}

@@ -162,7 +162,7 @@ impl MetaStore {
         current.shutdown().await;
         let disk = &self.inner.config.disk;
         let fresh =
-            RaftGroup::join(me, group, table, disk, self.inner.transport.clone()).await.map_err(|e| e.to_string())?;
+            RaftGroup::join(me, group, table, disk, self.inner.config.clock, self.inner.transport.clone()).await.map_err(|e| e.to_string())?;
         *self.inner.group.lock().expect("group lock") = Some(Arc::new(fresh));
         tracing::info!("meet: {me} left its cluster of one for group {group}");
         Ok(())
@@ -177,7 +177,7 @@ impl MetaStore {
         *self.inner.joining.lock().expect("joining lock") = false;
         *self.inner.myself.lock().expect("myself lock") = entry.id;
         let id = entry.id;
-        let fresh = RaftGroup::found(entry, self.bus_addr(), &self.inner.config.disk, self.inner.transport.clone()).await;
+        let fresh = RaftGroup::found(entry, self.bus_addr(), &self.inner.config.disk, self.inner.config.clock, self.inner.transport.clone()).await;
         match fresh {
             Ok(g) => {
                 *self.inner.group.lock().expect("group lock") = Some(Arc::new(g));

@@ -141,7 +141,7 @@ impl MetaStore {
         }
         let _swap = self.inner.swapping.lock().await;
         let disk = &self.inner.config.disk;
-        if let Some(reopened) = RaftGroup::reopen(disk, self.inner.transport.clone()).await {
+        if let Some(reopened) = RaftGroup::reopen(disk, self.inner.config.clock, self.inner.transport.clone()).await {
             let (group, joined, local) = reopened?;
             let me = group.node_id();
             *self.inner.myself.lock().expect("myself lock") = me;
@@ -156,7 +156,7 @@ impl MetaStore {
             return Ok(());
         }
         let entry = self.inner.config.initial_entry();
-        let group = RaftGroup::found(entry, self.bus_addr(), disk, self.inner.transport.clone()).await?;
+        let group = RaftGroup::found(entry, self.bus_addr(), disk, self.inner.config.clock, self.inner.transport.clone()).await?;
         *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
         Ok(())
     }
@@ -202,7 +202,7 @@ impl MetaStore {
             }
             Strategy::CommitThenSleep => {
                 let result = work.await?;
-                tokio::time::sleep(Duration::from_millis(SETTLE_SLEEP_MS)).await;
+                tokio::time::sleep(self.local_ms(SETTLE_SLEEP_MS)).await;
                 Ok(result)
             }
             Strategy::ReadIndex | Strategy::LocalOnly => work.await,
@@ -240,7 +240,7 @@ impl MetaStore {
     /// this node's state machine has applied it.
     async fn read_barrier(&self) -> Result<Arc<RaftGroup>, String> {
         let group = self.current_group()?;
-        let timeout = Duration::from_millis(READ_BARRIER_TIMEOUT_MS);
+        let timeout = self.local_ms(READ_BARRIER_TIMEOUT_MS);
         let index = match group.leader() {
             None => return Err("no leader known".to_string()),
             Some((leader, _)) if leader == group.node_id() => {
@@ -259,6 +259,11 @@ impl MetaStore {
         };
         group.wait_applied(index, timeout).await.map_err(|e| e.to_string())?;
         Ok(group)
+    }
+
+    /// An interval of `ms` on this node's clock, in true time (see `raft::ClockRate`).
+    pub(super) fn local_ms(&self, ms: u64) -> Duration {
+        Duration::from_millis(self.inner.config.clock.true_ms(ms))
     }
 
     pub fn myself(&self) -> NodeId {
@@ -325,7 +330,7 @@ impl MetaStore {
     /// (50 ms doubling to 1 s) within [`COMMIT_TIMEOUT_MS`] (commit-then-sleep) or [`WRITE_DEADLINE_MS`] in total.
     pub(super) async fn leader_call(&self, group: GroupId, origin: Route, op: LeaderOp) -> Result<BusReply, String> {
         let deadline_ms = self.write_deadline_ms();
-        let deadline = Instant::now() + Duration::from_millis(deadline_ms);
+        let deadline = Instant::now() + self.local_ms(deadline_ms);
         let mut backoff = Duration::from_millis(RETRY_BACKOFF_FIRST_MS);
         let mut route = origin.clone();
         let mut last_error;
@@ -366,7 +371,7 @@ impl MetaStore {
             if Instant::now() + backoff >= deadline {
                 return Err(format!("no leader answered within {deadline_ms} ms (last: {last_error})"));
             }
-            tokio::time::sleep(backoff).await;
+            tokio::time::sleep(self.inner.config.clock.true_duration(backoff)).await;
             backoff = (backoff * 2).min(Duration::from_millis(RETRY_BACKOFF_MAX_MS));
         }
     }
@@ -417,7 +422,7 @@ impl MetaStore {
             Some(g) if g.id() == group => g,
             _ => return BusReply::Error(format!("not a member of group {group}")),
         };
-        let timeout = Duration::from_millis(READ_BARRIER_TIMEOUT_MS);
+        let timeout = self.local_ms(READ_BARRIER_TIMEOUT_MS);
         match tokio::time::timeout(timeout, g.read_index()).await {
             Ok(Ok(index)) => BusReply::ReadIndex(index),
             Ok(Err(RaftAdapterError::NotLeader { leader })) => BusReply::NotLeader { leader },

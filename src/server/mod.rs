@@ -39,6 +39,8 @@ pub struct NodeConfig {
     /// Where the Raft state lives: a node started on a disk that holds an instance reopens it (a restart);
     /// on an empty disk it founds a cluster of one. local-only keeps its table in memory only.
     pub disk: crate::raft::Disk,
+    /// How fast this node's clock runs (every timer it sets is measured on it); default: true time.
+    pub clock: crate::raft::ClockRate,
 }
 
 impl NodeConfig {
@@ -52,6 +54,7 @@ impl NodeConfig {
             limits: Limits::default(),
             bus_timeout_ms: 2_000,
             disk: crate::raft::Disk::new(),
+            clock: crate::raft::ClockRate::default(),
         }
     }
 

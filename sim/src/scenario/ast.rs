@@ -42,11 +42,16 @@ pub struct Header {
     pub profile: Option<Profile>,
     /// Node `i` (1-based) listens on `base_port + i - 1`.
     pub base_port: u16,
+    /// `drift=n2:+20%,n3:-10%`: how fast each listed node's clock runs against true time, in percent (the others
+    /// run true). Every timer a node sets is measured on its clock (see `clustersim::raft::ClockRate`).
+    pub drift: Vec<(usize, i32)>,
 }
 
 impl Header {
     pub const DEFAULT_BASE_PORT: u16 = 6379;
     pub const NODES_MAX: usize = 16;
+    pub const DRIFT_PERCENT_MIN: i32 = -90;
+    pub const DRIFT_PERCENT_MAX: i32 = 900;
 }
 
 /// Which node(s) a step talks to.

@@ -423,7 +423,7 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
         .ok()
         .filter(|n| (1..=Header::NODES_MAX).contains(n))
         .ok_or_else(|| ctx.err(count.column, format!("expected a node count from 1 to {}, found '{}'", Header::NODES_MAX, count.text)))?;
-    let mut header = Header { nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT };
+    let mut header = Header { nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT, drift: Vec::new() };
     for tok in &tokens[2..] {
         let Some((key, value)) = tok.text.split_once('=') else {
             return Err(ctx.err(tok.column, format!("expected key=value, found '{}'", tok.text)));
@@ -443,7 +443,30 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
                     .filter(|p: &u16| *p > 0 && usize::from(*p) + nodes <= 55_535)
                     .ok_or_else(|| ctx.err(value_col, format!("expected a port that leaves room for {nodes} nodes and their bus ports, found '{value}'")))?;
             }
-            other => return Err(ctx.err(tok.column, format!("unknown key '{other}' (expected strategy, profile or base-port)"))),
+            "drift" => {
+                let mut column = value_col;
+                let mut seen = vec![false; nodes + 1];
+                let node_ctx = Ctx { file: ctx.file, line: ctx.line, nodes };
+                for item in value.split(',') {
+                    let bad = || node_ctx.err(column, format!("expected <node>:<+|-><percent>% such as n2:+20%, found '{item}'"));
+                    let (name, pct) = item.split_once(':').ok_or_else(bad)?;
+                    let node = node_ctx.node(&Token { text: name.to_string(), column, quoted: false })?;
+                    let digits = pct.strip_suffix('%').ok_or_else(bad)?;
+                    if !digits.starts_with(['+', '-']) {
+                        return Err(bad());
+                    }
+                    let percent: i32 = digits.parse().map_err(|_| bad())?;
+                    if !(Header::DRIFT_PERCENT_MIN..=Header::DRIFT_PERCENT_MAX).contains(&percent) {
+                        return Err(node_ctx.err(column, format!("a clock drift is from {}% to +{}%, found '{pct}'", Header::DRIFT_PERCENT_MIN, Header::DRIFT_PERCENT_MAX)));
+                    }
+                    if std::mem::replace(&mut seen[node], true) {
+                        return Err(node_ctx.err(column, format!("n{node} has two drifts")));
+                    }
+                    header.drift.push((node, percent));
+                    column += item.chars().count() + 1;
+                }
+            }
+            other => return Err(ctx.err(tok.column, format!("unknown key '{other}' (expected strategy, profile, base-port or drift)"))),
         }
     }
     Ok(header)

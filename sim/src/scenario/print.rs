@@ -20,6 +20,10 @@ pub fn print(s: &Scenario) -> String {
     if s.header.base_port != Header::DEFAULT_BASE_PORT {
         let _ = write!(out, " base-port={}", s.header.base_port);
     }
+    if !s.header.drift.is_empty() {
+        let items: Vec<String> = s.header.drift.iter().map(|(n, p)| format!("n{n}:{p:+}%")).collect();
+        let _ = write!(out, " drift={}", items.join(","));
+    }
     out.push('\n');
     for step in &s.steps {
         match step {

@@ -15,7 +15,7 @@ fn a_runbook_parses_into_steps() {
     )
     .unwrap();
     assert_eq!(s.intro, vec!["intent"]);
-    assert_eq!(s.header, Header { nodes: 3, strategy: Some(NodeStrategy::ReadIndex), profile: None, base_port: 6379 });
+    assert_eq!(s.header, Header { nodes: 3, strategy: Some(NodeStrategy::ReadIndex), profile: None, base_port: 6379, drift: vec![] });
     assert_eq!(
         s.steps,
         vec![
@@ -59,6 +59,9 @@ fn errors_name_file_line_and_column() {
     assert_eq!(err("call n1 PING\n"), "x.scn:1:1: the first line must be 'cluster <nodes> ...', found 'call'");
     assert_eq!(err("cluster 3\ncall n4 PING\n"), "x.scn:2:6: node n4 does not exist (the cluster has 3 nodes)");
     assert_eq!(err("cluster 3\n  frobnicate n1\n"), "x.scn:2:3: unknown verb 'frobnicate' (expected one of: call, sleep, expect, kill, restart, pause, resume, partition, heal, clog, unclog, latency, loss, wait-consistent, settle)");
+    assert_eq!(err("cluster 3 drift=n2:20%\n"), "x.scn:1:17: expected <node>:<+|-><percent>% such as n2:+20%, found 'n2:20%'");
+    assert_eq!(err("cluster 3 drift=n1:+5%,n4:+5%\n"), "x.scn:1:24: node n4 does not exist (the cluster has 3 nodes)");
+    assert_eq!(err("cluster 3 drift=n1:-95%\n"), "x.scn:1:17: a clock drift is from -90% to +900%, found '-95%'");
     assert_eq!(err("cluster 3\nkill all\n"), "x.scn:2:6: this verb takes one node, not 'all'");
     assert_eq!(err("cluster 3\nkill n2 now\n"), "x.scn:2:9: unexpected 'now'");
     assert_eq!(err("cluster 3\npartition n1,n2 n2,n3\n"), "x.scn:2:17: n2 is in more than one group");
@@ -74,7 +77,7 @@ fn errors_name_file_line_and_column() {
     assert_eq!(err("cluster 3\nloss 95%\n"), "x.scn:2:6: expected a loss such as 10% (0% to 90%), found '95%'");
     assert_eq!(err("cluster 3\nsettle in=3s\n"), "x.scn:2:8: expected within=<duration>, found 'in=3s'");
     assert_eq!(err("cluster 3\nsettle within=soon\n"), "x.scn:2:15: expected a duration such as 30s (at most 3600000 ms), found 'soon'");
-    assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy, profile or base-port)");
+    assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy, profile, base-port or drift)");
     assert_eq!(
         err("cluster 3 strategy=eventual\n"),
         "x.scn:1:20: unknown strategy 'eventual' (expected one of: local-only, fire-and-forget, commit-then-sleep, read-index)"
@@ -94,7 +97,7 @@ fn errors_name_file_line_and_column() {
 
 #[test]
 fn printing_a_parsed_file_gives_it_back() {
-    let text = "# intent\ncluster 6 strategy=local-only\ncall n1 PING\nsleep 2s\nsleep 1500ms\n# x\n\
+    let text = "# intent\ncluster 6 strategy=local-only drift=n2:+20%,n5:-10%\ncall n1 PING\nsleep 2s\nsleep 1500ms\n# x\n\
                 expect n2 \"CLUSTER NODES\" knows={n1.id}\ncall n3 ECHO \"a b\"\nexpect all \"PING\" reply=PONG\n\
                 kill n2\nrestart n2\npause n3\nresume n3\npartition n1,n2 n3,n4,n5\nheal\nclog n1->n2\nunclog n1->n2\n\
                 latency 10ms..200ms\nloss 10%\nwait-consistent within=10s\nsettle within=1500ms\n";
@@ -204,6 +207,10 @@ fn arb_fault(nodes: usize) -> BoxedStrategy<Fault> {
 fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
     (1usize..8, prop::option::of(prop::sample::select(Strategy_ALL.to_vec())), prop::option::of(prop::sample::select(crate::profile::Profile::ALL.to_vec())), prop_oneof![Just(6379u16), 7000u16..7100])
         .prop_flat_map(|(nodes, strategy, profile, base_port)| {
+            (Just((nodes, strategy, profile, base_port)), prop::sample::subsequence((1..=nodes).collect::<Vec<_>>(), 0..=nodes), prop::collection::vec(-90i32..=900, nodes))
+        })
+        .prop_flat_map(|((nodes, strategy, profile, base_port), drifted, percents)| {
+            let drift: Vec<(usize, i32)> = drifted.iter().map(|&n| (n, percents[n - 1])).collect();
             let target = prop_oneof![(1..=nodes).prop_map(Target::Node), Just(Target::All)];
             let check = prop_oneof![
                 arb_word(nodes).prop_map(Check::Reply),
@@ -225,7 +232,7 @@ fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
                 prop::collection::vec("[a-z ]{0,12}".prop_map(|c| c.trim().to_string()), 0..3),
                 prop::collection::vec(step, 0..20),
             )
-                .prop_map(move |(intro, steps)| Scenario { intro, header: Header { nodes, strategy, profile, base_port }, steps, lines: vec![] })
+                .prop_map(move |(intro, steps)| Scenario { intro, header: Header { nodes, strategy, profile, base_port, drift: drift.clone() }, steps, lines: vec![] })
         })
 }
 
