@@ -11,6 +11,7 @@
 //!
 //! The simulation pieces need the simulation flavour (`--cfg madsim`, the default through .cargo/config.toml).
 
+pub mod gen;
 pub mod profile;
 pub mod scenario;
 
@@ -20,6 +21,8 @@ pub mod check;
 mod client;
 #[cfg(madsim)]
 mod faults;
+#[cfg(madsim)]
+pub mod fuzz;
 #[cfg(madsim)]
 mod run;
 #[cfg(madsim)]

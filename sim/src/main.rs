@@ -77,6 +77,40 @@ mod cli {
             #[arg(long)]
             swarm: bool,
         },
+        /// Run generated scenarios until a checker fires; shrink the failing case and write it under
+        /// scenarios/regressions/. Summary line: `fuzz: strategy=… cases=… passed=… found=<kind|none> …`.
+        Fuzz {
+            /// Generated cases to run (shrinking runs come on top).
+            #[arg(long, default_value_t = 100)]
+            cases: u32,
+            /// The strategy under test: read-index must hold every property; weaker ones show what the
+            /// generator finds on its own.
+            #[arg(long, default_value = "read-index", value_parser = parse_strategy)]
+            strategy: Strategy,
+            #[arg(long, default_value = "lan", value_parser = parse_profile)]
+            profile: Profile,
+            /// Cluster sizes, as an inclusive range a..=b.
+            #[arg(long, default_value = "3..=9", value_parser = parse_inclusive)]
+            nodes: std::ops::RangeInclusive<usize>,
+            /// Generate no fault steps.
+            #[arg(long)]
+            no_faults: bool,
+            /// Largest number of extra actions (reads, sleeps, FORGETs, fault windows) per case.
+            #[arg(long, default_value_t = 12)]
+            extras: usize,
+            /// Longest generated sleep, in ms.
+            #[arg(long, default_value_t = 2000)]
+            sleep_ms_max: u64,
+            /// Seed of the case generator (the same seed finds and shrinks the same case).
+            #[arg(long, default_value_t = 0)]
+            seed: u64,
+            /// Bound on shrinking steps.
+            #[arg(long, default_value_t = 512)]
+            shrink_iters: u32,
+            /// Where to write the shrunk case (default: scenarios/regressions/).
+            #[arg(long, default_value = "scenarios/regressions")]
+            out: PathBuf,
+        },
         /// Measure seeds per second (1 job and 2 jobs) and virtual seconds per wall second, per strategy.
         Bench {
             #[arg(default_value = "scenarios/aikv_cluster_init.scn")]
@@ -96,6 +130,16 @@ mod cli {
 
     fn parse_profile(text: &str) -> Result<Profile, String> {
         text.parse().map_err(|e: sim::profile::ProfileParseError| e.to_string())
+    }
+
+    fn parse_inclusive(text: &str) -> Result<std::ops::RangeInclusive<usize>, String> {
+        let (a, b) = text.split_once("..=").ok_or_else(|| format!("expected a..=b, found '{text}'"))?;
+        let a: usize = a.parse().map_err(|_| format!("'{a}' is not a node count"))?;
+        let b: usize = b.parse().map_err(|_| format!("'{b}' is not a node count"))?;
+        if !(2..=16).contains(&a) || !(a..=16).contains(&b) {
+            return Err(format!("node counts are from 2 to 16, a <= b; found {a}..={b}"));
+        }
+        Ok(a..=b)
     }
 
     fn parse_range(text: &str) -> Result<Range<u64>, String> {
@@ -195,6 +239,45 @@ mod cli {
                 }
                 println!("trace-hash: {:016x}", outcome.trace_hash);
                 i32::from(!outcome.passed())
+            }
+            Command::Fuzz { cases, strategy, profile, nodes, no_faults, extras, sleep_ms_max, seed, shrink_iters, out } => {
+                let gen = sim::gen::GenConfig { nodes, faults: !no_faults, extras_max: extras, sleep_ms_max, settle_ms: 30_000 };
+                let options = sim::fuzz::FuzzOptions { cases, strategy, profile, gen, seed, shrink_iters_max: shrink_iters };
+                let bar = progress_bar(u64::from(cases));
+                let report = sim::fuzz::fuzz(&options, &|passed, runs| {
+                    bar.set_position(passed);
+                    bar.set_message(format!("{runs} runs"));
+                });
+                bar.finish_and_clear();
+                if let Some(why) = &report.aborted {
+                    println!("fuzz: aborted: {why}");
+                }
+                let Some(found) = &report.found else {
+                    println!(
+                        "fuzz: strategy={strategy} profile={profile} cases={cases} passed={} runs={} found=none",
+                        report.passed, report.runs
+                    );
+                    return i32::from(report.aborted.is_some());
+                };
+                let path = out.join(sim::fuzz::regression_name(strategy, found));
+                let text = sim::fuzz::regression_text(&path, strategy, profile, found);
+                if let Err(e) = std::fs::create_dir_all(&out).and_then(|()| std::fs::write(&path, &text)) {
+                    eprintln!("{}: {e}", path.display());
+                    return 2;
+                }
+                for v in &found.violations {
+                    println!("{} {v}", v.kind());
+                }
+                println!("shrunk to {} steps: {}", found.scenario.steps.len(), path.display());
+                println!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed);
+                println!(
+                    "fuzz: strategy={strategy} profile={profile} cases={cases} passed={} runs={} found={} file={}",
+                    report.passed,
+                    report.runs,
+                    found.first().kind(),
+                    path.display()
+                );
+                1
             }
             Command::Bench { file, seeds, strategy } => {
                 let scenario = load_or_exit(&file);

@@ -127,3 +127,15 @@ fn swarm_runs_are_reproducible_and_draw_faults_from_the_seed() {
     let schedule = |o: &Outcome| o.trace.iter().filter(|l| l.contains("swarm:")).cloned().collect::<Vec<_>>();
     assert_ne!(schedule(&a), schedule(&other), "another seed, another schedule");
 }
+
+#[test]
+fn drifted_clocks_change_the_timing_and_read_index_stays_safe() {
+    let mut scenario = common::load("kill_leader_during_addslots.scn");
+    let plain = run(&scenario, &RunOptions::new(5, Strategy::ReadIndex));
+    // n2 runs ten times fast (its election timeouts fire first), n3 at half speed.
+    scenario.header.drift = vec![(2, 900), (3, -50)];
+    let drifted = run(&scenario, &RunOptions::new(5, Strategy::ReadIndex));
+    assert_ne!(plain.trace_hash, drifted.trace_hash, "the drift reaches the nodes' timers");
+    let broken: Vec<&Violation> = drifted.violations.iter().filter(|v| !matches!(v.property(), "expect" | "availability")).collect();
+    assert!(broken.is_empty(), "{broken:?}");
+}

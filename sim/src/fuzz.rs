@@ -1,0 +1,143 @@
+//! `sim fuzz`: run generated scenarios (sim/src/gen.rs) until a checker fires, shrink the failing case with
+//! proptest, and write it as a readable regression scenario.
+//!
+//! Deterministic: the case generator's RNG is seeded from `--seed`, and every case is a deterministic simulation,
+//! so the same command finds and shrinks the same case.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use clustersim::server::Strategy;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+
+use crate::gen::{arb_case, Case, GenConfig};
+use crate::profile::Profile;
+use crate::run::{run, RunOptions, Violation};
+use crate::scenario::{print, Scenario};
+
+#[derive(Clone, Debug)]
+pub struct FuzzOptions {
+    pub cases: u32,
+    pub strategy: Strategy,
+    pub profile: Profile,
+    pub gen: GenConfig,
+    /// Seeds the case generator.
+    pub seed: u64,
+    /// Bound on shrinking steps.
+    pub shrink_iters_max: u32,
+}
+
+/// A shrunk failing case.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub case: Case,
+    pub scenario: Scenario,
+    pub violations: Vec<Violation>,
+}
+
+impl Found {
+    /// The violation the file is named after.
+    pub fn first(&self) -> &Violation {
+        &self.violations[0]
+    }
+}
+
+pub struct FuzzReport {
+    /// Cases that passed before the failure (or all of them).
+    pub passed: u64,
+    /// Simulations run, shrinking included.
+    pub runs: u64,
+    pub found: Option<Found>,
+    /// A panic or an abort of the runner, as text.
+    pub aborted: Option<String>,
+}
+
+/// The violations that count: every checked property (generated scenarios have no `expect` lines, and an error
+/// reply alone is unavailability, not a broken property).
+pub fn broken(violations: &[Violation]) -> Vec<Violation> {
+    violations.iter().filter(|v| v.property() != "availability").cloned().collect()
+}
+
+pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> FuzzReport {
+    let config = Config {
+        cases: options.cases,
+        failure_persistence: None,
+        max_shrink_iters: options.shrink_iters_max,
+        ..Config::default()
+    };
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&options.seed.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
+    let runs = AtomicU64::new(0);
+    let passed = AtomicU64::new(0);
+    let failing = AtomicU64::new(0);
+    let result = runner.run(&arb_case(options.gen.clone()), |case| {
+        let outcome = run(&case.scenario(), &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
+        let n = runs.fetch_add(1, Ordering::Relaxed) + 1;
+        let bad = broken(&outcome.violations);
+        if bad.is_empty() {
+            if failing.load(Ordering::Relaxed) == 0 {
+                passed.fetch_add(1, Ordering::Relaxed);
+            }
+            progress(passed.load(Ordering::Relaxed), n);
+            Ok(())
+        } else {
+            failing.fetch_add(1, Ordering::Relaxed);
+            progress(passed.load(Ordering::Relaxed), n);
+            Err(TestCaseError::fail(format!("{} {}", bad[0].kind(), bad[0])))
+        }
+    });
+    let (found, aborted) = match result {
+        Ok(()) => (None, None),
+        Err(TestError::Fail(_, case)) => {
+            let scenario = case.scenario();
+            let outcome = run(&scenario, &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
+            let violations = broken(&outcome.violations);
+            if violations.is_empty() {
+                (None, Some("the shrunk case passed when run again (nondeterminism?)".to_string()))
+            } else {
+                (Some(Found { case, scenario, violations }), None)
+            }
+        }
+        Err(TestError::Abort(why)) => (None, Some(why.to_string())),
+    };
+    FuzzReport { passed: passed.into_inner(), runs: runs.into_inner(), found, aborted }
+}
+
+/// `fire-and-forget-StaleMembershipRead-seed42.scn`.
+pub fn regression_name(strategy: Strategy, found: &Found) -> String {
+    format!("{}-{}-seed{}.scn", strategy.name(), found.first().kind(), found.case.seed)
+}
+
+/// The regression file's text: a header naming the property, strategy, seed and replay command, the generated
+/// intro, then the scenario (with its strategy in the `cluster` line, so a plain replay runs it).
+pub fn regression_text(path: &Path, strategy: Strategy, profile: Profile, found: &Found) -> String {
+    let mut scenario = found.scenario.clone();
+    scenario.header.strategy = Some(strategy);
+    if profile != Profile::Lan {
+        scenario.header.profile = Some(profile);
+    }
+    let v = found.first();
+    let mut intro = vec![
+        format!("Found by `sim fuzz` and shrunk: {} under {strategy}.", v.kind()),
+        format!("property: {}", v.property()),
+        format!("strategy: {strategy}"),
+        format!("seed: {}", found.case.seed),
+        format!("violation: {v}"),
+        format!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed),
+    ];
+    intro.append(&mut scenario.intro);
+    scenario.intro = intro;
+    print(&scenario)
+}
+
+/// Where regression files live.
+pub fn regressions_dir(root: &Path) -> PathBuf {
+    root.join("scenarios").join("regressions")
+}
+
+/// `seed: N` and `property: P` from a regression file's intro.
+pub fn regression_facts(scenario: &Scenario) -> Option<(u64, String)> {
+    let field = |key: &str| scenario.intro.iter().find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()));
+    Some((field("seed:")?.parse().ok()?, field("property:")?))
+}

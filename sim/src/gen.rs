@@ -1,0 +1,320 @@
+//! Generated scenarios: proptest strategies that produce the same [`Scenario`] AST the parser produces.
+//!
+//! A case is a cluster size (3–9), a madsim seed, and a list of *actions*, each with a keep bit: the cluster's
+//! MEETs in one of the usual orders (star to the first node, star from it, chain, full mesh, reverse, redis-cli's
+//! order), with a random side receiving each MEET and a random MEET form (`ip port` or AiKv's `ip port id`);
+//! the slots split over the masters (contiguous ADDSLOTSRANGE or scattered ADDSLOTS ranges); REPLICATE of the
+//! others; a FORGET and re-MEET; reads on random nodes, sleeps, and (optionally) fault windows — each opened
+//! after some action and closed a few actions later. Every case ends with `settle`. Shrinking clears keep bits
+//! (dropping actions), shrinks sleeps and fault windows, and moves the seed toward 0, so a failure shrinks to the
+//! few steps that matter. Generated scenarios carry no `expect` lines: the checkers alone decide.
+
+use std::ops::RangeInclusive;
+
+use proptest::prelude::*;
+
+use crate::scenario::{Fault, Field, Header, Piece, Scenario, Step, Target, Word};
+
+/// Bounds on generated cases (see `sim fuzz --help`).
+#[derive(Clone, Debug)]
+pub struct GenConfig {
+    pub nodes: RangeInclusive<usize>,
+    /// Insert fault windows (kill/restart, pause/resume, partition/heal, clog/unclog).
+    pub faults: bool,
+    /// Largest number of extra actions (reads, sleeps, faults) beyond the cluster set-up.
+    pub extras_max: usize,
+    /// Longest sleep, and the `settle` bound.
+    pub sleep_ms_max: u64,
+    pub settle_ms: u64,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig { nodes: 3..=9, faults: true, extras_max: 12, sleep_ms_max: 2_000, settle_ms: 30_000 }
+    }
+}
+
+/// The MEET orders the generator draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeetOrder {
+    /// n1 meets n2, n3, ...
+    StarToFirst,
+    /// n2, n3, ... each meet n1 (redis-cli sends its star MEET this way).
+    StarFromFirst,
+    /// n1 meets n2, n2 meets n3, ...
+    Chain,
+    /// every i < j: ni meets nj.
+    FullMesh,
+    /// nN meets nN-1, ..., n2 meets n1.
+    Reverse,
+    /// redis-cli --cluster create: slots first, then every node but n1 meets n1.
+    RedisCli,
+}
+
+const ORDERS: [MeetOrder; 6] =
+    [MeetOrder::StarToFirst, MeetOrder::StarFromFirst, MeetOrder::Chain, MeetOrder::FullMesh, MeetOrder::Reverse, MeetOrder::RedisCli];
+
+/// One generated action (compiled into one or more steps).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Meet { from: usize, to: usize, with_id: bool },
+    AddSlotsRange { node: usize, ranges: Vec<(u32, u32)> },
+    AddSlots { node: usize, ranges: Vec<(u32, u32)> },
+    Replicate { node: usize, master: usize },
+    Forget { by: usize, target: usize },
+    Read { node: usize },
+    Sleep { ms: u64 },
+    /// `fault`, then `undo` after `undo_after` more actions (or at the settle).
+    FaultWindow { fault: Fault, undo: Fault, undo_after: usize },
+}
+
+/// A generated case before compilation.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub nodes: usize,
+    pub seed: u64,
+    pub order: MeetOrder,
+    /// Actions with their keep bits.
+    pub actions: Vec<(bool, Action)>,
+    pub settle_ms: u64,
+}
+
+fn var(node: usize, field: Field) -> Word {
+    Word::Pieces(vec![Piece::Var { node, field }])
+}
+
+fn cluster(sub: &str) -> Vec<Word> {
+    vec![Word::text("CLUSTER"), Word::text(sub)]
+}
+
+impl Case {
+    /// The scenario this case runs (the kept actions, then `settle`).
+    pub fn scenario(&self) -> Scenario {
+        let mut steps = Vec::new();
+        let mut pending: Vec<(usize, Fault)> = Vec::new();
+        let kept: Vec<&Action> = self.actions.iter().filter(|(k, _)| *k).map(|(_, a)| a).collect();
+        for (i, action) in kept.iter().enumerate() {
+            let call = |node: usize, command: Vec<Word>| Step::Call { target: Target::Node(node), command };
+            match action {
+                Action::Meet { from, to, with_id } => {
+                    let mut c = cluster("MEET");
+                    c.push(var(*to, Field::Ip));
+                    c.push(var(*to, Field::Port));
+                    if *with_id {
+                        c.push(var(*to, Field::Id));
+                    }
+                    steps.push(call(*from, c));
+                }
+                Action::AddSlotsRange { node, ranges } => {
+                    let mut c = cluster("ADDSLOTSRANGE");
+                    for (a, b) in ranges {
+                        c.push(Word::text(a.to_string()));
+                        c.push(Word::text(b.to_string()));
+                    }
+                    steps.push(call(*node, c));
+                }
+                Action::AddSlots { node, ranges } => {
+                    let mut c = cluster("ADDSLOTS");
+                    c.extend(ranges.iter().map(|&(start, end)| Word::Range { start, end }));
+                    steps.push(call(*node, c));
+                }
+                Action::Replicate { node, master } => {
+                    let mut c = cluster("REPLICATE");
+                    c.push(var(*master, Field::Id));
+                    steps.push(call(*node, c));
+                }
+                Action::Forget { by, target } => {
+                    // FORGET, then MEET it again (Redis's isolate-and-rejoin).
+                    let mut c = cluster("FORGET");
+                    c.push(var(*target, Field::Id));
+                    steps.push(call(*by, c));
+                    let mut c = cluster("MEET");
+                    c.push(var(*target, Field::Ip));
+                    c.push(var(*target, Field::Port));
+                    steps.push(call(*by, c));
+                }
+                Action::Read { node } => steps.push(call(*node, cluster("NODES"))),
+                Action::Sleep { ms } => steps.push(Step::Sleep { ms: *ms }),
+                Action::FaultWindow { fault, undo, undo_after } => {
+                    steps.push(Step::Fault(fault.clone()));
+                    pending.push((i + undo_after, undo.clone()));
+                }
+            }
+            let (due, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(at, _)| *at <= i);
+            pending = later;
+            steps.extend(due.into_iter().map(|(_, undo)| Step::Fault(undo)));
+        }
+        steps.extend(pending.into_iter().map(|(_, undo)| Step::Fault(undo)));
+        steps.push(Step::Settle { within_ms: self.settle_ms });
+        Scenario {
+            intro: vec![format!(
+                "Generated: {} nodes, MEET order {:?}, {} of {} actions kept.",
+                self.nodes,
+                self.order,
+                kept.len(),
+                self.actions.len()
+            )],
+            header: Header { nodes: self.nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT, drift: Vec::new() },
+            steps,
+            lines: Vec::new(),
+        }
+    }
+}
+
+/// The MEETs of an order (before the slot set-up, except for redis-cli's order, handled by the caller).
+fn meets(order: MeetOrder, n: usize) -> Vec<(usize, usize)> {
+    match order {
+        MeetOrder::StarToFirst => (2..=n).map(|k| (1, k)).collect(),
+        MeetOrder::StarFromFirst | MeetOrder::RedisCli => (2..=n).map(|k| (k, 1)).collect(),
+        MeetOrder::Chain => (1..n).map(|k| (k, k + 1)).collect(),
+        MeetOrder::FullMesh => (1..=n).flat_map(|i| (i + 1..=n).map(move |j| (i, j))).collect(),
+        MeetOrder::Reverse => (2..=n).rev().map(|k| (k, k - 1)).collect(),
+    }
+}
+
+/// The 16,384 slots split over `masters`: one contiguous range each, or `pieces` interleaved ranges each.
+fn slot_split(masters: usize, pieces: usize) -> Vec<Vec<(u32, u32)>> {
+    let chunks = masters * pieces;
+    let bounds: Vec<u32> = (0..=chunks).map(|c| (c as u64 * 16_384 / chunks as u64) as u32).collect();
+    let mut out = vec![Vec::new(); masters];
+    for c in 0..chunks {
+        out[c % masters].push((bounds[c], bounds[c + 1] - 1));
+    }
+    out
+}
+
+fn arb_fault_window(n: usize) -> BoxedStrategy<Action> {
+    let node = 1..=n;
+    prop_oneof![
+        (node.clone(), 1usize..5).prop_map(|(k, after)| Action::FaultWindow { fault: Fault::Kill(k), undo: Fault::Restart(k), undo_after: after }),
+        (node.clone(), 1usize..5).prop_map(|(k, after)| Action::FaultWindow { fault: Fault::Pause(k), undo: Fault::Resume(k), undo_after: after }),
+        (1..n, 1usize..5, Just(n)).prop_map(|(cut, after, n)| {
+            let groups = vec![(1..=cut).collect(), (cut + 1..=n).collect()];
+            Action::FaultWindow { fault: Fault::Partition(groups), undo: Fault::Heal, undo_after: after }
+        }),
+        (node.clone(), 1..n, 1usize..5).prop_map(|(a, b, after)| {
+            let b = if b >= a { b + 1 } else { b };
+            Action::FaultWindow { fault: Fault::Clog { from: a, to: b }, undo: Fault::Unclog { from: a, to: b }, undo_after: after }
+        }),
+    ]
+    .boxed()
+}
+
+fn arb_extra(n: usize, config: &GenConfig) -> BoxedStrategy<Action> {
+    let read = (1..=n).prop_map(|node| Action::Read { node });
+    let sleep = (0..=config.sleep_ms_max).prop_map(|ms| Action::Sleep { ms });
+    let forget = (1..=n, 1..n).prop_map(move |(by, t)| {
+        let target = if t >= by { t + 1 } else { t };
+        Action::Forget { by, target }
+    });
+    if config.faults {
+        prop_oneof![4 => read, 3 => sleep, 1 => forget, 3 => arb_fault_window(n)].boxed()
+    } else {
+        prop_oneof![4 => read, 3 => sleep, 1 => forget].boxed()
+    }
+}
+
+/// The proptest strategy for whole cases.
+pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
+    let settle_ms = config.settle_ms;
+    (config.nodes.clone(), 0u64..10_000, prop::sample::select(ORDERS.to_vec()), 1usize..4).prop_flat_map(move |(n, seed, order, pieces)| {
+        let masters = n.div_ceil(2);
+        let extras_max = config.extras_max;
+        let pairs = meets(order, n);
+        let meet_count = pairs.len();
+        // Keep bits and extras first: proptest shrinks a tuple element by element, and dropping actions is what
+        // makes a case small.
+        (
+            prop::collection::vec(prop::bool::weighted(0.95), 2 * (meet_count + n)),
+            prop::collection::vec(prop::option::weighted(0.4, arb_extra(n, &config)), meet_count + n),
+            Just((n, seed, order, pieces, masters, pairs)),
+            prop::collection::vec((any::<bool>(), any::<bool>()), meet_count),
+            any::<bool>(),
+            prop::collection::vec(1..=masters, n - masters),
+        )
+            .prop_map(move |(keep, extras, (n, seed, order, pieces, masters, pairs), flips, contiguous, replica_of)| {
+                let mut plan: Vec<Action> = Vec::new();
+                let meet_actions: Vec<Action> = pairs
+                    .iter()
+                    .zip(&flips)
+                    .map(|(&(a, b), &(flip, with_id))| {
+                        // redis-cli's star MEET always goes from the joining node to n1.
+                        let (from, to) = if flip && order != MeetOrder::RedisCli { (b, a) } else { (a, b) };
+                        Action::Meet { from, to, with_id }
+                    })
+                    .collect();
+                let slot_actions: Vec<Action> = slot_split(masters, if contiguous { 1 } else { pieces })
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, ranges)| if contiguous { Action::AddSlotsRange { node: i + 1, ranges } } else { Action::AddSlots { node: i + 1, ranges } })
+                    .collect();
+                if order == MeetOrder::RedisCli {
+                    plan.extend(slot_actions);
+                    plan.extend(meet_actions);
+                } else {
+                    plan.extend(meet_actions);
+                    plan.extend(slot_actions);
+                }
+                plan.extend(replica_of.iter().enumerate().map(|(i, &m)| Action::Replicate { node: masters + 1 + i, master: m }));
+                // Interleave the extras: one optional extra after each planned action.
+                let mut actions = Vec::new();
+                let mut extras = extras.into_iter().flatten().take(extras_max);
+                for (i, a) in plan.into_iter().enumerate() {
+                    actions.push(a);
+                    // Extras go after every other planned action until they run out.
+                    if i % 2 == 1 {
+                        actions.extend(extras.next());
+                    }
+                }
+                actions.extend(extras);
+                let actions = actions.into_iter().zip(keep.iter().copied().chain(std::iter::repeat(true))).map(|(a, k)| (k, a)).collect();
+                Case { nodes: n, seed, order, actions, settle_ms }
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{parse, print};
+
+    #[test]
+    fn slot_splits_cover_every_slot_once() {
+        for (masters, pieces) in [(1, 1), (3, 1), (5, 3), (2, 2)] {
+            let split = slot_split(masters, pieces);
+            let mut all: Vec<u32> = split.iter().flatten().flat_map(|&(a, b)| a..=b).collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..16_384).collect::<Vec<_>>(), "{masters} masters, {pieces} pieces");
+        }
+    }
+
+    #[test]
+    fn every_meet_order_joins_every_node() {
+        for order in ORDERS {
+            for n in 3..=9 {
+                let mut reached = std::collections::BTreeSet::from([1]);
+                for _ in 0..n {
+                    for (a, b) in meets(order, n) {
+                        if reached.contains(&a) || reached.contains(&b) {
+                            reached.insert(a);
+                            reached.insert(b);
+                        }
+                    }
+                }
+                assert_eq!(reached.len(), n, "{order:?} with {n} nodes");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn generated_scenarios_are_valid_input(case in arb_case(GenConfig::default())) {
+            let scenario = case.scenario();
+            let text = print(&scenario);
+            let back = parse("gen.scn", &text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            prop_assert_eq!(back, scenario);
+        }
+    }
+}
