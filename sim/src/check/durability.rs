@@ -3,6 +3,9 @@
 //! a MEET's two nodes are both listed, ADDSLOTS / ADDSLOTSRANGE slots belong to the node that accepted them, a
 //! REPLICATE's node replicates the named master (its last acknowledged REPLICATE).
 //!
+//! Judged on the nodes of the cluster the write went to (joined to the node that accepted it by acknowledged
+//! MEETs, or listing it): a node that never joined owes nothing.
+//!
 //! Source: Raft's State Machine Safety and Leader Completeness (Ongaro & Ousterhout §5.4: a committed entry is
 //! in every later leader's log), Jepsen's "acknowledged writes must survive". A strategy that answers OK before
 //! the commit (fire-and-forget) makes no such promise; this checker is how that shows.
@@ -55,7 +58,8 @@ fn slots_of(args: &[&str], pairs: bool) -> Vec<u16> {
 
 /// Checks the views a settle ended with against the writes acknowledged before `settle_start`.
 pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_start: Duration) -> Vec<Violation> {
-    let mut facts: Vec<(usize, String, Duration, Fact)> = Vec::new();
+    // (line, write, ok time, the node that accepted it, fact)
+    let mut facts: Vec<(usize, String, Duration, usize, Fact)> = Vec::new();
     let mut replicate_last: BTreeMap<usize, usize> = BTreeMap::new();
     for call in history.iter().filter(|c| c.end <= settle_start) {
         if !matches!(&call.reply, Reply::Simple(s) if s == "OK") {
@@ -87,14 +91,16 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
         if let Some(fact) = fact {
             if let Fact::Listed(_) = fact {
                 // The MEET's receiver is a member too.
-                facts.push((call.line, call.command.clone(), call.end, Fact::Listed(call.node)));
+                facts.push((call.line, call.command.clone(), call.end, call.node, Fact::Listed(call.node)));
             }
-            facts.push((call.line, call.command.clone(), call.end, fact));
+            facts.push((call.line, call.command.clone(), call.end, call.node, fact));
         }
     }
     let id = |n: usize| hosts[n - 1].id.to_string();
+    let before: Vec<CallRecord> = history.iter().filter(|c| c.end <= settle_start).cloned().collect();
+    let joined = super::convergence::expected_members(&before, hosts);
     let mut out = Vec::new();
-    for (line, write, ok_at, fact) in facts {
+    for (line, write, ok_at, accepted_by, fact) in facts {
         if let Fact::Replicates { node, master } = fact {
             if replicate_last.get(&node) != Some(&master) {
                 continue;
@@ -103,6 +109,12 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
         for view in views {
             let Ok(text) = &view.nodes else { continue };
             let entries = parse_nodes(text);
+            // Only the cluster the write was made to owes it: nodes joined to the accepting node by acknowledged
+            // MEETs, or listing it.
+            let owes = joined.get(view.node).is_some_and(|m| m.contains(&accepted_by)) || entries.iter().any(|e| e.id == id(accepted_by));
+            if !owes {
+                continue;
+            }
             let missing = match &fact {
                 Fact::Listed(n) => (!entries.iter().any(|e| e.id == id(*n))).then(|| format!("<n{n}> is not listed")),
                 Fact::Owns { node, slots } => {
@@ -199,6 +211,13 @@ mod tests {
         let kinds: Vec<String> = v.iter().map(|v| v.to_string()).collect();
         assert!(kinds.iter().any(|k| k.contains("<n3> is not listed")), "{kinds:?}");
         assert!(kinds.iter().any(|k| k.contains("<n3> does not replicate <n1>")), "{kinds:?}");
+    }
+
+    #[test]
+    fn a_node_outside_the_writers_cluster_owes_nothing() {
+        let alone = vec![(3, "master", "-", "")];
+        let h = [ok(1, 2, "CLUSTER ADDSLOTS {0..99} 150")];
+        assert_eq!(check(&h, &hosts(), &[view(3, &alone)], Duration::from_secs(1)), vec![]);
     }
 
     #[test]

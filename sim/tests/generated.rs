@@ -1,0 +1,54 @@
+//! Generated scenarios (sim/src/gen.rs) under the checkers, and every shrunk regression in
+//! scenarios/regressions/ replayed. `sim fuzz --cases N` runs many more; these are the bounded CI share.
+#![cfg(madsim)]
+
+mod common;
+
+use clustersim::server::Strategy;
+use sim::fuzz::{broken, fuzz, regression_facts, FuzzOptions};
+use sim::gen::GenConfig;
+use sim::profile::Profile;
+use sim::{run, RunOptions};
+
+fn options(strategy: Strategy, cases: u32, seed: u64) -> FuzzOptions {
+    FuzzOptions { cases, strategy, profile: Profile::Lan, gen: GenConfig::default(), seed, shrink_iters_max: 512 }
+}
+
+#[test]
+fn read_index_holds_every_property_on_generated_scenarios_with_faults() {
+    let report = fuzz(&options(Strategy::ReadIndex, 8, 7), &|_, _| {});
+    assert!(report.aborted.is_none(), "{:?}", report.aborted);
+    if let Some(found) = &report.found {
+        panic!("read-index broke a property:\n{:?}\n{}", found.violations, sim::scenario::print(&found.scenario));
+    }
+    assert_eq!(report.passed, 8);
+}
+
+#[test]
+fn fuzzing_fire_and_forget_finds_a_violation_and_shrinks_it_to_a_few_steps() {
+    let report = fuzz(&options(Strategy::FireAndForget, 10, 0), &|_, _| {});
+    let found = report.found.expect("fire-and-forget acknowledges writes it may never apply");
+    assert!(found.scenario.steps.len() <= 6, "shrunk to {} steps:\n{}", found.scenario.steps.len(), sim::scenario::print(&found.scenario));
+    let again = run(&found.scenario, &RunOptions::new(found.case.seed, Strategy::FireAndForget));
+    assert_eq!(broken(&again.violations), found.violations, "the shrunk case replays to the same violations");
+}
+
+#[test]
+fn every_regression_still_reproduces_and_read_index_passes_it() {
+    let dir = common::scenario_path("regressions");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "scn"));
+    files.sort();
+    assert!(!files.is_empty(), "scenarios/regressions/ holds the shrunk findings");
+    for path in files {
+        let scenario = sim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (seed, property) = regression_facts(&scenario).unwrap_or_else(|| panic!("{}: no seed/property header", path.display()));
+        let strategy = scenario.header.strategy.unwrap_or_else(|| panic!("{}: no strategy", path.display()));
+        if strategy != Strategy::ReadIndex {
+            let o = run(&scenario, &RunOptions::new(seed, strategy));
+            assert!(o.violations.iter().any(|v| v.property() == property), "{}: {strategy} no longer breaks {property}: {:?}", path.display(), o.violations);
+        }
+        let fixed = run(&scenario, &RunOptions::new(seed, Strategy::ReadIndex));
+        assert!(broken(&fixed.violations).is_empty(), "{}: read-index breaks {:?}", path.display(), fixed.violations);
+    }
+}
