@@ -117,17 +117,26 @@ pub fn regression_text(path: &Path, strategy: Strategy, profile: Profile, found:
     if profile != Profile::Lan {
         scenario.header.profile = Some(profile);
     }
-    let v = found.first();
-    let mut intro = vec![
-        format!("Found by `sim fuzz` and shrunk: {} under {strategy}.", v.kind()),
-        format!("property: {}", v.property()),
-        format!("strategy: {strategy}"),
-        format!("seed: {}", found.case.seed),
-        format!("violation: {v}"),
-        format!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed),
-    ];
-    intro.append(&mut scenario.intro);
-    scenario.intro = intro;
+    let generated = std::mem::take(&mut scenario.intro);
+    let header = |v: &Violation| {
+        let mut intro = vec![
+            format!("Found by `sim fuzz` and shrunk: {} under {strategy}.", v.kind()),
+            format!("property: {}", v.property()),
+            format!("strategy: {strategy}"),
+            format!("seed: {}", found.case.seed),
+            format!("violation: {v}"),
+            format!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed),
+        ];
+        intro.extend(generated.iter().cloned());
+        intro
+    };
+    scenario.intro = header(found.first());
+    // Run the file as written once more, so the violation line names the file's own line numbers.
+    let again = crate::scenario::parse("regression", &print(&scenario)).expect("a printed scenario parses");
+    let outcome = run(&again, &RunOptions { seed: found.case.seed, strategy, profile });
+    if let Some(v) = broken(&outcome.violations).first() {
+        scenario.intro = header(v);
+    }
     print(&scenario)
 }
 

@@ -7,8 +7,8 @@
 //! "Its cluster" is what the history asked for: the nodes joined to it by MEETs that answered OK (transitively).
 //! When every MEET succeeded that is every node, AiKv's criterion. A MEET that failed or whose outcome is unknown
 //! (the client lost the connection) obliges nothing, but a node may still have joined: so the second half of the
-//! property is that membership is mutual — if n1 lists n4, n4 lists n1. After an acknowledged FORGET or RESET the
-//! MEET graph no longer says who belongs together, and every node must know every node (the scenario's intent).
+//! property is that membership is mutual — if n1 lists n4, n4 lists n1. An acknowledged FORGET of a node (or a
+//! RESET on it) cuts that node's MEET edges; MEETs after it join it again.
 //! Judged on the views a `settle` step collects; an error reply counts as not knowing.
 
 use std::collections::BTreeSet;
@@ -18,11 +18,28 @@ use super::views::NodeView;
 use crate::client::CallRecord;
 use crate::run::{Host, Violation};
 
-/// For each node (index 0 unused), the nodes it must list: its component under acknowledged MEETs, or every
-/// node once a FORGET / RESET was acknowledged.
+/// For each node (index 0 unused), the nodes it must list: its component under acknowledged MEETs, where an
+/// acknowledged FORGET of a node (or a RESET on it) first cuts every MEET edge that node had.
 pub fn expected_members(history: &[CallRecord], hosts: &[Host]) -> Vec<BTreeSet<usize>> {
     let n = hosts.len();
-    let all: BTreeSet<usize> = (1..=n).collect();
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    for call in history.iter().filter(|c| is_ok(&c.reply)) {
+        let (v, args) = verb(&call.command);
+        let cut = match v.as_str() {
+            "CLUSTER FORGET" => args.first().and_then(|w| listed(w, hosts).into_iter().next()),
+            "CLUSTER RESET" => Some(call.node),
+            "CLUSTER MEET" => {
+                if let Some(t) = meet_target(&args, hosts).filter(|t| (1..=n).contains(t) && *t != call.node) {
+                    edges.push((call.node, t));
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(gone) = cut {
+            edges.retain(|&(a, b)| a != gone && b != gone);
+        }
+    }
     let mut parent: Vec<usize> = (0..=n).collect();
     fn root(parent: &mut [usize], mut x: usize) -> usize {
         while parent[x] != x {
@@ -31,18 +48,9 @@ pub fn expected_members(history: &[CallRecord], hosts: &[Host]) -> Vec<BTreeSet<
         }
         x
     }
-    for call in history.iter().filter(|c| is_ok(&c.reply)) {
-        let (v, args) = verb(&call.command);
-        match v.as_str() {
-            "CLUSTER FORGET" | "CLUSTER RESET" => return vec![all; n + 1],
-            "CLUSTER MEET" => {
-                if let Some(t) = meet_target(&args, hosts).filter(|t| (1..=n).contains(t)) {
-                    let (a, b) = (root(&mut parent, call.node), root(&mut parent, t));
-                    parent[a] = b;
-                }
-            }
-            _ => {}
-        }
+    for (a, b) in edges {
+        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        parent[ra] = rb;
     }
     (0..=n).map(|i| (1..=n).filter(|&j| i > 0 && root(&mut parent, j) == root(&mut parent, i)).collect()).collect()
 }
@@ -105,6 +113,16 @@ mod tests {
         let split = expected_members(&[meet(1, 2, "OK"), meet(1, 3, "(client) connection reset")], &hosts());
         assert_eq!(split[1], BTreeSet::from([1, 2]));
         assert_eq!(split[3], BTreeSet::from([3]));
+    }
+
+    #[test]
+    fn a_forget_cuts_the_forgotten_node_out_until_it_is_met_again() {
+        let forget = CallRecord { command: "CLUSTER FORGET <n2>".into(), ..meet(1, 2, "OK") };
+        let h = [meet(1, 2, "OK"), meet(1, 3, "OK"), forget.clone()];
+        let e = expected_members(&h, &hosts());
+        assert_eq!((e[1].clone(), e[2].clone()), (BTreeSet::from([1, 3]), BTreeSet::from([2])));
+        let e = expected_members(&[meet(1, 2, "OK"), forget, meet(1, 2, "OK")], &hosts());
+        assert_eq!((e[1].clone(), e[3].clone()), (BTreeSet::from([1, 2]), BTreeSet::from([3])), "found by sim fuzz: n3 was never met");
     }
 
     #[test]
