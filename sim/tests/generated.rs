@@ -52,3 +52,24 @@ fn every_regression_still_reproduces_and_read_index_passes_it() {
         assert!(broken(&fixed.violations).is_empty(), "{}: read-index breaks {:?}", path.display(), fixed.violations);
     }
 }
+
+#[test]
+fn every_open_bug_still_reproduces() {
+    // scenarios/regressions/open/ holds findings not fixed yet: each must still break its property, so a fix
+    // shows up here (then the file moves up to scenarios/regressions/, where read-index must pass it).
+    let dir = common::scenario_path("regressions/open");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "scn"));
+    files.sort();
+    for path in files {
+        let scenario = sim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let (seed, property) = regression_facts(&scenario).unwrap_or_else(|| panic!("{}: no seed/property header", path.display()));
+        let strategy = scenario.header.strategy.unwrap_or(Strategy::ReadIndex);
+        let o = run(&scenario, &RunOptions::new(seed, strategy));
+        assert!(
+            o.violations.iter().any(|v| v.property() == property),
+            "{}: no longer breaks {property} under {strategy} — fixed? move it to scenarios/regressions/",
+            path.display()
+        );
+    }
+}
