@@ -19,7 +19,7 @@ fn read_index_holds_every_property_on_generated_scenarios_with_faults() {
     let report = fuzz(&options(Strategy::ReadIndex, 8, 7), &|_, _| {});
     assert!(report.aborted.is_none(), "{:?}", report.aborted);
     if let Some(found) = &report.found {
-        panic!("read-index broke a property:\n{:?}\n{}", found.violations, sim::scenario::print(&found.scenario));
+        panic!("read-index broke a property (seed {}):\n{:?}\n{}", found.case.seed, found.violations, sim::scenario::print(&found.scenario));
     }
     assert_eq!(report.passed, 8);
 }

@@ -149,6 +149,12 @@ impl MetaStore {
             return Err(format!("this node is {me}, not {node}"));
         }
         let current = self.current_group()?;
+        if current.id() == group {
+            // Already a member of that very group (another MEET merged this node first): joining again is a
+            // no-op, and refusing would make the caller undo the entry the other MEET acknowledged (found by
+            // `sim fuzz`: two MEETs racing on one joiner under read-index).
+            return Ok(());
+        }
         let size = current.read(MetaState::node_count);
         if size != 1 {
             return Err(format!("this node already belongs to a cluster of {size}"));
