@@ -25,6 +25,23 @@ pub struct FuzzOptions {
     pub seed: u64,
     /// Bound on shrinking steps.
     pub shrink_iters_max: u32,
+    /// Judge only the safety properties (linearizable reads, durability, slot safety), not liveness,
+    /// convergence or agreement at the settle.
+    pub safety_only: bool,
+}
+
+/// The safety properties `--safety-only` judges.
+pub const SAFETY: [&str; 3] = ["linearizable-reads", "durability", "slot-safety"];
+
+impl FuzzOptions {
+    /// The violations this fuzz run counts.
+    pub fn counted(&self, violations: &[Violation]) -> Vec<Violation> {
+        let mut v = broken(violations);
+        if self.safety_only {
+            v.retain(|v| SAFETY.contains(&v.property()));
+        }
+        v
+    }
 }
 
 /// A shrunk failing case.
@@ -74,7 +91,7 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
     let result = runner.run(&arb_case(options.gen.clone()), |case| {
         let outcome = run(&case.scenario(), &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
         let n = runs.fetch_add(1, Ordering::Relaxed) + 1;
-        let bad = broken(&outcome.violations);
+        let bad = options.counted(&outcome.violations);
         if bad.is_empty() {
             if failing.load(Ordering::Relaxed) == 0 {
                 passed.fetch_add(1, Ordering::Relaxed);
@@ -92,7 +109,7 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
         Err(TestError::Fail(_, case)) => {
             let scenario = case.scenario();
             let outcome = run(&scenario, &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
-            let violations = broken(&outcome.violations);
+            let violations = options.counted(&outcome.violations);
             if violations.is_empty() {
                 (None, Some("the shrunk case passed when run again (nondeterminism?)".to_string()))
             } else {

@@ -95,6 +95,9 @@ mod cli {
             /// Generate no fault steps.
             #[arg(long)]
             no_faults: bool,
+            /// Judge only safety (linearizable reads, durability, slot safety), not liveness/agreement.
+            #[arg(long)]
+            safety_only: bool,
             /// Largest number of extra actions (reads, sleeps, FORGETs, fault windows) per case.
             #[arg(long, default_value_t = 12)]
             extras: usize,
@@ -240,9 +243,9 @@ mod cli {
                 println!("trace-hash: {:016x}", outcome.trace_hash);
                 i32::from(!outcome.passed())
             }
-            Command::Fuzz { cases, strategy, profile, nodes, no_faults, extras, sleep_ms_max, seed, shrink_iters, out } => {
+            Command::Fuzz { cases, strategy, profile, nodes, no_faults, safety_only, extras, sleep_ms_max, seed, shrink_iters, out } => {
                 let gen = sim::gen::GenConfig { nodes, faults: !no_faults, extras_max: extras, sleep_ms_max, settle_ms: 30_000 };
-                let options = sim::fuzz::FuzzOptions { cases, strategy, profile, gen, seed, shrink_iters_max: shrink_iters };
+                let options = sim::fuzz::FuzzOptions { cases, strategy, profile, gen, seed, shrink_iters_max: shrink_iters, safety_only };
                 let bar = progress_bar(u64::from(cases));
                 let report = sim::fuzz::fuzz(&options, &|passed, runs| {
                     bar.set_position(passed);
