@@ -14,16 +14,28 @@ fn options(strategy: Strategy, cases: u32, seed: u64) -> FuzzOptions {
     FuzzOptions { cases, strategy, profile: Profile::Lan, gen: GenConfig::default(), seed, shrink_iters_max: 512, safety_only: false }
 }
 
+fn assert_found_nothing(report: &sim::fuzz::FuzzReport, cases: u64) {
+    assert!(report.aborted.is_none(), "{:?}", report.aborted);
+    if let Some(found) = &report.found {
+        panic!("read-index broke a property (seed {}):\n{:?}\n{}", found.case.seed, found.violations, sim::scenario::print(&found.scenario));
+    }
+    assert_eq!(report.passed, cases);
+}
+
+/// The `.scn` files directly in `scenarios/<dir>`, sorted.
+fn scenario_files(dir: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(common::scenario_path(dir)).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "scn"));
+    files.sort();
+    files
+}
+
 #[test]
 fn read_index_holds_every_property_on_generated_scenarios_without_faults() {
     let mut o = options(Strategy::ReadIndex, 8, 7);
     o.gen.faults = false;
     let report = fuzz(&o, &|_, _| {});
-    assert!(report.aborted.is_none(), "{:?}", report.aborted);
-    if let Some(found) = &report.found {
-        panic!("read-index broke a property (seed {}):\n{:?}\n{}", found.case.seed, found.violations, sim::scenario::print(&found.scenario));
-    }
-    assert_eq!(report.passed, 8);
+    assert_found_nothing(&report, 8);
 }
 
 #[test]
@@ -33,11 +45,7 @@ fn read_index_holds_every_safety_property_on_generated_scenarios_with_faults() {
     let mut o = options(Strategy::ReadIndex, 8, 7);
     o.safety_only = true;
     let report = fuzz(&o, &|_, _| {});
-    assert!(report.aborted.is_none(), "{:?}", report.aborted);
-    if let Some(found) = &report.found {
-        panic!("read-index broke a property (seed {}):\n{:?}\n{}", found.case.seed, found.violations, sim::scenario::print(&found.scenario));
-    }
-    assert_eq!(report.passed, 8);
+    assert_found_nothing(&report, 8);
 }
 
 #[test]
@@ -51,10 +59,7 @@ fn fuzzing_fire_and_forget_finds_a_violation_and_shrinks_it_to_a_few_steps() {
 
 #[test]
 fn every_regression_still_reproduces_and_read_index_passes_it() {
-    let dir = common::scenario_path("regressions");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "scn"));
-    files.sort();
+    let files = scenario_files("regressions");
     assert!(!files.is_empty(), "scenarios/regressions/ holds the shrunk findings");
     for path in files {
         let scenario = sim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -73,11 +78,7 @@ fn every_regression_still_reproduces_and_read_index_passes_it() {
 fn every_open_bug_still_reproduces() {
     // scenarios/regressions/open/ holds findings not fixed yet: each must still break its property, so a fix
     // shows up here (then the file moves up to scenarios/regressions/, where read-index must pass it).
-    let dir = common::scenario_path("regressions/open");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "scn"));
-    files.sort();
-    for path in files {
+    for path in scenario_files("regressions/open") {
         let scenario = sim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let (seed, property) = regression_facts(&scenario).unwrap_or_else(|| panic!("{}: no seed/property header", path.display()));
         let strategy = scenario.header.strategy.unwrap_or(Strategy::ReadIndex);
