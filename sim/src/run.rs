@@ -510,8 +510,7 @@ async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: F
                 loop {
                     let views = poll_views(&mut client, hosts.len(), line, false).await;
                     let unreachable = views.iter().find_map(|v| v.nodes.as_ref().err().map(|e| (v.node, e.clone())));
-                    let differ = crate::check::agreement::signatures_identical(&views)
-                        .map(|v| match v { Violation::Disagreement { property, first, other, .. } => Violation::Disagreement { line, property, first, other }, v => v });
+                    let differ = crate::check::agreement::signatures_identical(&views, line);
                     let waited = crate::trace::now() - start;
                     if unreachable.is_none() && differ.is_none() {
                         sink.push("check", &format!("wait-consistent: config signatures agree after {}ms", waited.as_millis()));

@@ -42,14 +42,14 @@ pub fn judge(views: &[NodeView], hosts: &[Host], line: usize) -> Option<Violatio
     None
 }
 
-/// Whether every node that answered has the same config signature (redis-cli's wait for the cluster to join,
-/// which compares all nodes regardless of membership).
-pub fn signatures_identical(views: &[NodeView]) -> Option<Violation> {
+/// The first difference between the config signatures of all nodes that answered (redis-cli's wait for the
+/// cluster to join, which compares all nodes regardless of membership).
+pub fn signatures_identical(views: &[NodeView], line: usize) -> Option<Violation> {
     let sigs: Vec<(usize, String)> =
         views.iter().filter_map(|v| v.nodes.as_ref().ok().map(|t| (v.node, config_signature(t)))).collect();
     let (first, rest) = sigs.split_first()?;
     let other = rest.iter().find(|(_, s)| *s != first.1)?;
-    Some(Violation::Disagreement { line: 0, property: "config signature", first: first.clone(), other: other.clone() })
+    Some(Violation::Disagreement { line, property: "config signature", first: first.clone(), other: other.clone() })
 }
 
 #[cfg(test)]
@@ -100,6 +100,6 @@ mod tests {
         let alone = [(3, "200-300")];
         let down = NodeView { node: 2, nodes: Err("CLUSTERDOWN".into()), slots: Some(Err("CLUSTERDOWN".into())) };
         assert_eq!(judge(&[view(1, &a, "[x]"), down, view(3, &alone, "[z]")], &hosts(), 3), None);
-        assert!(signatures_identical(&[view(1, &a, "[x]"), view(3, &alone, "[z]")]).is_some());
+        assert!(signatures_identical(&[view(1, &a, "[x]"), view(3, &alone, "[z]")], 3).is_some());
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use clustersim::resp::Reply;
 
-use super::views::{parse_nodes, NodeView};
+use super::views::{parse_nodes, slot_owners, Entry, NodeView};
 use crate::client::CallRecord;
 use crate::run::{Host, Violation};
 
@@ -99,6 +99,15 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
     let id = |n: usize| hosts[n - 1].id.to_string();
     let before: Vec<CallRecord> = history.iter().filter(|c| c.end <= settle_start).cloned().collect();
     let joined = super::convergence::expected_members(&before, hosts);
+    // Each view parsed once, with its slot owners, before the facts are judged against it.
+    let parsed: Vec<(usize, Vec<Entry>, Vec<Option<usize>>)> = views
+        .iter()
+        .filter_map(|v| v.nodes.as_ref().ok().map(|t| (v.node, parse_nodes(t))))
+        .map(|(node, entries)| {
+            let owners = slot_owners(&entries).0;
+            (node, entries, owners)
+        })
+        .collect();
     let mut out = Vec::new();
     for (line, write, ok_at, accepted_by, fact) in facts {
         if let Fact::Replicates { node, master } = fact {
@@ -106,21 +115,19 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
                 continue;
             }
         }
-        for view in views {
-            let Ok(text) = &view.nodes else { continue };
-            let entries = parse_nodes(text);
+        for (viewer, entries, owners) in &parsed {
             // Only the cluster the write was made to owes it: nodes joined to the accepting node by acknowledged
             // MEETs, or listing it.
-            let owes = joined.get(view.node).is_some_and(|m| m.contains(&accepted_by)) || entries.iter().any(|e| e.id == id(accepted_by));
+            let owes = joined.get(*viewer).is_some_and(|m| m.contains(&accepted_by)) || entries.iter().any(|e| e.id == id(accepted_by));
             if !owes {
                 continue;
             }
             let missing = match &fact {
                 Fact::Listed(n) => (!entries.iter().any(|e| e.id == id(*n))).then(|| format!("<n{n}> is not listed")),
                 Fact::Owns { node, slots } => {
-                    let owner: BTreeMap<u16, &str> =
-                        entries.iter().flat_map(|e| e.slots().into_iter().map(move |s| (s, e.id.as_str()))).collect();
-                    slots.iter().find(|s| owner.get(s) != Some(&id(*node).as_str())).map(|s| match owner.get(s) {
+                    let owner_id = |s: u16| owners[usize::from(s)].map(|i| entries[i].id.as_str());
+                    let want = id(*node);
+                    slots.iter().find(|&&s| owner_id(s) != Some(want.as_str())).map(|&s| match owner_id(s) {
                         Some(other) => format!("slot {s} belongs to {}", crate::run::normalize(other, hosts)),
                         None => format!("slot {s} has no owner"),
                     })
@@ -132,7 +139,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
                 }
             };
             if let Some(missing) = missing {
-                out.push(Violation::LostWrite { line, write: write.clone(), ok_at, node: view.node, missing });
+                out.push(Violation::LostWrite { line, write: write.clone(), ok_at, node: *viewer, missing });
                 break;
             }
         }

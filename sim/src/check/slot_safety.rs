@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clustersim::resp::Reply;
 
-use super::views::parse_nodes;
+use super::views::{parse_nodes, slot_owners};
 use crate::client::CallRecord;
 use crate::run::{Host, Violation};
 
@@ -46,17 +46,9 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
                 out.push(v);
             }
         };
-        let mut owner: BTreeMap<u16, &str> = BTreeMap::new();
-        for e in &entries {
-            for slot in e.slots() {
-                if let Some(first) = owner.insert(slot, &e.id) {
-                    if first != e.id {
-                        let owners = vec![name(first), name(&e.id)];
-                        push(Violation::SlotOwnedTwice { line: call.line, node: call.node, slot, owners }, &mut out);
-                        break;
-                    }
-                }
-            }
+        if let (_, Some((slot, first, second))) = slot_owners(&entries) {
+            let owners = vec![name(&entries[first].id), name(&entries[second].id)];
+            push(Violation::SlotOwnedTwice { line: call.line, node: call.node, slot, owners }, &mut out);
         }
         for e in entries.iter().filter(|e| e.is_replica()) {
             let master = e.master.as_deref().unwrap_or("-");

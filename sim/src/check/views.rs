@@ -29,17 +29,45 @@ impl Entry {
         self.flags.contains("myself")
     }
 
+    /// The slot ranges the line claims (inclusive, clamped to 16,383; unparsable tokens skipped).
+    pub fn slot_ranges(&self) -> impl Iterator<Item = (u16, u16)> + '_ {
+        self.slot_tokens.iter().filter_map(|t| {
+            let (a, b) = t.split_once('-').unwrap_or((t, t));
+            let (a, b) = (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?);
+            (a <= 16_383).then_some((a, b.min(16_383)))
+        })
+    }
+
     /// Every slot the line claims, expanded (at most 16,384).
     pub fn slots(&self) -> Vec<u16> {
-        let mut out = Vec::new();
-        for t in &self.slot_tokens {
-            let (a, b) = t.split_once('-').unwrap_or((t, t));
-            if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
-                out.extend((a..=b.min(16_383)).take(16_384));
+        self.slot_ranges().flat_map(|(a, b)| a..=b).collect()
+    }
+}
+
+/// Number of slots in Redis Cluster.
+pub const SLOTS: usize = 16_384;
+
+/// A slot and the indexes of the two entries that both claim it.
+pub type SlotConflict = (u16, usize, usize);
+
+/// Each slot's owner as an index into `entries` (one flat array: checkers run this on every NODES reply of a
+/// history, settle polls included), and the first slot that two different entries claim, with both indexes.
+pub fn slot_owners(entries: &[Entry]) -> (Vec<Option<usize>>, Option<SlotConflict>) {
+    let mut owner: Vec<Option<usize>> = vec![None; SLOTS];
+    let mut conflict = None;
+    for (i, e) in entries.iter().enumerate() {
+        for (a, b) in e.slot_ranges() {
+            for slot in a..=b {
+                match owner[usize::from(slot)] {
+                    Some(first) if first != i && entries[first].id != e.id => {
+                        conflict = conflict.or(Some((slot, first, i)));
+                    }
+                    _ => owner[usize::from(slot)] = Some(i),
+                }
             }
         }
-        out
     }
+    (owner, conflict)
 }
 
 /// Parses the lines of a CLUSTER NODES reply; lines that do not have the nine-plus fields are skipped.
