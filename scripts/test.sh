@@ -4,7 +4,9 @@
 #      simulated-network tests;
 #   2. real flavour (empty RUSTFLAGS, its own target dir): the same unit and property tests on real tokio, and
 #      the real clustersim-node binary;
-#   3. interop: that binary on loopback, checked with the real redis-cli.
+#   3. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
+#      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
+#      (tests/interop/cluster.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever written
@@ -22,3 +24,8 @@ if ! command -v redis-cli >/dev/null; then
   exit 1
 fi
 bash tests/interop/redis_cli.sh target/real/debug/clustersim-node
+if ! python3 -c 'import redis.cluster' 2>/dev/null; then
+  echo "redis-py is missing: python3 -m pip install redis==8.1.0 (the CI script does this)" >&2
+  exit 1
+fi
+bash tests/interop/cluster.sh target/real/debug/clustersim-node

@@ -24,6 +24,11 @@ struct Args {
     /// Metadata consistency strategy.
     #[arg(long, default_value = "local-only", value_parser = parse_strategy)]
     strategy: Strategy,
+    /// Data directory: the node's Raft vote, log and applied table, fsync'd before each is acknowledged. A node
+    /// restarted on its directory comes back as the same node, in the same cluster. Without it, state lives in
+    /// memory and a restarted node starts as a cluster of one. Raft strategies only.
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
 }
 
 fn parse_node_id(text: &str) -> Result<NodeId, String> {
@@ -39,8 +44,8 @@ async fn main() {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            // openraft's own logs stay out unless asked for (RUST_LOG=openraft=info).
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,openraft=warn".into()),
+            // openraft's logs and the bus's per-message lines stay out unless asked for (RUST_LOG=info).
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,openraft=warn,clustersim::server::bus=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -48,10 +53,32 @@ async fn main() {
         eprintln!("clustersim-node: --port {} leaves no room for the default bus port; pass --bus-port", args.port);
         std::process::exit(2);
     };
-    let node_id = args.node_id.unwrap_or_else(clustersim::raft::rt::random_node_id);
+    let disk = match &args.dir {
+        None => clustersim::raft::Disk::new(),
+        Some(_) if args.strategy == Strategy::LocalOnly => {
+            eprintln!("clustersim-node: --dir keeps Raft state, and --strategy local-only has none; pick a Raft strategy");
+            std::process::exit(2);
+        }
+        Some(dir) => match clustersim::raft::Disk::open(dir) {
+            Ok(disk) => disk,
+            Err(e) => {
+                eprintln!("clustersim-node: refusing to start: {e}");
+                std::process::exit(1);
+            }
+        },
+    };
+    let node_id = match (disk.node_id(), args.node_id) {
+        (Some(kept), Some(asked)) if kept != asked => {
+            eprintln!("clustersim-node: --node-id {asked} differs from the id {kept} kept in the data directory");
+            std::process::exit(2);
+        }
+        (Some(kept), _) => kept,
+        (None, asked) => asked.unwrap_or_else(clustersim::raft::rt::random_node_id),
+    };
     let mut config = NodeConfig::new(node_id, args.bind, args.port);
     config.bus_port = bus_port;
     config.strategy = args.strategy;
+    config.disk = disk;
     if let Err(e) = serve(Node::new(config)).await {
         eprintln!("clustersim-node: {e}");
         std::process::exit(1);

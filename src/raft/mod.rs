@@ -11,6 +11,7 @@
 //! (`None` for Raft's own blank and membership entries).
 
 mod channels;
+mod journal;
 pub mod network;
 pub mod rt;
 mod store;
@@ -28,8 +29,9 @@ pub use network::{RaftRpc, RaftRpcReply, Transport};
 pub use openraft::BasicNode as RaftPeer;
 
 use crate::meta::{Command, Event, MetaError, MetaState, NodeId, NodeInfo};
+pub use journal::JournalError;
 pub use store::Disk;
-use store::{LogStore, MetaMachine, Persisted};
+use store::{LogStore, MetaMachine};
 
 /// What applying a log entry answers: the metadata result for a [`Command`], `None` for Raft's own entries.
 pub type Applied = Option<Result<Event, MetaError>>;
@@ -159,8 +161,9 @@ impl RaftGroup {
         clock: ClockRate,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, RaftAdapterError> {
-        let (log, sm) = (LogStore::default(), MetaMachine::default());
-        disk.store(Persisted { me, group, joined, local, log: log.clone(), sm: sm.clone() });
+        let (log, sm) = disk
+            .start_instance(me, group, joined, local)
+            .map_err(|e| RaftAdapterError::Failed(format!("data file: {e}")))?;
         Self::open(me, group, log, sm, clock, transport).await
     }
 

@@ -3,9 +3,13 @@
 //!
 //! Both are held in memory. What survives a restart is what the node's [`Disk`] keeps: the harness gives each
 //! simulated host one `Disk` for its whole life, so a killed-and-restarted host finds its vote, log and applied
-//! table again; a node started with a fresh `Disk` (the real binary today) starts as a cluster of one. Every
-//! write is complete when its call returns (an "fsync'd on return" disk): a crash never loses an acknowledged
-//! append, vote or apply, and never leaves half of one. Locks are `std::sync::Mutex`, never held across `.await`.
+//! table again; a real node started with `--dir` keeps the same stores backed by a data file ([`journal`]),
+//! replayed when it starts again; without `--dir` it starts as a cluster of one. Either way every write is
+//! complete when its call returns (an "fsync'd on return" disk): a crash never loses an acknowledged append, vote
+//! or apply, and never leaves half of one (a half-written record in a data file is refused at start). Locks are
+//! `std::sync::Mutex`, never held across `.await`.
+//!
+//! [`journal`]: super::journal
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -19,6 +23,7 @@ use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, IOFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{EntryPayload, LogState, OptionalSend, RaftLogReader, RaftSnapshotBuilder, SnapshotMeta};
 
+use super::journal::{Journal, JournalError, Record};
 use super::{GroupId, TypeConfig};
 use crate::meta::{MetaState, NodeId};
 
@@ -33,15 +38,40 @@ struct LogInner {
     vote: Option<VoteOf<C>>,
 }
 
+impl LogInner {
+    fn append(&mut self, entries: Vec<Entry>) {
+        for e in entries {
+            self.log.insert(e.index(), e);
+        }
+    }
+
+    fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) {
+        let from = last_log_id.map_or(0, |l| l.index() + 1);
+        let _ = self.log.split_off(&from);
+    }
+
+    fn purge(&mut self, log_id: LogIdOf<C>) {
+        self.last_purged = Some(log_id);
+        self.log = self.log.split_off(&(log_id.index() + 1));
+    }
+}
+
 /// The Raft log of one group incarnation.
 #[derive(Debug, Clone, Default)]
 pub struct LogStore {
     inner: Arc<Mutex<LogInner>>,
+    journal: Option<Arc<Journal>>,
 }
 
 impl LogStore {
     fn lock(&self) -> MutexGuard<'_, LogInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `record` in the data file, if the disk has one (called with the store locked, before the change
+    /// is made in memory: a failed write changes nothing).
+    fn journal(&self, record: impl FnOnce() -> Record) -> Result<(), io::Error> {
+        self.journal.as_ref().map_or(Ok(()), |j| j.write(&record()))
     }
 }
 
@@ -72,12 +102,18 @@ impl RaftLogStorage<C> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &VoteOf<C>) -> Result<(), io::Error> {
-        self.lock().vote = Some(*vote);
+        let mut g = self.lock();
+        self.journal(|| Record::Vote(*vote))?;
+        g.vote = Some(*vote);
         Ok(())
     }
 
     async fn save_committed(&mut self, committed: Option<LogIdOf<C>>) -> Result<(), io::Error> {
-        self.lock().committed = committed;
+        let mut g = self.lock();
+        if g.committed != committed {
+            self.journal(|| Record::Committed(committed))?;
+            g.committed = committed;
+        }
         Ok(())
     }
 
@@ -90,20 +126,25 @@ impl RaftLogStorage<C> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let written = {
             let mut g = self.lock();
-            for e in entries {
-                g.log.insert(e.index(), e);
+            let written = self.journal(|| Record::Append(entries.clone()));
+            if written.is_ok() {
+                g.append(entries);
             }
-        }
+            written
+        };
+        // A failed write is a storage error: openraft stops this instance (the callback is dropped unanswered).
+        written?;
         callback.io_completed(Ok(()));
         Ok(())
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {
         let mut g = self.lock();
-        let from = last_log_id.map_or(0, |l| l.index() + 1);
-        let _ = g.log.split_off(&from);
+        self.journal(|| Record::TruncateAfter(last_log_id))?;
+        g.truncate_after(last_log_id);
         Ok(())
     }
 
@@ -112,8 +153,8 @@ impl RaftLogStorage<C> for LogStore {
         if g.last_purged.as_ref() > Some(&log_id) {
             return Err(io::Error::other(format!("purge({log_id}) is behind the last purge {:?}", g.last_purged)));
         }
-        g.last_purged = Some(log_id);
-        g.log = g.log.split_off(&(log_id.index() + 1));
+        self.journal(|| Record::Purge(log_id))?;
+        g.purge(log_id);
         Ok(())
     }
 }
@@ -126,10 +167,31 @@ struct SmInner {
     snapshot: Option<(SnapshotMetaOf<C>, MetaState)>,
 }
 
+impl SmInner {
+    /// Applies one entry; what the entry answers (`None` for Raft's own entries).
+    fn apply(&mut self, entry: Entry) -> super::Applied {
+        let log_id = entry.log_id;
+        self.last_applied = Some(log_id);
+        match entry.payload {
+            EntryPayload::Blank => None,
+            EntryPayload::Normal(command) => {
+                let result = self.state.apply(&command);
+                tracing::debug!(index = log_id.index(), verb = command.verb(), ok = result.is_ok(), "raft: applied");
+                Some(result)
+            }
+            EntryPayload::Membership(m) => {
+                self.last_membership = openraft::StoredMembership::new(Some(log_id), m);
+                None
+            }
+        }
+    }
+}
+
 /// The replicated metadata table. Starts as `MetaState::empty()`; the group's first entry is a `Bootstrap`.
 #[derive(Debug, Clone)]
 pub struct MetaMachine {
     inner: Arc<Mutex<SmInner>>,
+    journal: Option<Arc<Journal>>,
 }
 
 impl Default for MetaMachine {
@@ -141,6 +203,7 @@ impl Default for MetaMachine {
                 state: MetaState::empty(),
                 snapshot: None,
             })),
+            journal: None,
         }
     }
 }
@@ -148,6 +211,10 @@ impl Default for MetaMachine {
 impl MetaMachine {
     fn lock(&self) -> MutexGuard<'_, SmInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn journal(&self, record: impl FnOnce() -> Record) -> Result<(), io::Error> {
+        self.journal.as_ref().map_or(Ok(()), |j| j.write(&record()))
     }
 
     /// Reads the table as applied so far.
@@ -168,6 +235,7 @@ impl RaftSnapshotBuilder<C> for MetaMachine {
         let mut g = self.lock();
         let meta = SnapshotMeta { last_log_id: g.last_applied, last_membership: g.last_membership.clone() };
         let data = g.state.clone();
+        self.journal(|| Record::Snapshot { meta: meta.clone(), state: data.clone() })?;
         g.snapshot = Some((meta.clone(), data.clone()));
         Ok(openraft::Snapshot { meta, snapshot: data })
     }
@@ -190,19 +258,9 @@ impl RaftStateMachine<C> for MetaMachine {
             let log_id = entry.log_id;
             let response = {
                 let mut g = self.lock();
-                g.last_applied = Some(log_id);
-                match entry.payload {
-                    EntryPayload::Blank => None,
-                    EntryPayload::Normal(command) => {
-                        let result = g.state.apply(&command);
-                        tracing::debug!(index = log_id.index(), verb = command.verb(), ok = result.is_ok(), "raft: applied");
-                        Some(result)
-                    }
-                    EntryPayload::Membership(m) => {
-                        g.last_membership = openraft::StoredMembership::new(Some(log_id), m);
-                        None
-                    }
-                }
+                // Recorded before the answer goes out; replaying the file re-applies the logged entry.
+                self.journal(|| Record::Applied(log_id))?;
+                g.apply(entry)
             };
             if let Some(r) = responder {
                 r.send(response);
@@ -220,6 +278,12 @@ impl RaftStateMachine<C> for MetaMachine {
             return Err(io::Error::other(format!("snapshot breaks an invariant: {broken}")));
         }
         let mut g = self.lock();
+        self.journal(|| Record::Machine {
+            last_applied: meta.last_log_id,
+            last_membership: meta.last_membership.clone(),
+            state: snapshot.clone(),
+        })?;
+        self.journal(|| Record::Snapshot { meta: meta.clone(), state: snapshot.clone() })?;
         g.last_applied = meta.last_log_id;
         g.last_membership = meta.last_membership.clone();
         g.state = snapshot.clone();
@@ -238,6 +302,8 @@ impl RaftStateMachine<C> for MetaMachine {
 #[derive(Clone, Default)]
 pub struct Disk {
     inner: Arc<Mutex<Option<Persisted>>>,
+    /// The data file behind it (real nodes started with `--dir`); `None` for a disk that lives in memory only.
+    journal: Option<Arc<Journal>>,
 }
 
 /// The contents of a [`Disk`].
@@ -271,13 +337,36 @@ impl Disk {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A disk backed by the data file in `dir` (created if missing): the stores the file records are replayed
+    /// now, and every later write is appended to it and fsync'd before it returns. A file that does not read
+    /// back whole is refused.
+    pub fn open(dir: &std::path::Path) -> Result<Disk, JournalError> {
+        let (journal, records) = Journal::open(dir)?;
+        let journal = Arc::new(journal);
+        let persisted = replay(records, &journal)
+            .map_err(|(offset, record, why)| JournalError::Corrupt { path: journal.path().to_path_buf(), offset, record, why })?;
+        Ok(Disk { inner: Arc::new(Mutex::new(persisted)), journal: Some(journal) })
+    }
+
+    /// The node the disk's instance belongs to, if it holds one.
+    pub fn node_id(&self) -> Option<NodeId> {
+        self.lock().as_ref().map(|p| p.me)
+    }
+
     pub(crate) fn load(&self) -> Option<Persisted> {
         self.lock().clone()
     }
 
-    /// Replaces what the disk holds with a new instance's (fresh) stores.
-    pub(crate) fn store(&self, persisted: Persisted) {
-        *self.lock() = Some(persisted);
+    /// Replaces what the disk holds with a new instance's fresh stores, and returns them.
+    pub(crate) fn start_instance(&self, me: NodeId, group: GroupId, joined: bool, local: MetaState) -> io::Result<(LogStore, MetaMachine)> {
+        let mut g = self.lock();
+        if let Some(j) = &self.journal {
+            j.write(&Record::Instance { me, group, joined, local: local.clone() })?;
+        }
+        let log = LogStore { journal: self.journal.clone(), ..LogStore::default() };
+        let sm = MetaMachine { journal: self.journal.clone(), ..MetaMachine::default() };
+        *g = Some(Persisted { me, group, joined, local, log: log.clone(), sm: sm.clone() });
+        Ok((log, sm))
     }
 
     /// Whether anything was ever written to this disk.
@@ -293,4 +382,47 @@ impl std::fmt::Debug for Disk {
             Some(p) => write!(f, "Disk(node {}, group {}, joined {})", p.me, p.group, p.joined),
         }
     }
+}
+
+/// Rebuilds the stores a journal's records describe. Errors are (byte offset, record number, reason) of the
+/// first record that does not fit what came before it.
+fn replay(records: Vec<(u64, Record)>, journal: &Arc<Journal>) -> Result<Option<Persisted>, (u64, usize, String)> {
+    let mut current: Option<Persisted> = None;
+    for (n, (offset, record)) in records.into_iter().enumerate() {
+        let fail = |why: String| (offset, n + 1, why);
+        if let Record::Instance { me, group, joined, local } = record {
+            let log = LogStore { journal: Some(journal.clone()), ..LogStore::default() };
+            let sm = MetaMachine { journal: Some(journal.clone()), ..MetaMachine::default() };
+            current = Some(Persisted { me, group, joined, local, log, sm });
+            continue;
+        }
+        let p = current.as_ref().ok_or_else(|| fail("the first record does not start an instance".to_string()))?;
+        let mut log = p.log.lock();
+        let mut sm = p.sm.lock();
+        match record {
+            Record::Instance { .. } => unreachable!("handled above"),
+            Record::Vote(v) => log.vote = Some(v),
+            Record::Committed(c) => log.committed = c,
+            Record::Append(entries) => log.append(entries),
+            Record::TruncateAfter(id) => log.truncate_after(id),
+            Record::Purge(id) => log.purge(id),
+            Record::Applied(id) => {
+                let from = sm.last_applied.map_or(0, |l| l.index() + 1);
+                for index in from..=id.index() {
+                    let entry = log.log.get(&index).cloned().ok_or_else(|| fail(format!("applies entry {index}, which the log does not hold")))?;
+                    sm.apply(entry);
+                }
+                if sm.last_applied != Some(id) {
+                    return Err(fail(format!("applies {id}, but the log holds {:?} there", sm.last_applied)));
+                }
+            }
+            Record::Machine { last_applied, last_membership, state } => {
+                sm.last_applied = last_applied;
+                sm.last_membership = last_membership;
+                sm.state = state;
+            }
+            Record::Snapshot { meta, state } => sm.snapshot = Some((meta, state)),
+        }
+    }
+    Ok(current)
 }
