@@ -282,3 +282,17 @@ impl Faults {
         self.sync_pause(&state, node);
     }
 }
+
+impl crate::run::Control for Faults {
+    fn apply(&self, fault: &Fault) {
+        Faults::apply(self, fault);
+    }
+
+    fn stop_all(&self) {
+        Faults::stop_all(self);
+    }
+
+    fn generation(&self, node: usize) -> u64 {
+        Faults::generation(self, node)
+    }
+}

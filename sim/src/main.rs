@@ -2,8 +2,112 @@
 
 #[cfg(not(madsim))]
 fn main() {
-    eprintln!("sim needs the simulation flavour: build it without overriding RUSTFLAGS (.cargo/config.toml adds --cfg madsim)");
-    std::process::exit(2);
+    std::process::exit(real_cli::main());
+}
+
+/// The real flavour's `sim`: only `sim real` (every other command needs the simulator).
+#[cfg(not(madsim))]
+mod real_cli {
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use clap::{Parser, Subcommand};
+    use clustersim::server::Strategy;
+
+    #[derive(Parser)]
+    #[command(
+        name = "sim",
+        version,
+        about = "sim, real flavour: run a scenario on real clustersim-node processes (the simulation commands need the default build)"
+    )]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Run a scenario on real processes on 127.0.0.1 over real TCP, with the same client and checkers.
+        Real(RealArgs),
+    }
+
+    #[derive(clap::Args)]
+    pub struct RealArgs {
+        file: PathBuf,
+        #[arg(long, value_parser = parse_strategy)]
+        strategy: Option<Strategy>,
+        /// Port of n1 (n2 gets the next, ...; bus ports are +10000). Default: the scenario's base-port header.
+        #[arg(long)]
+        base_port: Option<u16>,
+        /// The clustersim-node binary (default: the one beside this sim binary).
+        #[arg(long)]
+        node_bin: Option<PathBuf>,
+        /// Keep the nodes' data directories and logs here (default: a temporary directory, removed after a
+        /// passing run and kept after a failing one).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    }
+
+    fn parse_strategy(text: &str) -> Result<Strategy, String> {
+        text.parse().map_err(|e: clustersim::server::StrategyParseError| e.to_string())
+    }
+
+    pub fn main() -> i32 {
+        let Command::Real(args) = Cli::parse().command;
+        let scenario = match sim::scenario::load(&args.file) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{e}");
+                return 2;
+            }
+        };
+        let Some(strategy) = args.strategy.or(scenario.header.strategy) else {
+            eprintln!("{}: the scenario names no strategy; pass --strategy <local-only|fire-and-forget|commit-then-sleep|read-index>", args.file.display());
+            return 2;
+        };
+        let profile = scenario.header.profile.unwrap_or(sim::profile::Profile::Lan);
+        let unsupported = sim::real::unsupported(&scenario, profile);
+        if !unsupported.is_empty() {
+            for u in &unsupported {
+                eprintln!("{}: unsupported in real mode: {u}", args.file.display());
+            }
+            eprintln!("sim real: not run; the simulator runs it: cargo run --release -p sim -- replay {} --seed 0", args.file.display());
+            return 2;
+        }
+        let node_bin = args.node_bin.unwrap_or_else(|| {
+            let exe = std::env::current_exe().unwrap_or_default();
+            exe.with_file_name(format!("clustersim-node{}", std::env::consts::EXE_SUFFIX))
+        });
+        let (work_dir, temporary) = match args.work_dir {
+            Some(dir) => (dir, false),
+            None => (std::env::temp_dir().join(format!("clustersim-real-{}", std::process::id())), true),
+        };
+        if let Err(e) = std::fs::create_dir_all(&work_dir) {
+            eprintln!("{}: {e}", work_dir.display());
+            return 2;
+        }
+        let base_port = args.base_port.unwrap_or(scenario.header.base_port);
+        let options = sim::real::RealOptions { strategy, base_port, node_bin, work_dir: work_dir.clone() };
+        println!("# real: file={} strategy={strategy} base-port={base_port} nodes={}", args.file.display(), scenario.header.nodes);
+        let started = Instant::now();
+        let outcome = match sim::real::run(&scenario, &options) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                eprintln!("sim real: {e} (logs in {})", work_dir.display());
+                return 2;
+            }
+        };
+        let wall = started.elapsed();
+        print!("{}", sim::outcome_report(&outcome));
+        if outcome.passed() && temporary {
+            let _ = std::fs::remove_dir_all(&work_dir);
+        } else if !outcome.passed() {
+            println!("node logs: {}", work_dir.display());
+            println!("in simulation: cargo run --release -p sim -- replay {} --seed 0 --strategy {strategy}", args.file.display());
+        }
+        println!("wall: {:.3}s", wall.as_secs_f64());
+        i32::from(!outcome.passed())
+    }
 }
 
 #[cfg(madsim)]
@@ -114,6 +218,14 @@ mod cli {
             #[arg(long, default_value = "scenarios/regressions")]
             out: PathBuf,
         },
+        /// Run a scenario on real clustersim-node processes over real TCP: builds the real flavour (empty
+        /// RUSTFLAGS, target/real) of clustersim-node and sim, then runs `target/real/<profile>/sim real`.
+        /// Arguments after the file: --strategy, --base-port, --work-dir (see `sim real --help` there).
+        #[command(disable_help_flag = true)]
+        Real {
+            #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+            args: Vec<String>,
+        },
         /// Measure seeds per second (1 job and 2 jobs) and virtual seconds per wall second, per strategy.
         Bench {
             #[arg(default_value = "scenarios/aikv_cluster_init.scn")]
@@ -183,9 +295,44 @@ mod cli {
         format!("cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}", file.display())
     }
 
+    /// `sim real` from the simulation build: build the real flavour, then hand over to its `sim real`.
+    fn real(args: &[String]) -> i32 {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("sim/ sits in the workspace").to_path_buf();
+        let target = root.join("target").join("real");
+        let release = !cfg!(debug_assertions);
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.current_dir(&root).env("RUSTFLAGS", "").env("CARGO_TARGET_DIR", &target);
+        build.args(["build", "-p", "clustersim", "--bin", "clustersim-node", "-p", "sim", "--bin", "sim"]);
+        if release {
+            build.arg("--release");
+        }
+        eprintln!("sim real: building the real flavour (RUSTFLAGS= CARGO_TARGET_DIR={})", target.display());
+        match build.status() {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                eprintln!("sim real: the real-flavour build failed ({s})");
+                return 2;
+            }
+            Err(e) => {
+                eprintln!("sim real: cannot run cargo: {e}");
+                return 2;
+            }
+        }
+        let bin = target.join(if release { "release" } else { "debug" }).join("sim");
+        match std::process::Command::new(&bin).arg("real").args(args).status() {
+            Ok(s) => s.code().unwrap_or(2),
+            Err(e) => {
+                eprintln!("{}: {e}", bin.display());
+                2
+            }
+        }
+    }
+
     pub fn main() -> i32 {
         let cli = Cli::parse();
         match cli.command {
+            Command::Real { args } => real(&args),
             Command::Sweep { file, strategy, seeds, jobs, profile, swarm } => {
                 let profile = if swarm { Some(Profile::Swarm) } else { profile };
                 let scenario = load_or_exit(&file);
@@ -222,22 +369,8 @@ mod cli {
                 let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
                 let outcome = sim::run(&scenario, &sim::RunOptions { seed, strategy, profile });
                 println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}", file.display());
-                for line in &outcome.trace {
-                    println!("{line}");
-                }
-                for (i, nodes) in outcome.final_nodes.iter().enumerate() {
-                    println!("# final CLUSTER NODES of n{}:", i + 1);
-                    for l in nodes.lines() {
-                        println!("#   {l}");
-                    }
-                }
-                if outcome.passed() {
-                    println!("verdict: PASS");
-                } else {
-                    println!("verdict: FAIL ({} violations)", outcome.violations.len());
-                    for v in &outcome.violations {
-                        println!("  {} {v}", v.kind());
-                    }
+                print!("{}", sim::outcome_report(&outcome));
+                if !outcome.passed() {
                     println!("replay: {}", replay_command(&file, seed, strategy, profile));
                 }
                 println!("trace-hash: {:016x}", outcome.trace_hash);

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+#[cfg(madsim)]
 use std::time::Duration;
 
 /// A named network profile.

@@ -11,14 +11,24 @@ use std::time::Duration;
 use bytes::Bytes;
 use clustersim::meta::NodeId;
 use clustersim::resp::Reply;
-use clustersim::server::{serve, Node, NodeConfig, Strategy};
+use clustersim::server::Strategy;
 
 use crate::check::views::NodeView;
 use crate::client::{show_reply, CallRecord, Client};
-use crate::faults::Faults;
 use crate::profile::Profile;
-use crate::scenario::{print_word, Check, Field, Piece, Scenario, Step, Target, Word};
-use crate::trace::{capture, hash_lines, TraceSink};
+use crate::scenario::{print_word, Check, Fault, Field, Piece, Scenario, Step, Target, Word};
+use crate::trace::{hash_lines, TraceSink};
+
+/// What runs the scenario's fault steps: madsim's hosts and network in simulation (`faults::Faults`), real
+/// processes in real mode (`real::Processes`).
+pub(crate) trait Control: Send + Sync {
+    /// Carries out one fault step.
+    fn apply(&self, fault: &Fault);
+    /// The liveness phase begins (`settle`): every fault is undone.
+    fn stop_all(&self);
+    /// How many times `node`'s process was killed or restarted (the client reconnects when it changes).
+    fn generation(&self, node: usize) -> u64;
+}
 
 /// What to run a scenario with.
 #[derive(Clone, Debug)]
@@ -345,23 +355,25 @@ fn reply_text(reply: &Reply) -> Option<String> {
 
 /// Runs `scenario` once. Deterministic: the same scenario, seed and strategy give the same outcome, trace and
 /// hash, in any process.
+#[cfg(madsim)]
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let sink = TraceSink::default();
     let hosts = hosts(scenario);
     let raw = {
-        let _capture = capture(&sink);
+        let _capture = crate::trace::capture(&sink);
         let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim_config(options));
         rt.block_on(world(scenario.clone(), hosts.clone(), options.clone(), sink.clone()))
     };
     finish(raw, sink, hosts, options)
 }
 
+#[cfg(madsim)]
 fn madsim_config(options: &RunOptions) -> madsim::Config {
     madsim::Config { net: options.profile.net_config(options.seed), ..Default::default() }
 }
 
 /// What the world future returns.
-struct RawOutcome {
+pub(crate) struct RawOutcome {
     history: Vec<CallRecord>,
     /// Violations found while running (expects, settle, wait-consistent).
     violations: Vec<Violation>,
@@ -371,7 +383,7 @@ struct RawOutcome {
     settled: Vec<(Duration, Vec<NodeView>)>,
 }
 
-fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptions) -> Outcome {
+pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptions) -> Outcome {
     let RawOutcome { history, mut violations, final_nodes, virtual_time, settled } = raw;
     let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
     let history: Vec<CallRecord> = history
@@ -401,7 +413,9 @@ fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptio
 
 /// The simulated world of one run: the hosts running real nodes, the profile's network driver, and the client
 /// host executing the scenario. Runs inside a madsim runtime.
+#[cfg(madsim)]
 async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: TraceSink) -> RawOutcome {
+    use clustersim::server::{serve, Node, NodeConfig};
     let handle = madsim::runtime::Handle::current();
     let mut node_ids = Vec::new();
     for host in &hosts {
@@ -427,7 +441,7 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
             .build();
         node_ids.push(node.id());
     }
-    let faults = Faults::new(node_ids.clone(), sink.clone());
+    let faults = crate::faults::Faults::new(node_ids.clone(), sink.clone());
     let network = handle.create_node().name("network").build();
     network.spawn(options.profile.drive(faults.clone()));
     let client_host = handle.create_node().name("client").ip(IpAddr::from([10, 0, 1, 1])).build();
@@ -435,7 +449,7 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
         .spawn(async move {
             // Let every node bind its listeners before the first call.
             tokio::time::sleep(Duration::from_millis(1)).await;
-            execute(&scenario, &hosts, sink, faults).await
+            execute(&scenario, &hosts, sink, std::sync::Arc::new(faults)).await
         })
         .await
         .expect("the scenario task is never cancelled");
@@ -449,12 +463,14 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
 }
 
 /// The run `check_determinism` repeats (a `fn` pointer cannot capture it).
+#[cfg(madsim)]
 static CHECKED_RUN: std::sync::Mutex<Option<(Scenario, RunOptions)>> = std::sync::Mutex::new(None);
 
 /// Runs the scenario twice under madsim's own determinism checker (`Runtime::check_determinism`: every random
 /// draw of the second run must match the first, in value and in virtual time), each time on a fresh thread — the
 /// check `MADSIM_TEST_CHECK_DETERMINISM` performs for `#[madsim::test]`. Panics on divergence. Returns the
 /// outcome of the second run (without the trace: its threads are madsim's, with no sink attached).
+#[cfg(madsim)]
 pub fn run_checking_determinism(scenario: &Scenario, options: &RunOptions) -> Outcome {
     // One checked run at a time per process: the slot above is shared.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -492,7 +508,9 @@ async fn poll_views(client: &mut Client, nodes: usize, line: usize, with_slots: 
     views
 }
 
-async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: Faults) -> RawOutcome {
+/// Executes the scenario's steps with one client, judging `expect`, `settle` and `wait-consistent` as it goes;
+/// `faults` carries out the fault steps. The same in simulation and in real mode.
+pub(crate) async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: std::sync::Arc<dyn Control>) -> RawOutcome {
     let addrs: Vec<SocketAddr> = hosts.iter().map(|h| SocketAddr::new(h.ip, h.port)).collect();
     let mut client = Client::new(addrs, sink.clone());
     let restarts = faults.clone();

@@ -39,8 +39,27 @@ impl TraceSink {
 }
 
 /// Virtual time since the simulation started (zero outside a simulation).
+#[cfg(madsim)]
 pub fn now() -> Duration {
     madsim::time::TimeHandle::try_current().map_or(Duration::ZERO, |t| t.elapsed())
+}
+
+/// Real mode: wall time since this thread's run started ([`start_wall_clock`]; zero before). Real runs are not
+/// deterministic, and their traces say so by carrying wall times.
+#[cfg(not(madsim))]
+pub fn now() -> Duration {
+    WALL_START.with(|s| s.get().map_or(Duration::ZERO, |t| t.elapsed()))
+}
+
+#[cfg(not(madsim))]
+thread_local! {
+    static WALL_START: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Real mode: the run on this thread starts now.
+#[cfg(not(madsim))]
+pub fn start_wall_clock() {
+    WALL_START.with(|s| s.set(Some(std::time::Instant::now())));
 }
 
 /// `  12.345s`: seconds with millisecond precision, right-aligned.

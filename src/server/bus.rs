@@ -136,6 +136,7 @@ async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream, peer: Sock
         }
         let reply = match request {
             BusRequest::Hello => {
+                node.meta.wait_started().await;
                 let me = node.id();
                 let (node_entry, slots) = node.meta.read_local(|s| {
                     let entry = s.node(&me).cloned().unwrap_or_else(|| node.config.initial_entry());

@@ -110,6 +110,9 @@ pub(super) struct Inner {
     pub group: Mutex<Option<Arc<RaftGroup>>>,
     /// Serializes replacements of `group` (join, leave, reset).
     pub swapping: tokio::sync::Mutex<()>,
+    /// Raft strategies: set once `start` has founded or reopened this node's instance. Until then the bus
+    /// answers `Hello` only after it (a peer's MEET must not see a node with no group yet).
+    pub started: tokio::sync::watch::Sender<bool>,
     pub transport: Arc<dyn Transport>,
 }
 
@@ -124,6 +127,7 @@ impl MetaStore {
                 joining: Mutex::new(false),
                 group: Mutex::new(None),
                 swapping: tokio::sync::Mutex::new(()),
+                started: tokio::sync::watch::Sender::new(!config.strategy.uses_raft()),
                 transport: Arc::new(BusTransport),
             }),
         }
@@ -153,12 +157,21 @@ impl MetaStore {
                 *self.inner.local.lock().expect("meta lock") = group.read(MetaState::clone);
             }
             *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
+            self.inner.started.send_replace(true);
             return Ok(());
         }
         let entry = self.inner.config.initial_entry();
         let group = RaftGroup::found(entry, self.bus_addr(), disk, self.inner.config.clock, self.inner.transport.clone()).await?;
         *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
+        self.inner.started.send_replace(true);
         Ok(())
+    }
+
+    /// Returns once `start` has given this node its Raft instance (at once under local-only).
+    pub(crate) async fn wait_started(&self) {
+        let mut started = self.inner.started.subscribe();
+        // The sender lives as long as the store, so waiting ends only by `start` finishing.
+        let _ = started.wait_for(|s| *s).await;
     }
 
     /// Applies a CLUSTER write under the strategy. `Ok(None)`: accepted but not awaited (fire-and-forget).
