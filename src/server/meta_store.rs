@@ -112,7 +112,9 @@ pub(super) struct Inner {
     pub swapping: tokio::sync::Mutex<()>,
     /// Raft strategies: set once `start` has founded or reopened this node's instance. Until then the bus
     /// answers `Hello` only after it (a peer's MEET must not see a node with no group yet).
-    pub started: tokio::sync::watch::Sender<bool>,
+    /// (A flag and a `Notify`: `tokio::sync::watch` draws from tokio's unseeded RNG, see docs/ARCHITECTURE.md.)
+    pub started: std::sync::atomic::AtomicBool,
+    pub started_notify: tokio::sync::Notify,
     pub transport: Arc<dyn Transport>,
 }
 
@@ -127,7 +129,8 @@ impl MetaStore {
                 joining: Mutex::new(false),
                 group: Mutex::new(None),
                 swapping: tokio::sync::Mutex::new(()),
-                started: tokio::sync::watch::Sender::new(!config.strategy.uses_raft()),
+                started: std::sync::atomic::AtomicBool::new(!config.strategy.uses_raft()),
+                started_notify: tokio::sync::Notify::new(),
                 transport: Arc::new(BusTransport),
             }),
         }
@@ -157,21 +160,31 @@ impl MetaStore {
                 *self.inner.local.lock().expect("meta lock") = group.read(MetaState::clone);
             }
             *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
-            self.inner.started.send_replace(true);
+            self.mark_started();
             return Ok(());
         }
         let entry = self.inner.config.initial_entry();
         let group = RaftGroup::found(entry, self.bus_addr(), disk, self.inner.config.clock, self.inner.transport.clone()).await?;
         *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
-        self.inner.started.send_replace(true);
+        self.mark_started();
         Ok(())
+    }
+
+    fn mark_started(&self) {
+        self.inner.started.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.started_notify.notify_waiters();
     }
 
     /// Returns once `start` has given this node its Raft instance (at once under local-only).
     pub(crate) async fn wait_started(&self) {
-        let mut started = self.inner.started.subscribe();
-        // The sender lives as long as the store, so waiting ends only by `start` finishing.
-        let _ = started.wait_for(|s| *s).await;
+        loop {
+            // Registered before the flag is read, so a `mark_started` in between still wakes this waiter.
+            let notified = self.inner.started_notify.notified();
+            if self.inner.started.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Applies a CLUSTER write under the strategy. `Ok(None)`: accepted but not awaited (fire-and-forget).

@@ -1,0 +1,110 @@
+//! Interop: the Rust `redis` crate's cluster client (a client nobody here wrote) against six real
+//! `clustersim-node` processes under read-index: three masters with one replica each, formed with plain
+//! CLUSTER commands, then 1,000 keys written and read back through `ClusterClient`, which follows the
+//! table the nodes publish (CLUSTER SLOTS) and their MOVED redirections.
+//!
+//! Real flavour only (`RUSTFLAGS= cargo test -p clustersim`): the simulation flavour has no real sockets.
+#![cfg(not(madsim))]
+
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use redis::cluster::ClusterClient;
+use redis::{Commands, Connection, RedisResult};
+
+const BASE: u16 = 7300;
+
+/// The processes of the test, killed and reaped by pid when it ends (passing or not).
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn connect(port: u16) -> Connection {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("a valid address");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match client.get_connection() {
+            Ok(mut c) if redis::cmd("PING").query::<String>(&mut c).is_ok() => return c,
+            _ if Instant::now() < deadline => sleep(Duration::from_millis(50)),
+            other => panic!("node on port {port} never answered PING: {:?}", other.err()),
+        }
+    }
+}
+
+fn cluster(c: &mut Connection, args: &[&str]) -> RedisResult<String> {
+    redis::cmd("CLUSTER").arg(args).query(c)
+}
+
+/// Polls until `check` holds, for up to 15 s; panics with the last value otherwise.
+fn eventually<T: std::fmt::Debug>(what: &str, mut probe: impl FnMut() -> T, check: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let value = probe();
+        if check(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {value:?} after 15 s");
+        sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_redis_crate_cluster_client_writes_and_reads_back_1000_keys_across_three_masters() {
+    let ports: Vec<u16> = (0..6).map(|i| BASE + i).collect();
+    let _nodes = Nodes(
+        ports
+            .iter()
+            .map(|p| {
+                Command::new(env!("CARGO_BIN_EXE_clustersim-node"))
+                    .args(["--port", &p.to_string(), "--strategy", "read-index"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("clustersim-node starts")
+            })
+            .collect(),
+    );
+    let mut conns: Vec<Connection> = ports.iter().map(|p| connect(*p)).collect();
+    let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+    for (c, (a, b)) in conns.iter_mut().zip(ranges) {
+        assert_eq!(cluster(c, &["ADDSLOTSRANGE", a, b]).unwrap(), "OK");
+    }
+    for p in &ports[1..] {
+        assert_eq!(cluster(&mut conns[0], &["MEET", "127.0.0.1", &p.to_string()]).unwrap(), "OK");
+    }
+    let ids: Vec<String> = conns.iter_mut().map(|c| cluster(c, &["MYID"]).unwrap()).collect();
+    for replica in 3..6 {
+        let master = ids[replica - 3].clone();
+        assert_eq!(cluster(&mut conns[replica], &["REPLICATE", &master]).unwrap(), "OK");
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        eventually(
+            &format!("node {}'s table: 6 nodes, 3 replicas", ports[i]),
+            || cluster(c, &["NODES"]).unwrap_or_default(),
+            |t| t.lines().count() == 6 && t.lines().filter(|l| l.contains("slave")).count() == 3,
+        );
+    }
+
+    let client = ClusterClient::new(vec![format!("redis://127.0.0.1:{}/", ports[3])]).expect("a valid seed list");
+    let mut cc = client.get_connection().expect("the cluster client reads the slot table");
+    for i in 0..1000 {
+        let () = cc.set(format!("key:{i}"), format!("value:{i}")).unwrap_or_else(|e| panic!("SET key:{i}: {e}"));
+    }
+    for i in 0..1000 {
+        let got: String = cc.get(format!("key:{i}")).unwrap_or_else(|e| panic!("GET key:{i}: {e}"));
+        assert_eq!(got, format!("value:{i}"));
+    }
+    // The keys really are spread over the three masters, each holding only its own slots' keys.
+    let sizes: Vec<usize> = conns[..3].iter_mut().map(|c| redis::cmd("DBSIZE").query(c).unwrap()).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 1000, "sizes {sizes:?}");
+    assert!(sizes.iter().all(|n| *n > 250), "every master holds about a third: {sizes:?}");
+}
