@@ -2,11 +2,12 @@
 # Every test flavour, in order. This is the README's test command and what CI runs.
 #   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
 #      simulated-network tests;
-#   2. real flavour (empty RUSTFLAGS, its own target dir): the same unit and property tests on real tokio, and
-#      the real clustersim-node binary;
+#   2. real flavour (empty RUSTFLAGS, its own target dir): the same unit and property tests on real tokio, the
+#      redis crate's cluster client against real processes, and the real clustersim-node and sim binaries;
 #   3. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
-#      (tests/interop/cluster.sh).
+#      (tests/interop/cluster.sh); scenario files run by `sim real` on real processes, judged as in simulation
+#      (tests/interop/sim_real.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever written
@@ -16,7 +17,8 @@ cargo test --workspace
 
 echo "== real flavour: cargo test -p clustersim (RUSTFLAGS empty, target/real)"
 RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test -p clustersim
-RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo build --bin clustersim-node
+RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo build -p clustersim --bin clustersim-node -p sim --bin sim
+cargo build -p sim --bin sim
 
 echo "== interop: real binary + redis-cli"
 if ! command -v redis-cli >/dev/null; then
@@ -29,3 +31,6 @@ if ! python3 -c 'import redis.cluster' 2>/dev/null; then
   exit 1
 fi
 bash tests/interop/cluster.sh target/real/debug/clustersim-node
+
+echo "== sim real: scenario files on real processes, verdicts as in simulation"
+bash tests/interop/sim_real.sh target/real/debug/sim target/debug/sim

@@ -31,10 +31,11 @@ fn connect(port: u16) -> Connection {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("a valid address");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match client.get_connection() {
-            Ok(mut c) if redis::cmd("PING").query::<String>(&mut c).is_ok() => return c,
-            _ if Instant::now() < deadline => sleep(Duration::from_millis(50)),
-            other => panic!("node on port {port} never answered PING: {:?}", other.err()),
+        let answered = client.get_connection().and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).map(|_| c));
+        match answered {
+            Ok(c) => return c,
+            Err(_) if Instant::now() < deadline => sleep(Duration::from_millis(50)),
+            Err(e) => panic!("node on port {port} never answered PING: {e}"),
         }
     }
 }
