@@ -66,7 +66,7 @@ mod real_cli {
             return 2;
         };
         let profile = scenario.header.profile.unwrap_or(sim::profile::Profile::Lan);
-        let unsupported = sim::real::unsupported(&scenario, profile);
+        let unsupported = sim::scenario::simulator_only(&scenario, profile);
         if !unsupported.is_empty() {
             for u in &unsupported {
                 eprintln!("{}: unsupported in real mode: {u}", args.file.display());

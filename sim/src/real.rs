@@ -6,7 +6,7 @@
 //! of its own (`--dir`), so `kill` and `restart` mean what they mean in simulation: the process dies (SIGKILL)
 //! and comes back from its disk. `pause`/`resume` are SIGSTOP/SIGCONT. Faults only the simulator can make
 //! (partitions, clogs, latency, loss, network profiles, clock drift) are refused before anything starts
-//! ([`unsupported`]). Every process started is killed and reaped by pid when the run ends, whatever happens.
+//! ([`crate::scenario::simulator_only`]). Every process started is killed and reaped by pid when the run ends, whatever happens.
 //!
 //! A real run is not deterministic: its trace carries wall times and the OS schedules it. It judges with the
 //! same checkers, and its verdict means the same.
@@ -23,7 +23,7 @@ use clustersim::server::Strategy;
 
 use crate::profile::Profile;
 use crate::run::{execute, finish, Control, Host, Outcome, RunOptions};
-use crate::scenario::{Fault, Scenario, Step};
+use crate::scenario::{Fault, Scenario};
 use crate::trace::TraceSink;
 
 /// What to run a scenario with, for real.
@@ -40,30 +40,6 @@ pub struct RealOptions {
 
 /// How long a started process gets to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The settings and steps of `scenario` that need the simulator, one message each (`line N: ...`). Empty when
-/// the scenario can run for real.
-pub fn unsupported(scenario: &Scenario, profile: Profile) -> Vec<String> {
-    let mut out = Vec::new();
-    if profile != Profile::Lan {
-        out.push(format!("profile {profile}: network profiles drive madsim's network"));
-    }
-    if !scenario.header.drift.is_empty() {
-        out.push("header drift: clock drift is the simulator's (the real nodes share the machine's clock)".to_string());
-    }
-    for (index, step) in scenario.steps.iter().enumerate() {
-        if let Step::Fault(fault) = step {
-            if !supported(fault) {
-                out.push(format!("line {}: `{fault}` needs madsim's network", scenario.line_of(index)));
-            }
-        }
-    }
-    out
-}
-
-fn supported(fault: &Fault) -> bool {
-    matches!(fault, Fault::Kill(_) | Fault::Restart(_) | Fault::Pause(_) | Fault::Resume(_))
-}
 
 /// The hosts of a real run: 127.0.0.1, consecutive ports from `base_port`, ids `1..=N`.
 pub fn hosts(scenario: &Scenario, base_port: u16) -> Result<Vec<Host>, String> {
@@ -83,7 +59,7 @@ pub fn hosts(scenario: &Scenario, base_port: u16) -> Result<Vec<Host>, String> {
 /// Runs `scenario` on real processes. Errors: a node that would not start (with the end of its log), an
 /// unsupported step, a runtime that could not be built.
 pub fn run(scenario: &Scenario, options: &RealOptions) -> Result<Outcome, String> {
-    let problems = unsupported(scenario, Profile::Lan);
+    let problems = crate::scenario::simulator_only(scenario, Profile::Lan);
     if !problems.is_empty() {
         return Err(format!("needs the simulator: {}", problems.join("; ")));
     }

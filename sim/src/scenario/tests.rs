@@ -252,3 +252,18 @@ proptest! {
         let _ = parse("fuzz.scn", &text);
     }
 }
+
+#[test]
+fn real_mode_runs_process_faults_and_refuses_network_faults_by_line() {
+    use crate::profile::Profile;
+    let process = parse("x.scn", "cluster 3\nkill n1\nrestart n1\npause n2\nresume n2\n").unwrap();
+    assert!(simulator_only(&process, Profile::Lan).is_empty());
+    let network = parse("x.scn", "cluster 3\npartition n1 n2,n3\nsleep 1s\nheal\nclog n1->n2\nloss 5%\n").unwrap();
+    let refused = simulator_only(&network, Profile::Lan);
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert!(refused[0].starts_with("line 2: `partition n1 n2,n3`"), "{refused:?}");
+    assert!(refused[1].starts_with("line 4: `heal`"), "{refused:?}");
+    assert_eq!(simulator_only(&process, Profile::Wan), vec!["profile wan: network profiles drive madsim's network".to_string()]);
+    let drift = parse("x.scn", "cluster 3 drift=n2:+20%\n").unwrap();
+    assert_eq!(simulator_only(&drift, Profile::Lan).len(), 1);
+}
