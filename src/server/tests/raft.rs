@@ -396,3 +396,70 @@ fn a_raft_meet_scenario_is_deterministic_for_a_seed() {
     // madsim's own check: the same seed twice, comparing every random draw and its virtual time.
     Runtime::check_determinism(23, madsim::Config::default(), meet_scenario);
 }
+
+/// Nodes each of whose (re)starts opens its Disk from its own data directory under `root`, as
+/// `clustersim-node --dir` does: a restart reads back only what the data file holds.
+fn start_durable_nodes(count: u8, strategy: Strategy, root: &std::path::Path) -> Vec<SocketAddr> {
+    let handle = Handle::current();
+    (1..=count)
+        .map(|i| {
+            let ip = host_ip(i);
+            let dir = root.join(format!("n{i}"));
+            handle
+                .create_node()
+                .name(format!("n{i}"))
+                .ip(ip)
+                .init(move || {
+                    let mut config = NodeConfig::new(NodeId::from_u64(u64::from(i)), ip.to_string(), 7000);
+                    config.strategy = strategy;
+                    config.disk = crate::raft::Disk::open(&dir).expect("the data file reads back whole");
+                    async move { serve(Node::new(config)).await.expect("serve") }
+                })
+                .build();
+            SocketAddr::new(ip, 7000)
+        })
+        .collect()
+}
+
+/// A node's table with its own `myself,` flag removed, lines sorted: the same text on every node that agrees.
+fn table(nodes: &str) -> Vec<String> {
+    let mut lines: Vec<String> = nodes.lines().map(|l| l.replace("myself,", "")).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn nodes_restarted_from_their_data_files_come_back_with_their_ids_and_tables() {
+    let root = std::env::temp_dir().join(format!("clustersim-durable-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.clone();
+    Runtime::with_seed_and_config(21, madsim::Config::default()).block_on(async move {
+        let a = start_durable_nodes(3, Strategy::ReadIndex, &dir);
+        let client = Handle::current().create_node().name("client").ip(host_ip(100)).build();
+        client
+            .spawn(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                merge_all(Strategy::ReadIndex, &a).await;
+                assert_eq!(Conn::open(a[1]).await.call("CLUSTER ADDSLOTSRANGE 0 100").await, Reply::ok());
+                let before = table(&Conn::open(a[1]).await.text("CLUSTER NODES").await);
+                assert_eq!(before.len(), 3, "{before:?}");
+                // A follower, then the leader (n1 sent the MEETs and leads), each killed and started again.
+                for (name, addr) in [("n3", a[2]), ("n1", a[0])] {
+                    Handle::current().kill(name);
+                    Handle::current().restart(name);
+                    let after = read_until(POLL, addr, "CLUSTER NODES", |t| table(t) == before).await;
+                    assert_eq!(table(&after), before, "{name} after its restart");
+                    assert_eq!(Conn::open(addr).await.text("CLUSTER MYID").await, id(name[1..].parse().unwrap()));
+                }
+                // The reopened group takes writes (n3 assigns itself slots) and replicates them to every member.
+                assert_eq!(Conn::open(a[2]).await.call("CLUSTER ADDSLOTSRANGE 200 300").await, Reply::ok());
+                let n3 = format!("{} 10.0.0.3:7000@17000", id(3));
+                for addr in &a {
+                    read_until(POLL, *addr, "CLUSTER NODES", |t| t.lines().any(|l| l.contains(&n3) && l.ends_with("connected 200-300"))).await;
+                }
+            })
+            .await
+            .unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&root);
+}
