@@ -63,10 +63,17 @@ fn start_nodes(count: u8) -> Vec<SocketAddr> {
 
 /// Starts `count` nodes (hosts `n1`.. at 10.0.0.1.., port 7000, ids 1..) under `strategy`.
 fn start_nodes_with(count: u8, strategy: Strategy) -> Vec<SocketAddr> {
+    start_nodes_on(count, strategy, None)
+}
+
+/// Like `start_nodes_with`; with `data_root`, each (re)start of `nK` opens its Disk from `data_root/nK`, as
+/// `clustersim-node --dir` does, so a restart reads back only what the data file holds.
+fn start_nodes_on(count: u8, strategy: Strategy, data_root: Option<&std::path::Path>) -> Vec<SocketAddr> {
     let handle = Handle::current();
     (1..=count)
         .map(|i| {
             let ip = host_ip(i);
+            let dir = data_root.map(|r| r.join(format!("n{i}")));
             handle
                 .create_node()
                 .name(format!("n{i}"))
@@ -74,6 +81,9 @@ fn start_nodes_with(count: u8, strategy: Strategy) -> Vec<SocketAddr> {
                 .init(move || {
                     let mut config = NodeConfig::new(NodeId::from_u64(u64::from(i)), ip.to_string(), 7000);
                     config.strategy = strategy;
+                    if let Some(dir) = &dir {
+                        config.disk = crate::raft::Disk::open(dir).expect("the data file reads back whole");
+                    }
                     async move { serve(Node::new(config)).await.expect("serve") }
                 })
                 .build();

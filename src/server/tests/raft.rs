@@ -397,30 +397,6 @@ fn a_raft_meet_scenario_is_deterministic_for_a_seed() {
     Runtime::check_determinism(23, madsim::Config::default(), meet_scenario);
 }
 
-/// Nodes each of whose (re)starts opens its Disk from its own data directory under `root`, as
-/// `clustersim-node --dir` does: a restart reads back only what the data file holds.
-fn start_durable_nodes(count: u8, strategy: Strategy, root: &std::path::Path) -> Vec<SocketAddr> {
-    let handle = Handle::current();
-    (1..=count)
-        .map(|i| {
-            let ip = host_ip(i);
-            let dir = root.join(format!("n{i}"));
-            handle
-                .create_node()
-                .name(format!("n{i}"))
-                .ip(ip)
-                .init(move || {
-                    let mut config = NodeConfig::new(NodeId::from_u64(u64::from(i)), ip.to_string(), 7000);
-                    config.strategy = strategy;
-                    config.disk = crate::raft::Disk::open(&dir).expect("the data file reads back whole");
-                    async move { serve(Node::new(config)).await.expect("serve") }
-                })
-                .build();
-            SocketAddr::new(ip, 7000)
-        })
-        .collect()
-}
-
 /// A node's table with its own `myself,` flag removed, lines sorted: the same text on every node that agrees.
 fn table(nodes: &str) -> Vec<String> {
     let mut lines: Vec<String> = nodes.lines().map(|l| l.replace("myself,", "")).collect();
@@ -434,7 +410,7 @@ fn nodes_restarted_from_their_data_files_come_back_with_their_ids_and_tables() {
     let _ = std::fs::remove_dir_all(&root);
     let dir = root.clone();
     Runtime::with_seed_and_config(21, madsim::Config::default()).block_on(async move {
-        let a = start_durable_nodes(3, Strategy::ReadIndex, &dir);
+        let a = start_nodes_on(3, Strategy::ReadIndex, Some(&dir));
         let client = Handle::current().create_node().name("client").ip(host_ip(100)).build();
         client
             .spawn(async move {
