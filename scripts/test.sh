@@ -2,7 +2,7 @@
 # Every test flavour, in order. This is the README's test command and what CI runs.
 #   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
 #      simulated-network tests;
-#   2. real flavour (empty RUSTFLAGS, its own target dir): the same unit and property tests on real tokio, the
+#   2. real flavour (empty RUSTFLAGS, its own target dir): the unit and property tests on real tokio, the
 #      redis crate's cluster client against real processes, and the real clustersim-node and sim binaries;
 #   3. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
@@ -15,8 +15,10 @@ export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever wri
 echo "== simulation flavour: cargo test --workspace"
 cargo test --workspace
 
-echo "== real flavour: cargo test -p clustersim (RUSTFLAGS empty, target/real)"
-RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test -p clustersim
+echo "== real flavour: cargo test --workspace (RUSTFLAGS empty, target/real)"
+# The whole workspace in one invocation, so both packages' dependencies resolve to one feature set and the build
+# below reuses every artifact (sim's simulation tests are cfg(madsim) and compile empty here).
+RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --workspace
 RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo build -p clustersim --bin clustersim-node -p sim --bin sim
 cargo build -p sim --bin sim
 
