@@ -15,10 +15,11 @@ export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever wri
 echo "== simulation flavour: cargo test --workspace"
 cargo test --workspace
 
-echo "== real flavour: cargo test --workspace (RUSTFLAGS empty, target/real)"
+echo "== real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real)"
 # The whole workspace in one invocation, so both packages' dependencies resolve to one feature set and the build
-# below reuses every artifact (sim's simulation tests are cfg(madsim) and compile empty here).
-RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --workspace
+# below reuses every artifact (sim's simulation tests are cfg(madsim) and compile empty here). `--tests`: no
+# doctests, whose examples are the simulation's (rustdoc does not get the build's --cfg).
+RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --workspace --tests
 RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo build -p clustersim --bin clustersim-node -p sim --bin sim
 cargo build -p sim --bin sim
 
