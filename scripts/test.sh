@@ -16,12 +16,16 @@ echo "== simulation flavour: cargo test --workspace"
 cargo test --workspace
 
 echo "== real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real)"
-# The whole workspace in one invocation, so both packages' dependencies resolve to one feature set and the build
-# below reuses every artifact (sim's simulation tests are cfg(madsim) and compile empty here). `--tests`: no
+# The whole workspace in one invocation, so both packages' dependencies resolve to one feature set and the
+# binaries come out of it (sim's simulation tests are cfg(madsim) and compile empty here). `--tests`: no
 # doctests, whose examples are the simulation's (rustdoc does not get the build's --cfg).
 RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --workspace --tests
-RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo build -p clustersim --bin clustersim-node -p sim --bin sim
-cargo build -p sim --bin sim
+# The binaries the stages below run: cargo builds each package's binary for its integration tests and places it
+# in target/<dir>/debug/ (a separate `cargo build` would resolve features without dev-dependencies and rebuild
+# the node, ~4 min).
+for bin in target/real/debug/clustersim-node target/real/debug/sim target/debug/sim; do
+  [ -x "$bin" ] || { echo "$bin was not built by the test stages" >&2; exit 1; }
+done
 
 echo "== interop: real binary + redis-cli"
 if ! command -v redis-cli >/dev/null; then
