@@ -38,7 +38,16 @@ const RECORD_MAX: u32 = 64 << 20;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Record {
     /// A new Raft instance replaces whatever the disk held (found, join).
-    Instance { me: NodeId, group: GroupId, joined: bool, local: MetaState },
+    /// `peers`: for a joined instance, the bus addresses of the group's members when it joined (whom to ask
+    /// whether the join went through); absent in files written before it existed.
+    Instance {
+        me: NodeId,
+        group: GroupId,
+        joined: bool,
+        local: MetaState,
+        #[serde(default)]
+        peers: Vec<String>,
+    },
     Vote(VoteOf<C>),
     Committed(Option<LogIdOf<C>>),
     Append(Vec<Entry>),
@@ -158,7 +167,13 @@ mod tests {
 
     fn instance(n: u64) -> Record {
         let me = NodeId::from_u64(n);
-        Record::Instance { me, group: 7, joined: false, local: MetaState::new(NodeInfo::new(me, "127.0.0.1", 7000, 17000)) }
+        Record::Instance {
+            me,
+            group: 7,
+            joined: false,
+            local: MetaState::new(NodeInfo::new(me, "127.0.0.1", 7000, 17000)),
+            peers: Vec::new(),
+        }
     }
 
     fn file(records: &[Record]) -> Vec<u8> {
@@ -230,8 +245,8 @@ mod tests {
         let disk = crate::raft::Disk::open(&dir).unwrap();
         assert!(disk.is_empty());
         let me = NodeId::from_u64(9);
-        disk.start_instance(me, 1, false, MetaState::empty()).unwrap();
-        disk.start_instance(me, 2, true, MetaState::empty()).unwrap();
+        disk.start_instance(me, 1, false, MetaState::empty(), Vec::new()).unwrap();
+        disk.start_instance(me, 2, true, MetaState::empty(), Vec::new()).unwrap();
         drop(disk);
         let again = crate::raft::Disk::open(&dir).unwrap();
         let p = again.load().expect("an instance was kept");
@@ -244,7 +259,7 @@ mod tests {
     fn a_damaged_data_file_is_reported_with_its_path_and_offset() {
         let dir = scratch_dir("damaged");
         let disk = crate::raft::Disk::open(&dir).unwrap();
-        disk.start_instance(NodeId::from_u64(3), 1, false, MetaState::empty()).unwrap();
+        disk.start_instance(NodeId::from_u64(3), 1, false, MetaState::empty(), Vec::new()).unwrap();
         drop(disk);
         let path = dir.join(FILE_NAME);
         let len = std::fs::metadata(&path).unwrap().len();

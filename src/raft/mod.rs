@@ -131,13 +131,21 @@ pub struct RaftGroup {
     me: NodeId,
     raft: Raft,
     sm: MetaMachine,
+    /// Started empty to join another node's group (rather than founded here).
+    joined: bool,
+    /// For a joined instance: the group members' bus addresses when it joined (whom to ask whether the join
+    /// went through, before any membership has reached this instance).
+    peers: Vec<String>,
 }
 
 impl RaftGroup {
     /// Starts an instance on `log` and `sm` (fresh ones, or what a disk kept).
+    #[allow(clippy::too_many_arguments)]
     async fn open(
         me: NodeId,
         group: GroupId,
+        joined: bool,
+        peers: Vec<String>,
         log: LogStore,
         sm: MetaMachine,
         clock: ClockRate,
@@ -148,23 +156,25 @@ impl RaftGroup {
             .await
             .map_err(|e| RaftAdapterError::Failed(format!("raft start: {e}")))?;
         tokio::spawn(watch_metrics(raft.clone(), me, group));
-        Ok(RaftGroup { group, me, raft, sm })
+        Ok(RaftGroup { group, me, raft, sm, joined, peers })
     }
 
     /// Starts a fresh instance tagged `group` whose stores live on `disk` (replacing what the disk held).
+    #[allow(clippy::too_many_arguments)]
     async fn start(
         me: NodeId,
         group: GroupId,
         joined: bool,
         local: MetaState,
+        peers: Vec<String>,
         disk: &Disk,
         clock: ClockRate,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, RaftAdapterError> {
         let (log, sm) = disk
-            .start_instance(me, group, joined, local)
+            .start_instance(me, group, joined, local, peers.clone())
             .map_err(|e| RaftAdapterError::Failed(format!("data file: {e}")))?;
-        Self::open(me, group, log, sm, clock, transport).await
+        Self::open(me, group, joined, peers, log, sm, clock, transport).await
     }
 
     /// Reopens the instance a disk holds, as a restarted process does: same node, group, vote, log and applied
@@ -181,13 +191,16 @@ impl RaftGroup {
             return None;
         }
         tracing::info!(node = %p.me, group = p.group, "raft: reopening the instance kept on disk");
-        Some(Self::open(p.me, p.group, p.log, p.sm, clock, transport).await.map(|g| (g, p.joined, p.local)))
+        let (joined, local) = (p.joined, p.local);
+        Some(Self::open(p.me, p.group, p.joined, p.peers, p.log, p.sm, clock, transport).await.map(|g| (g, joined, local)))
     }
 
-    /// Founds a cluster of one: a single-voter group whose first entry is `Bootstrap { entry }`.
+    /// Founds a cluster of one: a single-voter group whose first entry is `Bootstrap { entry }`, followed by an
+    /// `AddSlots` of `slots` when the node keeps slots it served before (a join that was called off).
     /// `bus_addr` is where the other members will reach this node (`ip:bus_port`).
     pub async fn found(
         entry: NodeInfo,
+        slots: Vec<crate::meta::SlotSpan>,
         bus_addr: String,
         disk: &Disk,
         clock: ClockRate,
@@ -195,7 +208,7 @@ impl RaftGroup {
     ) -> Result<Self, RaftAdapterError> {
         let group = rt::random_u64();
         let me = entry.id;
-        let g = Self::start(me, group, false, MetaState::new(entry.clone()), disk, clock, transport).await?;
+        let g = Self::start(me, group, false, MetaState::new(entry.clone()), Vec::new(), disk, clock, transport).await?;
         let members = BTreeMap::from([(me, BasicNode::new(bus_addr))]);
         g.raft.initialize(members).await.map_err(|e| RaftAdapterError::Failed(format!("raft initialize: {e}")))?;
         let deadline = Some(clock.true_duration(Duration::from_secs(5)));
@@ -205,26 +218,44 @@ impl RaftGroup {
             .await
             .map_err(|e| RaftAdapterError::Failed(format!("raft bootstrap: {e}")))?;
         match g.raft.client_write(Command::Bootstrap { node: entry }).await.map_err(write_error)?.data {
-            Some(Ok(_)) => Ok(g),
-            other => Err(RaftAdapterError::Failed(format!("bootstrap entry answered {other:?}"))),
+            Some(Ok(_)) => {}
+            other => return Err(RaftAdapterError::Failed(format!("bootstrap entry answered {other:?}"))),
         }
+        if !slots.is_empty() {
+            match g.raft.client_write(Command::AddSlots { node: me, spans: slots }).await.map_err(write_error)?.data {
+                Some(Ok(_)) => {}
+                other => return Err(RaftAdapterError::Failed(format!("restoring its slots answered {other:?}"))),
+            }
+        }
+        Ok(g)
     }
 
     /// Starts an empty instance tagged `group`, which the group's leader then adds as a learner. `local` is the
-    /// table the node shows until the group's table reaches it.
+    /// table the node shows until the group's table reaches it; `peers` are the members' bus addresses.
     pub async fn join(
         me: NodeId,
         group: GroupId,
         local: MetaState,
+        peers: Vec<String>,
         disk: &Disk,
         clock: ClockRate,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, RaftAdapterError> {
-        Self::start(me, group, true, local, disk, clock, transport).await
+        Self::start(me, group, true, local, peers, disk, clock, transport).await
     }
 
     pub fn id(&self) -> GroupId {
         self.group
+    }
+
+    /// Whether this instance was started empty to join another node's group.
+    pub fn is_joined(&self) -> bool {
+        self.joined
+    }
+
+    /// For a joined instance: the group members' bus addresses when it joined.
+    pub fn peers(&self) -> &[String] {
+        &self.peers
     }
 
     /// Reads the table as this instance has applied it (no barrier).
@@ -234,6 +265,11 @@ impl RaftGroup {
 
     pub fn applied_index(&self) -> Option<u64> {
         self.sm.applied_index()
+    }
+
+    /// `node`'s entry as this instance's table held it when a `Forget` removed it (since this process started).
+    pub fn forgotten_entry(&self, node: &NodeId) -> Option<NodeInfo> {
+        self.sm.forgotten_entry(node)
     }
 
     /// The leader this instance knows of: its id and bus address.
@@ -298,6 +334,15 @@ impl RaftGroup {
         Ok(())
     }
 
+    /// Leader only: makes the learner `node` a voter.
+    pub async fn promote(&self, node: NodeId) -> Result<(), RaftAdapterError> {
+        if !self.is_leader() {
+            return Err(RaftAdapterError::NotLeader { leader: self.leader().map(|(_, a)| a) });
+        }
+        self.raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node])), false).await.map_err(write_error)?;
+        Ok(())
+    }
+
     /// Leader only: removes `node` from the group (voter or learner).
     pub async fn remove_member(&self, node: NodeId) -> Result<(), RaftAdapterError> {
         if !self.is_leader() {
@@ -327,6 +372,17 @@ impl RaftGroup {
                 None => Err(RaftAdapterError::Failed(e.to_string())),
             },
         }
+    }
+
+    /// Leader only: whether the table lists `node`, read after a barrier (leadership confirmed by a quorum,
+    /// everything committed before applied here), so a `false` is final for the entry it is about.
+    pub async fn lists(&self, node: NodeId, timeout: Duration) -> Result<bool, RaftAdapterError> {
+        let index = match tokio::time::timeout(timeout, self.read_index()).await {
+            Ok(index) => index?,
+            Err(_) => return Err(RaftAdapterError::Failed(format!("no read index within {} ms", timeout.as_millis()))),
+        };
+        self.wait_applied(index, timeout).await?;
+        Ok(self.read(|s| s.contains(&node)))
     }
 
     /// Waits (at most `timeout`) until this instance has applied `index`.

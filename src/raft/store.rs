@@ -25,7 +25,7 @@ use openraft::{EntryPayload, LogState, OptionalSend, RaftLogReader, RaftSnapshot
 
 use super::journal::{Journal, JournalError, Record};
 use super::{GroupId, TypeConfig};
-use crate::meta::{MetaState, NodeId};
+use crate::meta::{Command, MetaState, NodeId};
 
 type C = TypeConfig;
 type Entry = <C as openraft::RaftTypeConfig>::Entry;
@@ -165,6 +165,9 @@ struct SmInner {
     last_membership: StoredMembershipOf<C>,
     state: MetaState,
     snapshot: Option<(SnapshotMetaOf<C>, MetaState)>,
+    /// The last entry of each node a `Forget` removed, as the table held it just before (in memory only): a
+    /// forgotten node that missed its notice starts over from it, keeping its latest config epoch.
+    forgotten: std::collections::BTreeMap<crate::meta::NodeId, crate::meta::NodeInfo>,
 }
 
 impl SmInner {
@@ -175,7 +178,14 @@ impl SmInner {
         match entry.payload {
             EntryPayload::Blank => None,
             EntryPayload::Normal(command) => {
+                let before = match &command {
+                    Command::Forget { target, .. } => self.state.node(target).cloned(),
+                    _ => None,
+                };
                 let result = self.state.apply(&command);
+                if let (Some(entry), Ok(_)) = (before, &result) {
+                    self.forgotten.insert(entry.id, entry);
+                }
                 tracing::debug!(index = log_id.index(), verb = command.verb(), ok = result.is_ok(), "raft: applied");
                 Some(result)
             }
@@ -202,6 +212,7 @@ impl Default for MetaMachine {
                 last_membership: Default::default(),
                 state: MetaState::empty(),
                 snapshot: None,
+                forgotten: Default::default(),
             })),
             journal: None,
         }
@@ -220,6 +231,11 @@ impl MetaMachine {
     /// Reads the table as applied so far.
     pub fn read<R>(&self, f: impl FnOnce(&MetaState) -> R) -> R {
         f(&self.lock().state)
+    }
+
+    /// `node`'s entry as the table held it when a `Forget` applied here removed it.
+    pub fn forgotten_entry(&self, node: &crate::meta::NodeId) -> Option<crate::meta::NodeInfo> {
+        self.lock().forgotten.get(node).cloned()
     }
 
     /// Index of the last applied entry.
@@ -315,6 +331,8 @@ pub(crate) struct Persisted {
     pub joined: bool,
     /// The table shown while joining, until the group's table (as applied here) contains this node.
     pub local: MetaState,
+    /// For a joined instance: the group members' bus addresses when it joined.
+    pub peers: Vec<String>,
     pub log: LogStore,
     pub sm: MetaMachine,
 }
@@ -358,14 +376,21 @@ impl Disk {
     }
 
     /// Replaces what the disk holds with a new instance's fresh stores, and returns them.
-    pub(crate) fn start_instance(&self, me: NodeId, group: GroupId, joined: bool, local: MetaState) -> io::Result<(LogStore, MetaMachine)> {
+    pub(crate) fn start_instance(
+        &self,
+        me: NodeId,
+        group: GroupId,
+        joined: bool,
+        local: MetaState,
+        peers: Vec<String>,
+    ) -> io::Result<(LogStore, MetaMachine)> {
         let mut g = self.lock();
         if let Some(j) = &self.journal {
-            j.write(&Record::Instance { me, group, joined, local: local.clone() })?;
+            j.write(&Record::Instance { me, group, joined, local: local.clone(), peers: peers.clone() })?;
         }
         let log = LogStore { journal: self.journal.clone(), ..LogStore::default() };
         let sm = MetaMachine { journal: self.journal.clone(), ..MetaMachine::default() };
-        *g = Some(Persisted { me, group, joined, local, log: log.clone(), sm: sm.clone() });
+        *g = Some(Persisted { me, group, joined, local, peers, log: log.clone(), sm: sm.clone() });
         Ok((log, sm))
     }
 
@@ -390,10 +415,10 @@ fn replay(records: Vec<(u64, Record)>, journal: &Arc<Journal>) -> Result<Option<
     let mut current: Option<Persisted> = None;
     for (n, (offset, record)) in records.into_iter().enumerate() {
         let fail = |why: String| (offset, n + 1, why);
-        if let Record::Instance { me, group, joined, local } = record {
+        if let Record::Instance { me, group, joined, local, peers } = record {
             let log = LogStore { journal: Some(journal.clone()), ..LogStore::default() };
             let sm = MetaMachine { journal: Some(journal.clone()), ..MetaMachine::default() };
-            current = Some(Persisted { me, group, joined, local, log, sm });
+            current = Some(Persisted { me, group, joined, local, peers, log, sm });
             continue;
         }
         let p = current.as_ref().ok_or_else(|| fail("the first record does not start an instance".to_string()))?;

@@ -33,9 +33,11 @@ pub enum BusRequest {
     Leader { group: GroupId, op: LeaderOp },
     /// As the leader of `group`: which log index must a linearizable read wait for?
     ReadIndex { group: GroupId },
-    /// To a cluster of one, `node`: leave your group and start an empty Raft instance of `group`, unless your
-    /// table changed since the handshake (`expect_applied`).
-    Join { group: GroupId, node: NodeId, expect_applied: Option<u64> },
+    /// To `node`, whose entry `group`'s table has committed: leave your cluster of one and start an empty Raft
+    /// instance of `group`, unless that would lose something your table holds (`terms`). `peers`: the group
+    /// members' bus addresses, whom the joiner asks later whether its join went through. Idempotent: a node
+    /// already in `group` answers `Done`.
+    Join { group: GroupId, node: NodeId, terms: JoinTerms, peers: Vec<String> },
     /// To `node`, removed from `group`: become a cluster of one again. `entry` is its entry as the group's
     /// table held it before the removal (its latest config epoch and address), when the sender knew it.
     Leave {
@@ -55,6 +57,8 @@ impl BusRequest {
             BusRequest::Leader { op: LeaderOp::Write(_), .. } => "leader-write",
             BusRequest::Leader { op: LeaderOp::AddMember { .. }, .. } => "leader-add-member",
             BusRequest::Leader { op: LeaderOp::RemoveMember { .. }, .. } => "leader-remove-member",
+            BusRequest::Leader { op: LeaderOp::IsMember { .. }, .. } => "leader-is-member",
+            BusRequest::Leader { op: LeaderOp::Promote { .. }, .. } => "leader-promote",
             BusRequest::ReadIndex { .. } => "read-index",
             BusRequest::Join { .. } => "join",
             BusRequest::Leave { .. } => "leave",
@@ -75,6 +79,19 @@ pub enum LeaderOp {
     AddMember { node: NodeId, addr: String },
     /// Remove `node` from the group's Raft membership.
     RemoveMember { node: NodeId },
+    /// Make the learner `node` a voter.
+    Promote { node: NodeId },
+    /// Does the group's table list `node`? Answered after a read barrier (the leader confirms its leadership
+    /// with a quorum and has applied everything committed before), so `Member(false)` is final for that entry.
+    IsMember { node: NodeId },
+}
+
+/// What a joiner must still hold for its join to lose nothing: exactly these slots, and a config epoch no
+/// greater than this one (the group may have raised it to resolve a collision, never lowered it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinTerms {
+    pub slots: Vec<SlotSpan>,
+    pub config_epoch: u64,
 }
 
 /// What the peer says of its Raft group in a `Hello`.
@@ -104,6 +121,11 @@ pub enum BusReply {
     NotLeader { leader: Option<String> },
     /// A transient refusal (membership change in progress). Nothing was done.
     Busy(String),
+    /// The answer to `IsMember`.
+    Member(bool),
+    /// A `Join` the node will not carry out as things stand (it is in another group, or joining would lose
+    /// part of its table): the group should call the join off. Nothing was done.
+    Refused(String),
     Error(String),
 }
 
@@ -147,7 +169,7 @@ async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream, peer: Sock
             BusRequest::Raft { group, rpc, .. } => node.meta.serve_raft(group, rpc).await,
             BusRequest::Leader { group, op } => node.meta.serve_leader_op(group, op).await,
             BusRequest::ReadIndex { group } => node.meta.serve_read_index(group).await,
-            BusRequest::Join { group, node: id, expect_applied } => node.meta.serve_join(group, id, expect_applied).await,
+            BusRequest::Join { group, node: id, terms, peers } => node.meta.serve_join(group, id, terms, peers).await,
             BusRequest::Leave { group, node: id, entry } => node.meta.serve_leave(group, id, entry).await,
         };
         if write_frame(&mut stream, &reply).await.is_err() {

@@ -1,26 +1,49 @@
-//! Group membership under the Raft strategies: MEET merges, FORGET, RESET (docs/MEMBERSHIP.md).
+//! Group membership under the Raft strategies: MEET merges, FORGET, RESET, and the repair round that finishes
+//! whatever a fault cut short (docs/MEMBERSHIP.md, "Why it converges").
 //!
 //! Every node starts as a cluster of one. MEET merges a cluster of one (the joiner) into the other side's group;
-//! two multi-node groups never merge.
+//! two multi-node groups never merge. The group's committed table decides: once it lists the joiner the join
+//! goes ahead (the leader's repair round finishes it if the MEET is cut short), and a node is a member of a
+//! group exactly while that group's table lists it.
 
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::bus::{self, BusReply, BusRequest, LeaderOp};
-use super::meta_store::{MetaStore, Route};
-use crate::meta::{Command, MetaError, MetaState, NodeId, NodeInfo};
-use crate::raft::{rt, GroupId, RaftGroup};
+use super::bus::{self, BusReply, BusRequest, JoinTerms, LeaderOp};
+use super::meta_store::{MetaStore, Route, Strategy};
+use crate::meta::{Command, MetaError, MetaState, NodeId, NodeInfo, SlotSpan};
+use crate::raft::{rt, GroupId, RaftGroup, VOTERS_MAX};
 use crate::resp::Reply;
 
 /// Deadline of the best-effort "you were forgotten" message.
 const LEAVE_NOTICE_TIMEOUT_MS: u64 = 500;
+/// How often every node runs its repair round, on its own clock.
+pub const REPAIR_INTERVAL_MS: u64 = 1_000;
+/// Rounds in a row a leader sees a node its table lists and its Raft membership lacks before it admits the node
+/// itself (a MEET that just committed the entry is normally adding it).
+pub const REPAIR_GRACE_ROUNDS: u32 = 2;
+/// Rounds in a row a node of a multi-node group goes without a leader, or unlisted by its table, or outside
+/// its Raft membership, before it asks the group whether it is still a member.
+pub const ORPHAN_GRACE_ROUNDS: u32 = 3;
+/// Bound on each bus exchange and each leader operation of a repair round.
+const REPAIR_CALL_TIMEOUT_MS: u64 = 2_000;
+/// Most addresses one membership question tries (members, the peers it joined with, leader hints).
+const MEMBERSHIP_ASKS_MAX: usize = 8;
 
 /// The joining side of a merge.
 struct Joiner {
     entry: NodeInfo,
-    slots: Vec<crate::meta::SlotSpan>,
+    slots: Vec<SlotSpan>,
     bus_addr: String,
-    applied: Option<u64>,
+}
+
+/// Why a join did not happen.
+pub(super) enum JoinError {
+    /// The joiner will not join as things stand: the group should call the join off.
+    Refused(String),
+    /// Unreachable, timed out, or failed on the joiner's side: it may still happen.
+    Failed(String),
 }
 
 impl MetaStore {
@@ -29,7 +52,7 @@ impl MetaStore {
     pub(super) async fn meet(&self, ip: String, port: u16, bus_port: u16, node_id: Option<NodeId>) -> Reply {
         if let Some(id) = node_id {
             if self.read_local(|s| s.contains(&id)) {
-                return Reply::ok();
+                return self.confirm_same_cluster(id, &ip, port).await;
             }
         }
         let timeout_ms = self.inner.config.bus_timeout_ms;
@@ -52,7 +75,7 @@ impl MetaStore {
             Err(e) => return Reply::error(format!("CLUSTERDOWN {e}")),
         };
         if peer_group.id == mine.id() || self.read_local(|s| s.contains(&peer.id)) {
-            return Reply::ok();
+            return self.confirm_same_cluster(peer.id, &ip, port).await;
         }
         let my_size = mine.read(MetaState::node_count);
         if my_size == 0 || peer_group.size == 0 {
@@ -69,12 +92,13 @@ impl MetaStore {
             entry.ip = ip;
             entry.port = port;
             entry.bus_port = bus_port;
-            let joiner = Joiner { entry, slots: peer_slots, bus_addr: peer_bus, applied: peer_group.applied };
+            let joiner = Joiner { entry, slots: peer_slots, bus_addr: peer_bus };
             let member = self.myself();
             let member_ip = self.inner.config.ip.clone();
             let route = self.route_to_leader(&mine);
+            let peers = mine.members().into_values().collect();
             let group = mine.id();
-            Box::pin(async move { store.merge(group, route, member, member_ip, joiner).await })
+            Box::pin(async move { store.merge(group, route, member, member_ip, joiner, peers).await })
                 as std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<()>, Reply>> + Send>>
         } else {
             // This node, a cluster of one, joins the target's group.
@@ -86,8 +110,9 @@ impl MetaStore {
             if entry.ip.is_empty() {
                 entry.ip = self.inner.config.ip.clone();
             }
-            let joiner = Joiner { entry, slots, bus_addr: self.bus_addr(), applied: mine.applied_index() };
-            Box::pin(async move { store.merge(peer_group.id, Route::Remote(peer_bus), peer.id, ip, joiner).await })
+            let joiner = Joiner { entry, slots, bus_addr: self.bus_addr() };
+            let peers = vec![peer_bus.clone()];
+            Box::pin(async move { store.merge(peer_group.id, Route::Remote(peer_bus), peer.id, ip, joiner, peers).await })
         };
         match self.run_write(work).await {
             Ok(_) => Reply::ok(),
@@ -95,8 +120,25 @@ impl MetaStore {
         }
     }
 
+    /// MEET of a node this one already lists, or already shares a group with. The local-read strategies answer
+    /// OK at once. read-index answers OK only once a linearizable read shows both nodes in the table, so an OK
+    /// always means what a finished merge means (before, a node left in an instance of a group that had called
+    /// its join off answered OK here and was never listed: a stale-read violation of the correct strategy).
+    async fn confirm_same_cluster(&self, other: NodeId, ip: &str, port: u16) -> Reply {
+        if self.strategy() != Strategy::ReadIndex {
+            return Reply::ok();
+        }
+        match self.read(|v| v.state.contains(&v.myself) && v.state.contains(&other)).await {
+            Ok(true) => Reply::ok(),
+            Ok(false) => Reply::error(format!("ERR Can't meet {ip}:{port}: a merge is in progress, try again")),
+            Err(reply) => reply,
+        }
+    }
+
     /// The merge proper: `member` (reached at `route`) has its group commit the joiner's entry and slots; the
-    /// joiner replaces its cluster of one with an empty Raft instance of the group; the leader adds it.
+    /// joiner replaces its cluster of one with an empty Raft instance of the group; the leader adds it. Once the
+    /// entry is committed the join is decided: a step cut short here is finished by the leader's repair round,
+    /// and only a joiner's refusal calls it off (the entry is then removed).
     async fn merge(
         &self,
         group: GroupId,
@@ -104,8 +146,10 @@ impl MetaStore {
         member: NodeId,
         member_ip: String,
         joiner: Joiner,
+        peers: Vec<String>,
     ) -> Result<Option<()>, Reply> {
         let joiner_id = joiner.entry.id;
+        let terms = JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch };
         let meet = Command::Meet { receiver: member, receiver_ip: member_ip, node: joiner.entry, slots: joiner.slots };
         match self.leader_call(group, route.clone(), LeaderOp::Write(meet)).await {
             Ok(BusReply::Written(Ok(_))) => {}
@@ -115,75 +159,105 @@ impl MetaStore {
         }
         tracing::info!("meet: {joiner_id} joins group of {member}");
         let joined = if joiner_id == self.myself() {
-            self.join_group(group, joiner_id, joiner.applied).await
+            self.join_group(group, joiner_id, &terms, peers).await
         } else {
-            let request = BusRequest::Join { group, node: joiner_id, expect_applied: joiner.applied };
-            let timeout = Duration::from_millis(self.inner.config.bus_timeout_ms);
-            match bus::call(&joiner.bus_addr, &request, timeout).await {
-                Ok(BusReply::Done) => Ok(()),
-                Ok(BusReply::Error(e)) => Err(e),
-                Ok(other) => Err(format!("unexpected reply {other:?}")),
-                Err(e) => Err(e.to_string()),
-            }
+            self.ask_to_join(&joiner.bus_addr, group, joiner_id, terms, peers, self.inner.config.bus_timeout_ms).await
         };
-        if let Err(why) = joined {
-            // Undo the table entry: the joiner stays the cluster of one it was.
-            let undo = LeaderOp::Write(Command::Forget { by: member, target: joiner_id });
-            let undone = self.leader_call(group, route, undo).await;
-            tracing::info!("meet: {joiner_id} refused to join ({why}); entry removed: {}", undone.is_ok());
-            return Err(merge_failed(joiner_id, why));
+        match joined {
+            Ok(()) => {}
+            Err(JoinError::Refused(why)) => {
+                let undo = LeaderOp::Write(Command::Forget { by: member, target: joiner_id });
+                let undone = self.leader_call(group, route, undo).await;
+                tracing::info!("meet: {joiner_id} refused to join ({why}); entry removed: {}", undone.is_ok());
+                return Err(merge_failed(joiner_id, why));
+            }
+            Err(JoinError::Failed(why)) => {
+                return Err(merge_failed(joiner_id, format!("{why} (the group's leader finishes the join)")));
+            }
         }
         let add = LeaderOp::AddMember { node: joiner_id, addr: joiner.bus_addr };
         match self.leader_call(group, route, add).await {
             Ok(_) => Ok(Some(())),
-            Err(e) => Err(merge_failed(joiner_id, format!("adding it to the Raft group: {e}"))),
+            Err(e) => Err(merge_failed(joiner_id, format!("adding it to the Raft group: {e} (the group's leader finishes the join)"))),
         }
     }
 
-    /// This node leaves its cluster of one for an empty instance of `group`, unless its table changed since the
-    /// handshake (`expect_applied`). The table shown meanwhile is the one it had (`local`).
-    pub(super) async fn join_group(&self, group: GroupId, node: NodeId, expect_applied: Option<u64>) -> Result<(), String> {
+    /// Sends `Join` to the node at `addr`.
+    async fn ask_to_join(
+        &self,
+        addr: &str,
+        group: GroupId,
+        node: NodeId,
+        terms: JoinTerms,
+        peers: Vec<String>,
+        timeout_ms: u64,
+    ) -> Result<(), JoinError> {
+        let request = BusRequest::Join { group, node, terms, peers };
+        match bus::call(addr, &request, Duration::from_millis(timeout_ms)).await {
+            Ok(BusReply::Done) => Ok(()),
+            Ok(BusReply::Refused(why)) => Err(JoinError::Refused(why)),
+            Ok(BusReply::Error(e)) => Err(JoinError::Failed(e)),
+            Ok(other) => Err(JoinError::Failed(format!("unexpected reply {other:?}"))),
+            Err(e) => Err(JoinError::Failed(e.to_string())),
+        }
+    }
+
+    /// This node leaves its cluster of one for an empty instance of `group`, whose table has committed its
+    /// entry — unless that would lose something its own table holds (`terms`). Joining the group it is already
+    /// in is done already (two MEETs, or a MEET and the leader's repair round, racing on one joiner). While the
+    /// swap runs no write of this node is in flight (`write_gate`), so nothing acknowledged can slip between the
+    /// check and the swap. The table shown meanwhile is the one it had (`local`).
+    pub(super) async fn join_group(
+        &self,
+        group: GroupId,
+        node: NodeId,
+        terms: &JoinTerms,
+        peers: Vec<String>,
+    ) -> Result<(), JoinError> {
         let _swap = self.inner.swapping.lock().await;
         let me = self.myself();
         if node != me {
-            return Err(format!("this node is {me}, not {node}"));
+            return Err(JoinError::Refused(format!("this node is {me}, not {node}")));
         }
-        let current = self.current_group()?;
+        let current = self.current_group().map_err(JoinError::Failed)?;
         if current.id() == group {
-            // Already a member of that very group (another MEET merged this node first): joining again is a
-            // no-op, and refusing would make the caller undo the entry the other MEET acknowledged (found by
-            // `sim fuzz`: two MEETs racing on one joiner under read-index).
             return Ok(());
         }
-        let size = current.read(MetaState::node_count);
-        if size != 1 {
-            return Err(format!("this node already belongs to a cluster of {size}"));
-        }
-        if current.applied_index() != expect_applied {
-            return Err("its table changed since the handshake".to_string());
-        }
+        refuse_unless_joinable(&current, me, terms)?;
+        let _no_writes = self.inner.write_gate.write().await;
+        refuse_unless_joinable(&current, me, terms)?;
         let table = current.read(MetaState::clone);
         *self.inner.local.lock().expect("meta lock") = table.clone();
         *self.inner.joining.lock().expect("joining lock") = true;
         current.shutdown().await;
         let disk = &self.inner.config.disk;
-        let fresh =
-            RaftGroup::join(me, group, table, disk, self.inner.config.clock, self.inner.transport.clone()).await.map_err(|e| e.to_string())?;
+        let fresh = RaftGroup::join(me, group, table, peers, disk, self.inner.config.clock, self.inner.transport.clone())
+            .await
+            .map_err(|e| JoinError::Failed(e.to_string()))?;
         *self.inner.group.lock().expect("group lock") = Some(Arc::new(fresh));
         tracing::info!("meet: {me} left its cluster of one for group {group}");
         Ok(())
     }
 
-    /// Replaces this node's Raft instance with a new cluster of one whose table holds only `entry`.
-    async fn become_cluster_of_one(&self, entry: NodeInfo) -> Result<(), String> {
+    /// Replaces this node's Raft instance with a new cluster of one whose table holds `entry` serving `slots`.
+    async fn become_cluster_of_one(&self, entry: NodeInfo, slots: Vec<SlotSpan>) -> Result<(), String> {
         if let Some(old) = self.group() {
             old.shutdown().await;
         }
-        *self.inner.local.lock().expect("meta lock") = MetaState::new(entry.clone());
+        let mut shown = MetaState::new(entry.clone());
+        if !slots.is_empty() {
+            let restore = Command::AddSlots { node: entry.id, spans: slots.clone() };
+            if let Err(e) = shown.apply(&restore) {
+                tracing::warn!(error = %e, "meta: slots not shown while restarting as a cluster of one");
+            }
+        }
+        *self.inner.local.lock().expect("meta lock") = shown;
         *self.inner.joining.lock().expect("joining lock") = false;
         *self.inner.myself.lock().expect("myself lock") = entry.id;
         let id = entry.id;
-        let fresh = RaftGroup::found(entry, self.bus_addr(), &self.inner.config.disk, self.inner.config.clock, self.inner.transport.clone()).await;
+        let fresh =
+            RaftGroup::found(entry, slots, self.bus_addr(), &self.inner.config.disk, self.inner.config.clock, self.inner.transport.clone())
+                .await;
         match fresh {
             Ok(g) => {
                 *self.inner.group.lock().expect("group lock") = Some(Arc::new(g));
@@ -207,8 +281,10 @@ impl MetaStore {
         NodeInfo { master: None, ..entry }
     }
 
-    /// CLUSTER FORGET under a Raft strategy: the group commits the Forget, then drops the target from the Raft
-    /// membership, then (best effort) tells the target to become a cluster of one.
+    /// CLUSTER FORGET under a Raft strategy: the group commits the Forget (from then on no read lists the
+    /// target), then drops the target from the Raft membership and tells it to become a cluster of one. Those
+    /// two are best effort: the leader's repair round removes any member its table no longer lists, and a
+    /// forgotten node that missed the notice finds out by asking (`ask_whether_member`).
     pub(super) async fn forget(&self, target: NodeId) -> Reply {
         let store = self.clone();
         let work = async move {
@@ -220,10 +296,9 @@ impl MetaStore {
             let group = store.current_group().map_err(|e| Reply::error(format!("CLUSTERDOWN {e}")))?;
             let target_addr = group.members().get(&target).cloned();
             let route = store.route_to_leader(&group);
-            store
-                .leader_call(group.id(), route, LeaderOp::RemoveMember { node: target })
-                .await
-                .map_err(|e| Reply::error(format!("CLUSTERDOWN forgot {target} but could not remove it from Raft: {e}")))?;
+            if let Err(e) = store.leader_call(group.id(), route, LeaderOp::RemoveMember { node: target }).await {
+                tracing::info!("forget: {target} stays in the Raft membership for now ({e}); the leader's repair round removes it");
+            }
             if let Some(addr) = target_addr {
                 let notice = BusRequest::Leave { group: group.id(), node: target, entry: last_entry };
                 let sent = bus::call(&addr, &notice, Duration::from_millis(LEAVE_NOTICE_TIMEOUT_MS)).await;
@@ -237,8 +312,9 @@ impl MetaStore {
         }
     }
 
-    /// CLUSTER RESET under a Raft strategy: leave the group (it commits this node's removal), then restart as a
-    /// cluster of one (HARD: under a new id, epochs zeroed). Always awaited, whatever the strategy.
+    /// CLUSTER RESET under a Raft strategy: leave the group (it commits this node's removal from the table; the
+    /// leader drops it from the Raft membership, now or in its repair round), then restart as a cluster of one
+    /// (HARD: under a new id, epochs zeroed). Always awaited, whatever the strategy.
     pub(super) async fn reset(&self, hard: bool) -> Reply {
         let _swap = self.inner.swapping.lock().await;
         let me = self.myself();
@@ -260,7 +336,7 @@ impl MetaStore {
                 Err(e) => return Reply::error(format!("CLUSTERDOWN leaving the cluster: {e}")),
             }
             if let Err(e) = self.leader_call(group.id(), route, LeaderOp::RemoveMember { node: me }).await {
-                return Reply::error(format!("CLUSTERDOWN left the table but not the Raft group: {e}"));
+                tracing::info!("reset: {me} stays in the Raft membership for now ({e}); the leader's repair round removes it");
             }
         }
         let entry = if hard {
@@ -268,16 +344,17 @@ impl MetaStore {
         } else {
             entry
         };
-        match self.become_cluster_of_one(entry).await {
+        match self.become_cluster_of_one(entry, Vec::new()).await {
             Ok(()) => Reply::ok(),
             Err(e) => Reply::error(format!("CLUSTERDOWN restarting as a cluster of one: {e}")),
         }
     }
 
-    pub(super) async fn serve_join(&self, group: GroupId, node: NodeId, expect_applied: Option<u64>) -> BusReply {
-        match self.join_group(group, node, expect_applied).await {
+    pub(super) async fn serve_join(&self, group: GroupId, node: NodeId, terms: JoinTerms, peers: Vec<String>) -> BusReply {
+        match self.join_group(group, node, &terms, peers).await {
             Ok(()) => BusReply::Done,
-            Err(e) => BusReply::Error(e),
+            Err(JoinError::Refused(why)) => BusReply::Refused(why),
+            Err(JoinError::Failed(why)) => BusReply::Error(why),
         }
     }
 
@@ -286,10 +363,19 @@ impl MetaStore {
         if node != self.myself() || self.group().map(|g| g.id()) != Some(group) {
             return BusReply::Error(format!("not {node} of group {group}"));
         }
-        // The group's table may no longer hold this node; the one shown meanwhile may predate the merge, when the
-        // node did not know its address yet (a node that was in a group knows it) and had an older config epoch.
+        match self.become_cluster_of_one(self.entry_after_leaving(last), Vec::new()).await {
+            Ok(()) => BusReply::Done,
+            Err(e) => BusReply::Error(e),
+        }
+    }
+
+    /// This node's entry once removed from its group: as the group's table last held it (`last`, when known)
+    /// or as the node's own tables do; a node that was in a group knows its address and keeps its latest
+    /// config epoch (the one shown meanwhile may predate the merge).
+    fn entry_after_leaving(&self, last: Option<NodeInfo>) -> NodeInfo {
         let mut entry = self.own_entry();
-        if let Some(last) = last.filter(|l| l.id == node) {
+        let last = last.or_else(|| self.group().and_then(|g| g.forgotten_entry(&entry.id)));
+        if let Some(last) = last.filter(|l| l.id == entry.id) {
             if last.config_epoch > entry.config_epoch {
                 entry.config_epoch = last.config_epoch;
             }
@@ -300,11 +386,208 @@ impl MetaStore {
         if entry.ip.is_empty() {
             entry.ip = self.inner.config.ip.clone();
         }
-        match self.become_cluster_of_one(entry).await {
-            Ok(()) => BusReply::Done,
-            Err(e) => BusReply::Error(e),
+        entry
+    }
+
+    // ---- the repair round: what makes every merge and removal finish (docs/MEMBERSHIP.md) ----
+
+    /// Runs forever on every node of a Raft strategy: every [`REPAIR_INTERVAL_MS`] on its clock, a leader makes
+    /// its group's Raft membership follow its committed table ([`Self::repair_group`]), and any node that looks
+    /// cut off from its group asks whether it is still a member ([`Self::ask_whether_member`]).
+    pub(super) async fn repair_loop(self) {
+        let mut unadmitted: BTreeMap<(GroupId, NodeId), u32> = BTreeMap::new();
+        let mut orphan_rounds = 0u32;
+        loop {
+            tokio::time::sleep(self.local_ms(REPAIR_INTERVAL_MS)).await;
+            let Some(group) = self.group() else { continue };
+            if group.is_leader() {
+                self.repair_group(&group, &mut unadmitted).await;
+            } else {
+                unadmitted.clear();
+            }
+            orphan_rounds = if self.looks_cut_off(&group) { orphan_rounds + 1 } else { 0 };
+            if orphan_rounds >= ORPHAN_GRACE_ROUNDS {
+                orphan_rounds = 0;
+                self.ask_whether_member(&group).await;
+            }
         }
     }
+
+    /// One leader round. The committed table is the truth; the Raft membership follows it:
+    /// 1. a node the table lists and Raft lacks (its MEET was cut short after the commit) is asked to `Join`
+    ///    (idempotent), then added; if it refuses, its entry is removed (the join is called off);
+    /// 2. a member the table no longer lists (a FORGET or RESET cut short) is removed and told to leave;
+    /// 3. while the group has fewer than [`VOTERS_MAX`] voters, a learner the table lists is promoted.
+    /// Nothing is judged before a read barrier: a new leader may not have applied every committed entry yet
+    /// while its membership (effective from the log) already names the nodes those entries added.
+    async fn repair_group(&self, group: &Arc<RaftGroup>, unadmitted: &mut BTreeMap<(GroupId, NodeId), u32>) {
+        if !membership_differs(group) {
+            unadmitted.clear();
+            return;
+        }
+        let timeout = self.local_ms(REPAIR_CALL_TIMEOUT_MS);
+        let Ok(Ok(index)) = tokio::time::timeout(timeout, group.read_index()).await else { return };
+        if group.wait_applied(index, timeout).await.is_err() {
+            return;
+        }
+        let me = group.node_id();
+        let gid = group.id();
+        let listed: Vec<(NodeInfo, Vec<SlotSpan>)> =
+            group.read(|s| s.nodes().map(|n| (n.clone(), s.slot_runs_of(&n.id))).collect());
+        let listed_ids: BTreeSet<NodeId> = listed.iter().map(|(n, _)| n.id).collect();
+        let members = group.members();
+        unadmitted.retain(|(g, id), _| *g == gid && listed_ids.contains(id) && !members.contains_key(id));
+        let peers: Vec<String> = members.values().cloned().collect();
+        // An entry without an address (a founder no MEET has named yet) cannot be a node cut off from a MEET.
+        let unjoined = listed.iter().filter(|(n, _)| n.id != me && !n.ip.is_empty() && !members.contains_key(&n.id));
+        for (entry, slots) in unjoined {
+            let rounds = unadmitted.entry((gid, entry.id)).or_insert(0);
+            *rounds += 1;
+            if *rounds >= REPAIR_GRACE_ROUNDS {
+                self.admit(group, entry, slots, peers.clone()).await;
+            }
+        }
+        for (id, addr) in members.iter().filter(|(id, _)| !listed_ids.contains(id)) {
+            let removed = self.bounded_leader_op(group, LeaderOp::RemoveMember { node: *id }).await;
+            tracing::info!("repair: {id} is no longer listed: removed from the Raft membership: {removed}");
+            if *id != me {
+                let notice = BusRequest::Leave { group: gid, node: *id, entry: None };
+                let _ = bus::call(addr, &notice, Duration::from_millis(LEAVE_NOTICE_TIMEOUT_MS)).await;
+            }
+        }
+        let voters = group.voters();
+        if voters.len() < VOTERS_MAX {
+            if let Some(learner) = members.keys().find(|id| !voters.contains(id) && listed_ids.contains(id)) {
+                let promoted = self.bounded_leader_op(group, LeaderOp::Promote { node: *learner }).await;
+                tracing::info!("repair: learner {learner} promoted to voter: {promoted}");
+            }
+        }
+    }
+
+    /// Finishes a join cut short: asks the node to `Join` under the terms the table holds for it, then adds it;
+    /// calls the join off if the node refuses.
+    async fn admit(&self, group: &Arc<RaftGroup>, entry: &NodeInfo, slots: &[SlotSpan], peers: Vec<String>) {
+        let id = entry.id;
+        let addr = format!("{}:{}", entry.ip, entry.bus_port);
+        let terms = JoinTerms { slots: slots.to_vec(), config_epoch: entry.config_epoch };
+        match self.ask_to_join(&addr, group.id(), id, terms, peers, REPAIR_CALL_TIMEOUT_MS).await {
+            Ok(()) => {
+                let added = self.bounded_leader_op(group, LeaderOp::AddMember { node: id, addr }).await;
+                tracing::info!("repair: {id} is listed but was not a member: joined, added: {added}");
+            }
+            Err(JoinError::Refused(why)) => {
+                let me = group.node_id();
+                let by = group.read(|s| {
+                    let not_its_replica = |n: &&NodeInfo| n.id != id && n.master != Some(id);
+                    s.node(&me).filter(not_its_replica).or_else(|| s.nodes().find(not_its_replica)).map(|n| n.id)
+                });
+                let outcome = match by {
+                    Some(by) => self.bounded_leader_op(group, LeaderOp::Write(Command::Forget { by, target: id })).await,
+                    None => "no node can forget it".to_string(),
+                };
+                tracing::info!("repair: {id} refused to join ({why}): join called off: {outcome}");
+            }
+            Err(JoinError::Failed(why)) => tracing::info!("repair: {id} is listed but not a member; not reached ({why})"),
+        }
+    }
+
+    /// Runs a leader operation on this node's own instance within [`REPAIR_CALL_TIMEOUT_MS`]; a short outcome
+    /// for the trace.
+    async fn bounded_leader_op(&self, group: &RaftGroup, op: LeaderOp) -> String {
+        let timeout = self.local_ms(REPAIR_CALL_TIMEOUT_MS);
+        match tokio::time::timeout(timeout, self.serve_leader_op(group.id(), op)).await {
+            Ok(BusReply::Done) | Ok(BusReply::Written(Ok(_))) => "ok".to_string(),
+            Ok(BusReply::Written(Err(e))) => e.to_string(),
+            Ok(other) => format!("{other:?}"),
+            Err(_) => format!("no outcome within {REPAIR_CALL_TIMEOUT_MS} ms"),
+        }
+    }
+
+    /// Whether this node, in a group of more than itself, has no leader, is not listed by its table as applied
+    /// here, or is outside its Raft membership: what a joiner whose join was called off, or a forgotten node
+    /// that missed its notice, looks like (and a node in a minority partition, which asking does not harm).
+    fn looks_cut_off(&self, group: &RaftGroup) -> bool {
+        let me = group.node_id();
+        let members = group.members();
+        if !group.is_joined() && members.len() <= 1 && members.contains_key(&me) {
+            return false;
+        }
+        let listed = group.read(|s| s.contains(&me));
+        !(listed && members.contains_key(&me) && group.leader().is_some())
+    }
+
+    /// Asks the group (its members, else the peers this instance joined with, following leader hints) whether
+    /// its table still lists this node. A definite no — after the leader's read barrier — means the join was
+    /// called off or the node was forgotten: it becomes a cluster of one again, with the table it had before
+    /// joining (a join called off) or its latest entry (a node forgotten).
+    async fn ask_whether_member(&self, group: &RaftGroup) {
+        let me = group.node_id();
+        let own = self.bus_addr();
+        let mut queue: VecDeque<String> = group.members().into_iter().filter(|(id, _)| *id != me).map(|(_, a)| a).collect();
+        queue.extend(group.peers().iter().filter(|a| **a != own).cloned());
+        let mut asked = BTreeSet::new();
+        while let Some(addr) = queue.pop_front() {
+            if asked.len() >= MEMBERSHIP_ASKS_MAX || !asked.insert(addr.clone()) {
+                continue;
+            }
+            let request = BusRequest::Leader { group: group.id(), op: LeaderOp::IsMember { node: me } };
+            match bus::call(&addr, &request, self.local_ms(REPAIR_CALL_TIMEOUT_MS)).await {
+                Ok(BusReply::Member(true)) => return,
+                Ok(BusReply::Member(false)) => {
+                    self.leave_group_that_dropped_me(group.id()).await;
+                    return;
+                }
+                Ok(BusReply::NotLeader { leader: Some(leader) }) if leader != own => queue.push_front(leader),
+                _ => {}
+            }
+        }
+    }
+
+    async fn leave_group_that_dropped_me(&self, group: GroupId) {
+        let _swap = self.inner.swapping.lock().await;
+        if self.group().map(|g| g.id()) != Some(group) {
+            return;
+        }
+        let me = self.myself();
+        let never_merged = *self.inner.joining.lock().expect("joining lock");
+        let (entry, slots) = if never_merged {
+            let local = self.inner.local.lock().expect("meta lock").clone();
+            let entry = local.node(&me).cloned().unwrap_or_else(|| self.inner.config.initial_entry());
+            (entry, local.slot_runs_of(&me))
+        } else {
+            (self.entry_after_leaving(None), Vec::new())
+        };
+        tracing::info!("repair: group {group} does not list {me}: back to a cluster of one (joined: {})", !never_merged);
+        if let Err(e) = self.become_cluster_of_one(entry, slots).await {
+            tracing::warn!(error = %e, "repair: restarting as a cluster of one");
+        }
+    }
+}
+
+/// Whether the group's Raft membership (voters and learners) differs from the nodes its table lists, as applied
+/// here, or a listed learner could be promoted: a cheap look, without a barrier, before a repair round.
+fn membership_differs(group: &RaftGroup) -> bool {
+    let members = group.members();
+    let listed: BTreeSet<NodeId> = group.read(|s| s.nodes().filter(|n| !n.ip.is_empty() || n.id == group.node_id()).map(|n| n.id).collect());
+    if members.keys().copied().collect::<BTreeSet<_>>() != listed {
+        return true;
+    }
+    let voters = group.voters();
+    voters.len() < VOTERS_MAX && members.keys().any(|id| !voters.contains(id))
+}
+
+/// A joiner's check before it swaps: it is a cluster of one, serving exactly the slots the group's table holds
+/// for it, with a config epoch no greater than the table's (otherwise the join would lose what it acknowledged).
+fn refuse_unless_joinable(current: &RaftGroup, me: NodeId, terms: &JoinTerms) -> Result<(), JoinError> {
+    let (size, epoch, slots) =
+        current.read(|s| (s.node_count(), s.node(&me).map(|n| n.config_epoch), s.slot_runs_of(&me)));
+    if size != 1 {
+        return Err(JoinError::Refused(format!("this node already belongs to a cluster of {size}")));
+    }
+    if slots != terms.slots || epoch.is_some_and(|e| e > terms.config_epoch) {
+        return Err(JoinError::Refused("its table changed since the handshake".to_string()));
+    }
+    Ok(())
 }
 
 fn merge_failed(joiner: NodeId, why: impl std::fmt::Display) -> Reply {

@@ -110,6 +110,9 @@ pub(super) struct Inner {
     pub group: Mutex<Option<Arc<RaftGroup>>>,
     /// Serializes replacements of `group` (join, leave, reset).
     pub swapping: tokio::sync::Mutex<()>,
+    /// Held shared by every write in flight, and exclusively by a joiner while it checks its table and swaps
+    /// its cluster of one for the group's instance: no acknowledged write can fall between the two.
+    pub write_gate: tokio::sync::RwLock<()>,
     /// Raft strategies: set once `start` has founded or reopened this node's instance. Until then the bus
     /// answers `Hello` only after it (a peer's MEET must not see a node with no group yet).
     /// (A flag and a `Notify`: `tokio::sync::watch` draws from tokio's unseeded RNG, see docs/ARCHITECTURE.md.)
@@ -129,6 +132,7 @@ impl MetaStore {
                 joining: Mutex::new(false),
                 group: Mutex::new(None),
                 swapping: tokio::sync::Mutex::new(()),
+                write_gate: tokio::sync::RwLock::new(()),
                 started: std::sync::atomic::AtomicBool::new(!config.strategy.uses_raft()),
                 started_notify: tokio::sync::Notify::new(),
                 transport: Arc::new(BusTransport),
@@ -160,12 +164,14 @@ impl MetaStore {
                 *self.inner.local.lock().expect("meta lock") = group.read(MetaState::clone);
             }
             *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
-            self.mark_started();
-            return Ok(());
+        } else {
+            let entry = self.inner.config.initial_entry();
+            let group =
+                RaftGroup::found(entry, Vec::new(), self.bus_addr(), disk, self.inner.config.clock, self.inner.transport.clone())
+                    .await?;
+            *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
         }
-        let entry = self.inner.config.initial_entry();
-        let group = RaftGroup::found(entry, self.bus_addr(), disk, self.inner.config.clock, self.inner.transport.clone()).await?;
-        *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
+        tokio::spawn(self.clone().repair_loop());
         self.mark_started();
         Ok(())
     }
@@ -238,6 +244,7 @@ impl MetaStore {
     /// Proposes `command` to this node's group through its leader (here, or forwarded over the bus) and waits
     /// for the commit.
     pub(super) async fn propose(&self, command: Command) -> Result<Event, Reply> {
+        let _in_flight = self.inner.write_gate.read().await;
         let group = self.current_group().map_err(write_failed)?;
         let route = self.route_to_leader(&group);
         match self.leader_call(group.id(), route, LeaderOp::Write(command)).await.map_err(write_failed)? {
@@ -435,6 +442,8 @@ impl MetaStore {
             LeaderOp::Write(command) => g.write(command).await.map(BusReply::Written),
             LeaderOp::AddMember { node, addr } => g.add_member(node, addr).await.map(|()| BusReply::Done),
             LeaderOp::RemoveMember { node } => g.remove_member(node).await.map(|()| BusReply::Done),
+            LeaderOp::Promote { node } => g.promote(node).await.map(|()| BusReply::Done),
+            LeaderOp::IsMember { node } => g.lists(node, self.local_ms(READ_BARRIER_TIMEOUT_MS)).await.map(BusReply::Member),
         };
         result.unwrap_or_else(|e| match e {
             RaftAdapterError::NotLeader { leader } => BusReply::NotLeader { leader },
