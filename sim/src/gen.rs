@@ -8,6 +8,12 @@
 //! after some action and closed a few actions later. Every case ends with `settle`. Shrinking clears keep bits
 //! (dropping actions), shrinks sleeps and fault windows, and moves the seed toward 0, so a failure shrinks to the
 //! few steps that matter. Generated scenarios carry no `expect` lines: the checkers alone decide.
+//!
+//! With faults on, the generator also draws the hazards the literature names for Raft-backed metadata (the same
+//! ones the hand-written scenarios in `scenarios/` pin down): a minority partition held past an election (reads
+//! on a deposed leader: Jepsen on etcd and Consul), a long GC-like pause (Kleppmann), kills and restarts in the
+//! middle of an election (Raft §5.2), a kill of the node that just answered a write (commit vs. reply, Raft
+//! §5.4.2), and drifting clocks (Raft §6.4).
 
 use std::ops::RangeInclusive;
 
@@ -64,8 +70,30 @@ pub enum Action {
     Forget { by: usize, target: usize },
     Read { node: usize },
     Sleep { ms: u64 },
-    /// `fault`, then `undo` after `undo_after` more actions (or at the settle).
-    FaultWindow { fault: Fault, undo: Fault, undo_after: usize },
+    /// `fault`, then a sleep of `hold_ms` (0: none; long enough for an election when drawn as a hazard), then
+    /// `undo` after `undo_after` more actions (or at the settle).
+    FaultWindow { fault: Fault, undo: Fault, undo_after: usize, hold_ms: u64 },
+    /// A restart in the middle of an election: kill `first` (the group's leader, often), wait `gap_ms` until the
+    /// others are electing, kill `second` for `down_ms`, restart it, then restart `first`.
+    ElectionRestarts { first: usize, second: usize, gap_ms: u64, down_ms: u64 },
+    /// Kill the node the previous kept action was sent to, right after its reply; restart it `undo_after`
+    /// actions later (a leader killed between its commit and the followers learning of it).
+    KillLastReceiver { undo_after: usize },
+}
+
+impl Action {
+    /// The node this action's (first) command is sent to, if it sends one.
+    fn receiver(&self) -> Option<usize> {
+        match self {
+            Action::Meet { from: node, .. }
+            | Action::AddSlotsRange { node, .. }
+            | Action::AddSlots { node, .. }
+            | Action::Replicate { node, .. }
+            | Action::Forget { by: node, .. }
+            | Action::Read { node } => Some(*node),
+            _ => None,
+        }
+    }
 }
 
 /// A generated case before compilation.
@@ -77,6 +105,8 @@ pub struct Case {
     /// Actions with their keep bits.
     pub actions: Vec<(bool, Action)>,
     pub settle_ms: u64,
+    /// Clock drift per node in percent (the header's `drift=`), drawn with the faults.
+    pub drift: Vec<(usize, i32)>,
 }
 
 fn var(node: usize, field: Field) -> Word {
@@ -135,9 +165,26 @@ impl Case {
                 }
                 Action::Read { node } => steps.push(call(*node, cluster("NODES"))),
                 Action::Sleep { ms } => steps.push(Step::Sleep { ms: *ms }),
-                Action::FaultWindow { fault, undo, undo_after } => {
+                Action::FaultWindow { fault, undo, undo_after, hold_ms } => {
                     steps.push(Step::Fault(fault.clone()));
+                    if *hold_ms > 0 {
+                        steps.push(Step::Sleep { ms: *hold_ms });
+                    }
                     pending.push((i + undo_after, undo.clone()));
+                }
+                Action::ElectionRestarts { first, second, gap_ms, down_ms } => {
+                    steps.push(Step::Fault(Fault::Kill(*first)));
+                    steps.push(Step::Sleep { ms: *gap_ms });
+                    steps.push(Step::Fault(Fault::Kill(*second)));
+                    steps.push(Step::Sleep { ms: *down_ms });
+                    steps.push(Step::Fault(Fault::Restart(*second)));
+                    steps.push(Step::Fault(Fault::Restart(*first)));
+                }
+                Action::KillLastReceiver { undo_after } => {
+                    if let Some(node) = kept[..i].iter().rev().find_map(|a| a.receiver()) {
+                        steps.push(Step::Fault(Fault::Kill(node)));
+                        pending.push((i + undo_after, Fault::Restart(node)));
+                    }
                 }
             }
             let (due, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(at, _)| *at <= i);
@@ -154,7 +201,13 @@ impl Case {
                 kept.len(),
                 self.actions.len()
             )],
-            header: Header { nodes: self.nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT, drift: Vec::new() },
+            header: Header {
+                nodes: self.nodes,
+                strategy: None,
+                profile: None,
+                base_port: Header::DEFAULT_BASE_PORT,
+                drift: self.drift.clone(),
+            },
             steps,
             lines: Vec::new(),
         }
@@ -183,18 +236,73 @@ fn slot_split(masters: usize, pieces: usize) -> Vec<Vec<(u32, u32)>> {
     out
 }
 
+/// How long a hazard holds its fault before the next action: past an election (openraft followers wait out
+/// the silent leader's lease, 5 s, then their own 2.5–5 s timeout), in milliseconds.
+const ELECTION_HOLD_MS: std::ops::Range<u64> = 8_000..14_000;
+
 fn arb_fault_window(n: usize) -> BoxedStrategy<Action> {
     let node = 1..=n;
+    let window = |fault: Fault, undo: Fault, undo_after: usize| Action::FaultWindow { fault, undo, undo_after, hold_ms: 0 };
+    let other = move |a: usize, b: usize| if b >= a { b + 1 } else { b };
     prop_oneof![
-        (node.clone(), 1usize..5).prop_map(|(k, after)| Action::FaultWindow { fault: Fault::Kill(k), undo: Fault::Restart(k), undo_after: after }),
-        (node.clone(), 1usize..5).prop_map(|(k, after)| Action::FaultWindow { fault: Fault::Pause(k), undo: Fault::Resume(k), undo_after: after }),
-        (1..n, 1usize..5, Just(n)).prop_map(|(cut, after, n)| {
+        (node.clone(), 1usize..5).prop_map(move |(k, after)| window(Fault::Kill(k), Fault::Restart(k), after)),
+        (node.clone(), 1usize..5).prop_map(move |(k, after)| window(Fault::Pause(k), Fault::Resume(k), after)),
+        (1..n, 1usize..5, Just(n)).prop_map(move |(cut, after, n)| {
             let groups = vec![(1..=cut).collect(), (cut + 1..=n).collect()];
-            Action::FaultWindow { fault: Fault::Partition(groups), undo: Fault::Heal, undo_after: after }
+            window(Fault::Partition(groups), Fault::Heal, after)
         }),
-        (node.clone(), 1..n, 1usize..5).prop_map(|(a, b, after)| {
-            let b = if b >= a { b + 1 } else { b };
-            Action::FaultWindow { fault: Fault::Clog { from: a, to: b }, undo: Fault::Unclog { from: a, to: b }, undo_after: after }
+        (node.clone(), 1..n, 1usize..5).prop_map(move |(a, b, after)| {
+            let b = other(a, b);
+            window(Fault::Clog { from: a, to: b }, Fault::Unclog { from: a, to: b }, after)
+        }),
+        // Hazard: a minority (one node, or two) cut off past an election; what follows runs on both sides.
+        (node.clone(), any::<bool>(), 1usize..5, ELECTION_HOLD_MS, Just(n)).prop_map(move |(k, pair, after, hold_ms, n)| {
+            let mut minority = vec![k];
+            if pair && n >= 5 {
+                minority.push(k % n + 1);
+            }
+            minority.sort_unstable();
+            let rest: Vec<usize> = (1..=n).filter(|j| !minority.contains(j)).collect();
+            Action::FaultWindow { fault: Fault::Partition(vec![minority, rest]), undo: Fault::Heal, undo_after: after, hold_ms }
+        }),
+        // Hazard: a long, GC-like pause, past an election.
+        (node.clone(), 1usize..5, ELECTION_HOLD_MS).prop_map(|(k, after, hold_ms)| Action::FaultWindow {
+            fault: Fault::Pause(k),
+            undo: Fault::Resume(k),
+            undo_after: after,
+            hold_ms
+        }),
+        // Hazard: restarts in the middle of an election.
+        (node.clone(), 1..n, 6_000u64..10_000, 200u64..3_000).prop_map(move |(first, second, gap_ms, down_ms)| {
+            Action::ElectionRestarts { first, second: other(first, second), gap_ms, down_ms }
+        }),
+        // Hazard: the node that just answered a write dies at once.
+        (1usize..5).prop_map(|undo_after| Action::KillLastReceiver { undo_after }),
+    ]
+    .boxed()
+}
+
+/// Clock drift (with faults on, a third of the cases): one node, often the first (the usual leader), runs
+/// -50 %..+50 %, and each other node ±20 % or not at all.
+fn arb_drift(n: usize, faults: bool) -> BoxedStrategy<Vec<(usize, i32)>> {
+    if !faults {
+        return Just(Vec::new()).boxed();
+    }
+    let drifts = (1..=n, -50i32..=50, prop::collection::vec(prop::option::weighted(0.3, -20i32..=20), n));
+    prop_oneof![
+        2 => Just(Vec::new()),
+        1 => drifts.prop_map(|(lead, lead_pct, others)| {
+            let mut drift: Vec<(usize, i32)> = others
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.map(|p| (i + 1, p)))
+                .filter(|&(k, p)| k != lead && p != 0)
+                .collect();
+            if lead_pct != 0 {
+                drift.push((lead, lead_pct));
+            }
+            drift.sort_unstable();
+            drift
         }),
     ]
     .boxed()
@@ -217,6 +325,7 @@ fn arb_extra(n: usize, config: &GenConfig) -> BoxedStrategy<Action> {
 /// The proptest strategy for whole cases.
 pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
     let settle_ms = config.settle_ms;
+    let faults = config.faults;
     (config.nodes.clone(), 0u64..10_000, prop::sample::select(ORDERS.to_vec()), 1usize..4).prop_flat_map(move |(n, seed, order, pieces)| {
         let masters = n.div_ceil(2);
         let extras_max = config.extras_max;
@@ -231,8 +340,9 @@ pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
             prop::collection::vec((any::<bool>(), any::<bool>()), meet_count),
             any::<bool>(),
             prop::collection::vec(1..=masters, n - masters),
+            arb_drift(n, faults),
         )
-            .prop_map(move |(keep, extras, (n, seed, order, pieces, masters, pairs), flips, contiguous, replica_of)| {
+            .prop_map(move |(keep, extras, (n, seed, order, pieces, masters, pairs), flips, contiguous, replica_of, drift)| {
                 let mut plan: Vec<Action> = Vec::new();
                 let meet_actions: Vec<Action> = pairs
                     .iter()
@@ -268,7 +378,7 @@ pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
                 }
                 actions.extend(extras);
                 let actions = actions.into_iter().zip(keep.iter().copied().chain(std::iter::repeat(true))).map(|(a, k)| (k, a)).collect();
-                Case { nodes: n, seed, order, actions, settle_ms }
+                Case { nodes: n, seed, order, actions, settle_ms, drift }
             })
     })
 }
