@@ -154,7 +154,7 @@ impl Case {
                 kept.len(),
                 self.actions.len()
             )],
-            header: Header { nodes: self.nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT, drift: Vec::new() },
+            header: Header { nodes: self.nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT, drift: Vec::new(), strict: false },
             steps,
             lines: Vec::new(),
         }
