@@ -115,7 +115,7 @@ impl SweepReport {
         self.results.values().filter(|r| r.class() == Some(class)).count()
     }
 
-    /// Failed seeds with at least one stale read (a linearizability violation found in the history).
+    /// Seeds with at least one stale read (a linearizability violation found in the history; always safety).
     pub fn stale_count(&self) -> usize {
         self.property_count(&["linearizable-reads"])
     }

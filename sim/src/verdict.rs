@@ -173,9 +173,7 @@ impl Rule {
     pub fn class(&self) -> Class {
         match self {
             Rule::SafetyProperty { .. } | Rule::WrongAnswer => Class::Safety,
-            Rule::NotSettled | Rule::ErrorWhileHealthy | Rule::InconsistentWhileHealthy | Rule::AfterRefusedWrite { .. } => {
-                Class::Liveness
-            }
+            Rule::NotSettled | Rule::ErrorWhileHealthy | Rule::InconsistentWhileHealthy | Rule::AfterRefusedWrite { .. } => Class::Liveness,
             Rule::DuringFault { .. } | Rule::AfterFaultedWrite { .. } => Class::Availability,
         }
     }
@@ -190,24 +188,16 @@ impl fmt::Display for Rule {
             Rule::NotSettled => f.write_str("not settled after faults stopped"),
             Rule::ErrorWhileHealthy => f.write_str("error outside every fault window"),
             Rule::InconsistentWhileHealthy => f.write_str("inconsistent outside every fault window"),
-            Rule::AfterRefusedWrite { write } => write!(
-                f,
-                "depends on line {}'s error at {} (n{}), outside every fault window",
-                write.line,
-                stamp(write.at).trim(),
-                write.node
-            ),
+            Rule::AfterRefusedWrite { write } => {
+                write!(f, "depends on line {}'s error at {} (n{}), outside every fault window", write.line, stamp(write.at).trim(), write.node)
+            }
             Rule::DuringFault { window, recovering: false } => write!(f, "during fault window {window}"),
             Rule::DuringFault { window, recovering: true } => {
                 write!(f, "within {}s recovery after fault window {window}", RECOVERY_MS / 1000)
             }
-            Rule::AfterFaultedWrite { write, window } => write!(
-                f,
-                "depends on line {}'s error at {} (n{}) in fault window {window}",
-                write.line,
-                stamp(write.at).trim(),
-                write.node
-            ),
+            Rule::AfterFaultedWrite { write, window } => {
+                write!(f, "depends on line {}'s error at {} (n{}) in fault window {window}", write.line, stamp(write.at).trim(), write.node)
+            }
         }
     }
 }
@@ -299,7 +289,7 @@ pub fn is_write(command: &str) -> bool {
 }
 
 /// The latest window `[start, end]` meets, with whether it began after that window ended.
-fn window_meeting<'w>(windows: &'w [FaultWindow], start: Duration, end: Duration) -> Option<(&'w FaultWindow, bool)> {
+fn window_meeting(windows: &[FaultWindow], start: Duration, end: Duration) -> Option<(&FaultWindow, bool)> {
     windows.iter().filter(|w| w.meets(start, end)).max_by_key(|w| w.start).map(|w| (w, start > w.end))
 }
 
@@ -307,10 +297,8 @@ fn window_meeting<'w>(windows: &'w [FaultWindow], start: Duration, end: Duration
 /// the earlier step a failing line depends on. A write whose error met a window is preferred (availability);
 /// otherwise the latest failed write at all.
 fn failed_write(history: &[CallRecord], windows: &[FaultWindow], start: Duration) -> Option<(FailedWrite, Option<FaultWindow>)> {
-    let failed: Vec<&CallRecord> = history
-        .iter()
-        .filter(|c| !c.quiet && c.line > 0 && c.end <= start && matches!(c.reply, Reply::Error(_)) && is_write(&c.command))
-        .collect();
+    let failed: Vec<&CallRecord> =
+        history.iter().filter(|c| !c.quiet && c.line > 0 && c.end <= start && matches!(c.reply, Reply::Error(_)) && is_write(&c.command)).collect();
     let write = |c: &CallRecord| FailedWrite { line: c.line, node: c.node, at: c.end };
     let windowed = failed.iter().rev().find_map(|c| window_meeting(windows, c.start, c.end).map(|(w, _)| (write(c), Some(w.clone()))));
     windowed.or_else(|| failed.last().map(|c| (write(c), None)))
@@ -447,10 +435,7 @@ mod tests {
             call(3, 40, "CLUSTER NODES", 60_000, 60_010, nodes_reply(2)),
         ];
         let rule = classify(&known_nodes(40, 3, None), &history, &[window(10_000, 15_000)]);
-        assert_eq!(
-            rule,
-            Rule::AfterFaultedWrite { write: FailedWrite { line: 7, node: 1, at: ms(13_100) }, window: window(10_000, 15_000) }
-        );
+        assert_eq!(rule, Rule::AfterFaultedWrite { write: FailedWrite { line: 7, node: 1, at: ms(13_100) }, window: window(10_000, 15_000) });
         assert_eq!(rule.class(), Class::Availability);
         assert!(rule.to_string().starts_with("availability: depends on line 7's error at 13.100s (n1) in fault window"), "{rule}");
     }
@@ -478,7 +463,8 @@ mod tests {
     #[test]
     fn a_wrong_answer_with_no_fault_and_no_earlier_error_is_safety() {
         // local-only's init script: n3 lists 5 of 6 nodes, every MEET answered OK, no fault anywhere.
-        let history = [call(1, 7, "CLUSTER MEET 10.0.0.3 6381", 1_000, 1_100, Reply::ok()), call(3, 40, "CLUSTER NODES", 2_000, 2_010, nodes_reply(2))];
+        let history =
+            [call(1, 7, "CLUSTER MEET 10.0.0.3 6381", 1_000, 1_100, Reply::ok()), call(3, 40, "CLUSTER NODES", 2_000, 2_010, nodes_reply(2))];
         let rule = classify(&known_nodes(40, 3, None), &history, &[]);
         assert_eq!(rule, Rule::WrongAnswer);
         assert_eq!(rule.class(), Class::Safety);

@@ -20,7 +20,11 @@ fn assert_read_index_safe(file: &str, seeds: std::ops::Range<u64>) {
         for seed in seeds.clone() {
             let o = outcome(file, seed, Strategy::ReadIndex, profile);
             assert!(o.passed(), "{file} {profile} seed {seed}: {:?}", o.findings);
-            assert!(o.class().is_none() || o.tally.errors_in_windows > 0, "{file} {profile} seed {seed}: no error in a fault window, yet {:?}", o.findings);
+            assert!(
+                o.class().is_none() || o.tally.errors_in_windows > 0,
+                "{file} {profile} seed {seed}: no error in a fault window, yet {:?}",
+                o.findings
+            );
         }
     }
 }

@@ -24,7 +24,7 @@ fn local_only_reproduces_aikv_historical_counts_on_every_seed() {
     for seed in 0..40 {
         let outcome = run(&scenario, &RunOptions::new(seed, Strategy::LocalOnly));
         assert!(!outcome.passed(), "seed {seed}: local-only must fail the init script");
-        assert_eq!(outcome.class(), Some(sim::Class::Safety), "seed {seed}: n3..n6 knowing 5/6..2/6 nodes is a wrong answer");
+        assert_eq!(outcome.class(), Some(Class::Safety), "seed {seed}: n3..n6 knowing 5/6..2/6 nodes is a wrong answer");
         let counts: Vec<usize> = outcome
             .history
             .iter()
