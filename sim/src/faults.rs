@@ -5,6 +5,11 @@
 //! clogged while the scenario (a partition or a `clog`) or the profile (a flaky moment) wants it clogged; a host
 //! is paused while the scenario or the profile (slow-follower) wants it paused, and a killed host is not paused
 //! or resumed by the profile. `settle` stops every fault at once ([`Faults::stop_all`]).
+//!
+//! Seeing both sources, the injector is also where fault windows are recorded (`crate::verdict`): after every
+//! change it asks whether any fault is active — a killed or paused host, a clogged link, latency or loss a
+//! scenario step set away from lan, or a non-lan profile's impairment (from the start until `settle`) — and opens
+//! or closes the current window. Clock drift is permanent and not a fault window.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +20,8 @@ use madsim::runtime::Handle;
 use madsim::task::NodeId as HostId;
 
 use crate::scenario::Fault;
-use crate::trace::TraceSink;
+use crate::trace::{now, TraceSink};
+use crate::verdict::{FaultWindow, WindowLog};
 
 /// One directed link between cluster hosts, as 1-based node numbers.
 type Link = (usize, usize);
@@ -33,6 +39,30 @@ struct State {
     generation: Vec<u64>,
     /// Set by `stop_all`: the profile's schedule ends and injects nothing more.
     profile_stopped: bool,
+    /// The profile impairs the network from the start until `stop_all` (every profile but lan).
+    profile_impaired: bool,
+    /// A scenario `latency` / `loss` step left the network away from lan.
+    net_impaired: bool,
+    windows: WindowLog,
+}
+
+impl State {
+    /// Whether any fault is active now.
+    fn faulty(&self) -> bool {
+        (self.profile_impaired && !self.profile_stopped)
+            || self.net_impaired
+            || !self.killed.is_empty()
+            || !self.scenario_paused.is_empty()
+            || !self.profile_paused.is_empty()
+            || !self.scenario_clogs.is_empty()
+            || !self.profile_clogs.is_empty()
+    }
+
+    /// Opens or closes the fault window after a change named `label`.
+    fn track(&mut self, label: &str) {
+        let faulty = self.faulty();
+        self.windows.update(now(), faulty, label);
+    }
 }
 
 /// Shared handle on the run's faults (cheap to clone).
@@ -46,9 +76,13 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// `hosts`: madsim ids of the cluster hosts, in node order.
-    pub fn new(hosts: Vec<HostId>, sink: TraceSink) -> Self {
-        let state = State { generation: vec![0; hosts.len() + 1], ..State::default() };
+    /// `hosts`: madsim ids of the cluster hosts, in node order. `impaired_by`: the name of the profile when it
+    /// impairs the network from the start (every profile but lan), which opens the first fault window now.
+    pub fn new(hosts: Vec<HostId>, sink: TraceSink, impaired_by: Option<String>) -> Self {
+        let mut state = State { generation: vec![0; hosts.len() + 1], profile_impaired: impaired_by.is_some(), ..State::default() };
+        if let Some(profile) = impaired_by {
+            state.track(&format!("profile {profile}"));
+        }
         Faults { hosts: Arc::new(hosts), state: Arc::new(Mutex::new(state)), sink, calm: madsim::net::Config::default() }
     }
 
@@ -151,12 +185,25 @@ impl Faults {
                 state.scenario_clogs.remove(&(*from, *to));
                 self.sync_link(&state, (*from, *to));
             }
-            Fault::Latency { min_ms, max_ms } => NetSim::current()
-                .update_config(|c| c.send_latency = Duration::from_millis(*min_ms)..Duration::from_millis(*max_ms)),
+            Fault::Latency { min_ms, max_ms } => {
+                let calm = &self.calm;
+                NetSim::current().update_config(|c| {
+                    c.send_latency = Duration::from_millis(*min_ms)..Duration::from_millis(*max_ms);
+                    state.net_impaired = c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
+                })
+            }
             Fault::Loss { percent } => {
-                NetSim::current().update_config(|c| c.packet_loss_rate = f64::from(*percent) / 100.0)
+                let calm = &self.calm;
+                NetSim::current().update_config(|c| {
+                    c.packet_loss_rate = f64::from(*percent) / 100.0;
+                    state.net_impaired = c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
+                })
             }
         }
+        if matches!(fault, Fault::Restart(_)) {
+            state.windows.instant(now(), &fault.to_string());
+        }
+        state.track(&fault.to_string());
     }
 
     /// The liveness phase begins: the profile's schedule stops, every link is healed, every paused host resumed,
@@ -186,6 +233,8 @@ impl Faults {
         }
         let calm = self.calm.clone();
         NetSim::current().update_config(|c| *c = calm);
+        state.net_impaired = false;
+        state.track("faults stop");
         drop(state);
         self.sink.push("fault", "faults stop: links healed, hosts resumed and restarted, latency and loss at lan");
     }
@@ -194,6 +243,11 @@ impl Faults {
     /// an earlier generation must reconnect (that process and its sockets are gone).
     pub fn generation(&self, node: usize) -> u64 {
         self.lock().generation.get(node).copied().unwrap_or(0)
+    }
+
+    /// The fault windows so far; one still open ends now.
+    pub fn windows(&self) -> Vec<FaultWindow> {
+        self.lock().windows.windows(now())
     }
 
     // ---- the profile's side ----
@@ -208,6 +262,7 @@ impl Faults {
         state.profile_killed.insert(node);
         Handle::current().kill(self.host(node));
         state.generation[node] += 1;
+        state.track(&format!("swarm: kill n{node}"));
         drop(state);
         self.sink.push("fault", &format!("swarm: kill n{node}"));
         true
@@ -225,6 +280,7 @@ impl Faults {
         handle.restart(self.host(node));
         state.generation[node] += 1;
         self.sync_pause(&state, node);
+        state.track(&format!("swarm: restart n{node}"));
         drop(state);
         self.sink.push("fault", &format!("swarm: restart n{node}"));
     }
@@ -241,6 +297,7 @@ impl Faults {
             state.profile_clogs.remove(&(from, to));
         }
         self.sync_link(&state, (from, to));
+        state.track(&format!("profile: clog n{from}->n{to}"));
     }
 
     pub fn trace(&self, text: &str) {
@@ -266,6 +323,7 @@ impl Faults {
             }
             self.sync_link(&state, link);
         }
+        state.track(&format!("profile: clog n{a}<->n{b}"));
     }
 
     /// The profile pauses (or resumes) a host; ignored once stopped, and for killed hosts.
@@ -280,6 +338,7 @@ impl Faults {
             state.profile_paused.remove(&node);
         }
         self.sync_pause(&state, node);
+        state.track(&format!("profile: pause n{node}"));
     }
 }
 
@@ -294,5 +353,9 @@ impl crate::run::Control for Faults {
 
     fn generation(&self, node: usize) -> u64 {
         Faults::generation(self, node)
+    }
+
+    fn windows(&self) -> Vec<FaultWindow> {
+        Faults::windows(self)
     }
 }

@@ -4,7 +4,7 @@
 //! Deterministic: the case generator's RNG is seeded from `--seed`, and every case is a deterministic simulation,
 //! so the same command finds and shrinks the same case.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clustersim::server::Strategy;
@@ -12,8 +12,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 
 use crate::gen::{arb_case, Case, GenConfig};
 use crate::profile::Profile;
-use crate::run::{run, RunOptions, Violation};
+use crate::run::{run, Outcome, RunOptions};
 use crate::scenario::{print, Scenario};
+use crate::verdict::{Class, Finding};
 
 #[derive(Clone, Debug)]
 pub struct FuzzOptions {
@@ -25,22 +26,30 @@ pub struct FuzzOptions {
     pub seed: u64,
     /// Bound on shrinking steps.
     pub shrink_iters_max: u32,
-    /// Judge only the safety properties (linearizable reads, durability, slot safety), not liveness,
-    /// convergence or agreement at the settle.
+    /// Count only safety violations (linearizable reads, durability, slot safety, wrong answers), not
+    /// liveness (convergence and agreement at the settle).
     pub safety_only: bool,
+    /// Count availability violations too: every generated case runs with the `strict` header (and the
+    /// regression file keeps it).
+    pub strict: bool,
 }
 
-/// The safety properties `--safety-only` judges.
-pub const SAFETY: [&str; 3] = ["linearizable-reads", "durability", "slot-safety"];
-
 impl FuzzOptions {
-    /// The violations this fuzz run counts.
-    pub fn counted(&self, violations: &[Violation]) -> Vec<Violation> {
-        let mut v = broken(violations);
+    /// The violations this fuzz run counts: those that fail the run (safety and liveness; availability too
+    /// under strict), only safety with `safety_only`.
+    pub fn counted(&self, outcome: &Outcome) -> Vec<Finding> {
+        let mut v = broken(outcome);
         if self.safety_only {
-            v.retain(|v| SAFETY.contains(&v.property()));
+            v.retain(|f| f.class() == Class::Safety);
         }
         v
+    }
+
+    /// The scenario a generated case runs as.
+    fn scenario(&self, case: &Case) -> Scenario {
+        let mut scenario = case.scenario();
+        scenario.header.strict = self.strict;
+        scenario
     }
 }
 
@@ -49,13 +58,14 @@ impl FuzzOptions {
 pub struct Found {
     pub case: Case,
     pub scenario: Scenario,
-    pub violations: Vec<Violation>,
+    /// The counted violations, worst class first.
+    pub findings: Vec<Finding>,
 }
 
 impl Found {
-    /// The violation the file is named after.
-    pub fn first(&self) -> &Violation {
-        &self.violations[0]
+    /// The violation the file is named after (the worst).
+    pub fn first(&self) -> &Finding {
+        &self.findings[0]
     }
 }
 
@@ -69,10 +79,9 @@ pub struct FuzzReport {
     pub aborted: Option<String>,
 }
 
-/// The violations that count: every checked property (generated scenarios have no `expect` lines, and an error
-/// reply alone is unavailability, not a broken property).
-pub fn broken(violations: &[Violation]) -> Vec<Violation> {
-    violations.iter().filter(|v| v.property() != "availability").cloned().collect()
+/// The violations that fail the run: safety and liveness, and availability under strict (`crate::verdict`).
+pub fn broken(outcome: &Outcome) -> Vec<Finding> {
+    outcome.findings.iter().filter(|f| f.class().fails(outcome.strict)).cloned().collect()
 }
 
 pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> FuzzReport {
@@ -89,9 +98,9 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
     let passed = AtomicU64::new(0);
     let failing = AtomicU64::new(0);
     let result = runner.run(&arb_case(options.gen.clone()), |case| {
-        let outcome = run(&case.scenario(), &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
+        let outcome = run(&options.scenario(&case), &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
         let n = runs.fetch_add(1, Ordering::Relaxed) + 1;
-        let bad = options.counted(&outcome.violations);
+        let bad = options.counted(&outcome);
         if bad.is_empty() {
             if failing.load(Ordering::Relaxed) == 0 {
                 passed.fetch_add(1, Ordering::Relaxed);
@@ -101,19 +110,19 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
         } else {
             failing.fetch_add(1, Ordering::Relaxed);
             progress(passed.load(Ordering::Relaxed), n);
-            Err(TestCaseError::fail(format!("{} {}", bad[0].kind(), bad[0])))
+            Err(TestCaseError::fail(bad[0].to_string()))
         }
     });
     let (found, aborted) = match result {
         Ok(()) => (None, None),
         Err(TestError::Fail(_, case)) => {
-            let scenario = case.scenario();
+            let scenario = options.scenario(&case);
             let outcome = run(&scenario, &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
-            let violations = options.counted(&outcome.violations);
-            if violations.is_empty() {
+            let findings = options.counted(&outcome);
+            if findings.is_empty() {
                 (None, Some("the shrunk case passed when run again (nondeterminism?)".to_string()))
             } else {
-                (Some(Found { case, scenario, violations }), None)
+                (Some(Found { case, scenario, findings }), None)
             }
         }
         Err(TestError::Abort(why)) => (None, Some(why.to_string())),
@@ -123,11 +132,12 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
 
 /// `fire-and-forget-StaleMembershipRead-seed42.scn`.
 pub fn regression_name(strategy: Strategy, found: &Found) -> String {
-    format!("{}-{}-seed{}.scn", strategy.name(), found.first().kind(), found.case.seed)
+    format!("{}-{}-seed{}.scn", strategy.name(), found.first().violation.kind(), found.case.seed)
 }
 
-/// The regression file's text: a header naming the property, strategy, seed and replay command, the generated
-/// intro, then the scenario (with its strategy in the `cluster` line, so a plain replay runs it).
+/// The regression file's text: a header naming the property, class, strategy, seed and replay command, the
+/// generated intro, then the scenario (with its strategy — and `strict` if the fuzz run was — in the `cluster`
+/// line, so a plain replay runs it under the same rules).
 pub fn regression_text(path: &Path, strategy: Strategy, profile: Profile, found: &Found) -> String {
     let mut scenario = found.scenario.clone();
     scenario.header.strategy = Some(strategy);
@@ -135,13 +145,15 @@ pub fn regression_text(path: &Path, strategy: Strategy, profile: Profile, found:
         scenario.header.profile = Some(profile);
     }
     let generated = std::mem::take(&mut scenario.intro);
-    let header = |v: &Violation| {
+    let header = |f: &Finding| {
+        let v = &f.violation;
         let mut intro = vec![
             format!("Found by `sim fuzz` and shrunk: {} under {strategy}.", v.kind()),
             format!("property: {}", v.property()),
+            format!("class: {}", f.class()),
             format!("strategy: {strategy}"),
             format!("seed: {}", found.case.seed),
-            format!("violation: {v}"),
+            format!("violation: {v} [{}]", f.rule),
             format!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed),
         ];
         intro.extend(generated.iter().cloned());
@@ -151,15 +163,10 @@ pub fn regression_text(path: &Path, strategy: Strategy, profile: Profile, found:
     // Run the file as written once more, so the violation line names the file's own line numbers.
     let again = crate::scenario::parse("regression", &print(&scenario)).expect("a printed scenario parses");
     let outcome = run(&again, &RunOptions { seed: found.case.seed, strategy, profile });
-    if let Some(v) = broken(&outcome.violations).first() {
-        scenario.intro = header(v);
+    if let Some(f) = broken(&outcome).first() {
+        scenario.intro = header(f);
     }
     print(&scenario)
-}
-
-/// Where regression files live.
-pub fn regressions_dir(root: &Path) -> PathBuf {
-    root.join("scenarios").join("regressions")
 }
 
 /// `seed: N` and `property: P` from a regression file's intro.

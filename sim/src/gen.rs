@@ -207,6 +207,7 @@ impl Case {
                 profile: None,
                 base_port: Header::DEFAULT_BASE_PORT,
                 drift: self.drift.clone(),
+                strict: false,
             },
             steps,
             lines: Vec::new(),

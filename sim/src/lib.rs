@@ -3,8 +3,8 @@
 //! ```no_run
 //! let scenario = sim::scenario::load("scenarios/aikv_cluster_init.scn".as_ref()).unwrap();
 //! let outcome = sim::run(&scenario, &sim::RunOptions::new(42, clustersim::server::Strategy::LocalOnly));
-//! for v in &outcome.violations {
-//!     println!("{v}");
+//! for finding in &outcome.findings {
+//!     println!("{finding}"); // the violation, then its class and the rule that gave it: `[safety: …]`
 //! }
 //! println!("trace-hash: {:016x}", outcome.trace_hash);
 //! ```
@@ -27,9 +27,11 @@ pub mod fuzz;
 pub mod real;
 mod run;
 pub mod trace;
+pub mod verdict;
 
 pub use client::{show_reply, CallRecord};
 pub use run::{hosts, known_node_count, normalize, Host, Outcome, RunOptions, Violation};
+pub use verdict::{Class, FaultWindow, Finding, Rule, Tally};
 #[cfg(madsim)]
 pub use run::{run, run_checking_determinism};
 #[cfg(madsim)]
@@ -41,9 +43,9 @@ pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(out, "scenario: {file}\nstrategy: {}\nprofile: {}\nseed: {}", outcome.strategy, outcome.profile, outcome.seed);
-    let _ = writeln!(out, "verdict: {}", if outcome.passed() { "PASS" } else { "FAIL" });
-    for v in &outcome.violations {
-        let _ = writeln!(out, "  {} {v}", v.kind());
+    let _ = writeln!(out, "verdict: {}", verdict_line(outcome));
+    for finding in &outcome.findings {
+        let _ = writeln!(out, "  {finding}");
     }
     let _ = writeln!(out, "steps:");
     for call in outcome.history.iter().filter(|c| c.line > 0 && !c.quiet) {
@@ -60,8 +62,21 @@ pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
     out
 }
 
+/// `PASS`, `PASS (2 availability)`, `FAIL (safety; 4 safety, 1 liveness)`: the run's verdict, then how many
+/// violations of each class (worst class first). Availability alone passes unless strict.
+pub fn verdict_line(outcome: &Outcome) -> String {
+    let counts = verdict::class_counts(&outcome.findings);
+    match (outcome.passed(), outcome.class()) {
+        (true, None) => "PASS".to_string(),
+        (true, Some(_)) => format!("PASS ({counts})"),
+        (false, Some(worst)) => format!("FAIL ({worst}; {counts})"),
+        (false, None) => unreachable!("a failed run has a violation"),
+    }
+}
+
 /// What `sim replay` and `sim real` print for a run, up to and including the verdict: the trace, each node's
-/// final CLUSTER NODES, `verdict: PASS` or `verdict: FAIL (N violations)` and one line per violation.
+/// final CLUSTER NODES, the fault windows, the scenario calls' error tally, `verdict: PASS` or `verdict: FAIL
+/// (<worst class>; <counts>)` and one line per violation, worst class first, each with its class and rule.
 pub fn outcome_report(outcome: &Outcome) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -74,13 +89,14 @@ pub fn outcome_report(outcome: &Outcome) -> String {
             let _ = writeln!(out, "#   {l}");
         }
     }
-    if outcome.passed() {
-        let _ = writeln!(out, "verdict: PASS");
-    } else {
-        let _ = writeln!(out, "verdict: FAIL ({} violations)", outcome.violations.len());
-        for v in &outcome.violations {
-            let _ = writeln!(out, "  {} {v}", v.kind());
-        }
+    for window in &outcome.windows {
+        let _ = writeln!(out, "# fault window: {window}");
+    }
+    let strict = if outcome.strict { " strict" } else { "" };
+    let _ = writeln!(out, "# availability: {}{strict}", outcome.tally);
+    let _ = writeln!(out, "verdict: {}", verdict_line(outcome));
+    for finding in &outcome.findings {
+        let _ = writeln!(out, "  {finding}");
     }
     out
 }

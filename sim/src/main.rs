@@ -125,7 +125,8 @@ mod cli {
     use clustersim::server::Strategy;
     use sim::profile::Profile;
     use sim::scenario::{load, Scenario};
-    use sim::sweep::{sweep, SeedResult};
+    use sim::sweep::{seed_line, sweep};
+    use sim::Class;
 
     #[derive(Parser)]
     #[command(name = "sim", version, about = "Deterministic simulation of clustersim nodes: sweep seeds, replay one, benchmark")]
@@ -155,6 +156,10 @@ mod cli {
             /// Swarm testing: each seed draws its own network and fault schedule (= --profile swarm).
             #[arg(long)]
             swarm: bool,
+            /// Availability violations (errors during a fault window) fail a seed too, as the scenario header's
+            /// `strict` does.
+            #[arg(long)]
+            strict: bool,
         },
         /// Run every strategy under every network profile and print failed/total and the first failing seed per cell.
         Compare {
@@ -167,6 +172,9 @@ mod cli {
             /// Also write the matrix as JSON.
             #[arg(long)]
             json: Option<PathBuf>,
+            /// Availability violations fail a seed too (see `sweep --strict`).
+            #[arg(long)]
+            strict: bool,
         },
         /// Run one seed and print its full trace, the verdict, and `trace-hash: <hex>` last.
         Replay {
@@ -180,9 +188,13 @@ mod cli {
             /// = --profile swarm.
             #[arg(long)]
             swarm: bool,
+            /// Availability violations fail the run too (see `sweep --strict`).
+            #[arg(long)]
+            strict: bool,
         },
         /// Run generated scenarios until a checker fires; shrink the failing case and write it under
-        /// scenarios/regressions/. Summary line: `fuzz: strategy=… cases=… passed=… found=<kind|none> …`.
+        /// scenarios/regressions/. Summary line: `fuzz: strategy=… cases=… passed=… found=<kind|none> …`. Findings are
+        /// violations that fail a run: safety and liveness (availability too with --strict).
         Fuzz {
             /// Generated cases to run (shrinking runs come on top).
             #[arg(long, default_value_t = 100)]
@@ -199,9 +211,14 @@ mod cli {
             /// Generate no fault steps.
             #[arg(long)]
             no_faults: bool,
-            /// Judge only safety (linearizable reads, durability, slot safety), not liveness/agreement.
+            /// Count only safety violations (linearizable reads, durability, slot safety, wrong answers), not
+            /// liveness.
             #[arg(long)]
             safety_only: bool,
+            /// Availability violations (errors during a fault window) count as findings too; the regression
+            /// file written gets the `strict` header, so it replays under the same rule.
+            #[arg(long)]
+            strict: bool,
             /// Largest number of extra actions (reads, sleeps, FORGETs, fault windows) per case.
             #[arg(long, default_value_t = 12)]
             extras: usize,
@@ -270,9 +287,13 @@ mod cli {
         Ok(a..b)
     }
 
-    fn load_or_exit(file: &Path) -> Scenario {
+    /// Loads a scenario; `strict` (the CLI's `--strict`) turns on its header's `strict`.
+    fn load_or_exit(file: &Path, strict: bool) -> Scenario {
         match load(file) {
-            Ok(s) => s,
+            Ok(mut s) => {
+                s.header.strict |= strict;
+                s
+            }
             Err(e) => {
                 eprintln!("{e}");
                 std::process::exit(2);
@@ -290,9 +311,10 @@ mod cli {
         }
     }
 
-    pub fn replay_command(file: &Path, seed: u64, strategy: Strategy, profile: Profile) -> String {
+    pub fn replay_command(file: &Path, seed: u64, strategy: Strategy, profile: Profile, strict: bool) -> String {
         let profile = if profile == Profile::Lan { String::new() } else { format!(" --profile {profile}") };
-        format!("cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}", file.display())
+        let strict = if strict { " --strict" } else { "" };
+        format!("cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}{strict}", file.display())
     }
 
     /// `sim real` from the simulation build: build the real flavour, then hand over to its `sim real`.
@@ -333,52 +355,43 @@ mod cli {
         let cli = Cli::parse();
         match cli.command {
             Command::Real { args } => real(&args),
-            Command::Sweep { file, strategy, seeds, jobs, profile, swarm } => {
+            Command::Sweep { file, strategy, seeds, jobs, profile, swarm, strict } => {
                 let profile = if swarm { Some(Profile::Swarm) } else { profile };
-                let scenario = load_or_exit(&file);
+                let mut scenario = load_or_exit(&file, false);
+                // The replay command needs --strict only when the file's header does not say it.
+                let strict_flag = strict && !scenario.header.strict;
+                scenario.header.strict |= strict;
                 let strategy = strategy_or_exit(strategy, &scenario, &file);
                 let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
                 let total = seeds.end - seeds.start;
                 let bar = progress_bar(total);
                 let report = sweep(&scenario, strategy, profile, seeds, jobs, &|done| bar.set_position(done));
                 bar.finish_and_clear();
-                for (seed, result) in report.failed() {
-                    let what = match result {
-                        SeedResult::Failed { violations, .. } => {
-                            let more = if violations.len() > 1 { format!(" (+{} more)", violations.len() - 1) } else { String::new() };
-                            format!("{}{more}", violations[0])
-                        }
-                        SeedResult::Panicked { message } => format!("PANIC {message}"),
-                        SeedResult::Passed { .. } => unreachable!("only failed seeds are listed"),
-                    };
-                    println!("seed {seed}: {what} | replay: {}", replay_command(&file, *seed, strategy, profile));
+                for (seed, result) in report.reported() {
+                    println!("seed {seed}: {} | replay: {}", seed_line(result), replay_command(&file, *seed, strategy, profile, strict_flag));
                 }
-                let failed = report.results.len() - report.passed_count();
-                println!(
-                    "sweep: file={} strategy={strategy} seeds={total} passed={} failed={failed} first_failed={}",
-                    file.display(),
-                    report.passed_count(),
-                    report.first_failed().map_or("-".to_string(), |s| s.to_string())
-                );
-                i32::from(failed > 0)
+                let strict = if scenario.header.strict { " strict" } else { "" };
+                println!("availability: {}{strict}", report.tally());
+                println!("{}", report.summary(&file.display().to_string(), strategy));
+                i32::from(report.failed_count() > 0)
             }
-            Command::Replay { file, seed, strategy, profile, swarm } => {
+            Command::Replay { file, seed, strategy, profile, swarm, strict } => {
                 let profile = if swarm { Some(Profile::Swarm) } else { profile };
-                let scenario = load_or_exit(&file);
+                let scenario = load_or_exit(&file, strict);
                 let strategy = strategy_or_exit(strategy, &scenario, &file);
                 let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
                 let outcome = sim::run(&scenario, &sim::RunOptions { seed, strategy, profile });
                 println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}", file.display());
                 print!("{}", sim::outcome_report(&outcome));
                 if !outcome.passed() {
-                    println!("replay: {}", replay_command(&file, seed, strategy, profile));
+                    println!("replay: {}", replay_command(&file, seed, strategy, profile, strict));
                 }
                 println!("trace-hash: {:016x}", outcome.trace_hash);
                 i32::from(!outcome.passed())
             }
-            Command::Fuzz { cases, strategy, profile, nodes, no_faults, safety_only, extras, sleep_ms_max, seed, shrink_iters, out } => {
+            Command::Fuzz { cases, strategy, profile, nodes, no_faults, safety_only, strict, extras, sleep_ms_max, seed, shrink_iters, out } => {
                 let gen = sim::gen::GenConfig { nodes, faults: !no_faults, extras_max: extras, sleep_ms_max, settle_ms: 30_000 };
-                let options = sim::fuzz::FuzzOptions { cases, strategy, profile, gen, seed, shrink_iters_max: shrink_iters, safety_only };
+                let options = sim::fuzz::FuzzOptions { cases, strategy, profile, gen, seed, shrink_iters_max: shrink_iters, safety_only, strict };
                 let bar = progress_bar(u64::from(cases));
                 let report = sim::fuzz::fuzz(&options, &|passed, runs| {
                     bar.set_position(passed);
@@ -401,22 +414,23 @@ mod cli {
                     eprintln!("{}: {e}", path.display());
                     return 2;
                 }
-                for v in &found.violations {
-                    println!("{} {v}", v.kind());
+                for finding in &found.findings {
+                    println!("{finding}");
                 }
                 println!("shrunk to {} steps: {}", found.scenario.steps.len(), path.display());
                 println!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed);
                 println!(
-                    "fuzz: strategy={strategy} profile={profile} cases={cases} passed={} runs={} found={} file={}",
+                    "fuzz: strategy={strategy} profile={profile} cases={cases} passed={} runs={} found={} class={} file={}",
                     report.passed,
                     report.runs,
-                    found.first().kind(),
+                    found.first().violation.kind(),
+                    found.first().class(),
                     path.display()
                 );
                 1
             }
             Command::Bench { file, seeds, strategy } => {
-                let scenario = load_or_exit(&file);
+                let scenario = load_or_exit(&file, false);
                 let strategies = if strategy.is_empty() { Strategy::ALL.to_vec() } else { strategy };
                 println!("bench: file={} seeds={seeds} per measurement", file.display());
                 println!("{:<18} {:>12} {:>12} {:>9} {:>16}", "strategy", "seeds/s 1job", "seeds/s 2job", "speedup", "virtual s/wall s");
@@ -429,15 +443,16 @@ mod cli {
                 }
                 0
             }
-            Command::Compare { file, seeds, jobs, json } => {
-                let scenario = load_or_exit(&file);
+            Command::Compare { file, seeds, jobs, json, strict } => {
+                let scenario = load_or_exit(&file, strict);
+                let strict_note = if scenario.header.strict { " (strict: availability fails too)" } else { "" };
                 println!(
-                    "compare: file={} seeds={seeds}; per cell: failed/total, sN = N of them served a stale read, lN = lost an acknowledged write, cN = broke another checked property (agreement, convergence, liveness, slot safety), uN = failed only by error replies, then the first failing seed",
+                    "compare: file={} seeds={seeds}{strict_note}; per cell: failed/total, then seeds by their worst violation: Sn safety (wrong answer or lost data), Ln liveness (no convergence once faults stopped, or an error with no fault active), Un only availability (errors during faults: not failed unless strict), then the first failing seed",
                     file.display()
                 );
                 print!("{:<18}", "strategy");
                 for p in Profile::ALL {
-                    print!(" {:>30}", p.name());
+                    print!(" {:>24}", p.name());
                 }
                 println!();
                 let mut cells = Vec::new();
@@ -445,24 +460,29 @@ mod cli {
                     print!("{:<18}", s.name());
                     for p in Profile::ALL {
                         let report = sweep(&scenario, s, p, 0..seeds, jobs, &|_| {});
-                        let failed = report.results.len() - report.passed_count();
-                        let unavailable = report.unavailable_only_count();
-                        let stale = report.stale_count();
-                        let lost = report.property_count(&["durability"]);
-                        let other = report.property_count(&["agreement", "convergence", "liveness", "slot-safety"]);
+                        let failed = report.failed_count();
+                        let safety = report.class_count(Class::Safety);
+                        let liveness = report.class_count(Class::Liveness);
+                        let unavailable = report.class_count(Class::Availability);
                         let first = report.first_failed().map_or("-".to_string(), |f| f.to_string());
-                        print!(" {:>30}", format!("{failed}/{seeds} s{stale} l{lost} c{other} u{unavailable} {first}"));
+                        print!(" {:>24}", format!("{failed}/{seeds} S{safety} L{liveness} U{unavailable} {first}"));
                         use std::io::Write as _;
                         let _ = std::io::stdout().flush();
+                        let tally = report.tally();
                         cells.push(format!(
-                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"stale\":{stale},\"lost_write\":{lost},\"other_property\":{other},\"unavailable_only\":{unavailable},\"first_failed\":{}}}",
+                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"safety\":{safety},\"liveness\":{liveness},\"unavailable\":{unavailable},\"stale\":{},\"lost_write\":{},\"calls\":{},\"errors\":{},\"errors_in_fault_windows\":{},\"first_failed\":{}}}",
+                            report.stale_count(),
+                            report.property_count(&["durability"]),
+                            tally.calls,
+                            tally.errors,
+                            tally.errors_in_windows,
                             report.first_failed().map_or("null".to_string(), |f| f.to_string())
                         ));
                     }
                     println!();
                 }
                 if let Some(path) = json {
-                    let text = format!("{{\"file\":\"{}\",\"cells\":[{}]}}\n", file.display(), cells.join(","));
+                    let text = format!("{{\"file\":\"{}\",\"strict\":{},\"cells\":[{}]}}\n", file.display(), scenario.header.strict, cells.join(","));
                     if let Err(e) = std::fs::write(&path, text) {
                         eprintln!("{}: {e}", path.display());
                         return 2;

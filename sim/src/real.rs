@@ -24,7 +24,8 @@ use clustersim::server::Strategy;
 use crate::profile::Profile;
 use crate::run::{execute, finish, Control, Host, Outcome, RunOptions};
 use crate::scenario::{Fault, Scenario};
-use crate::trace::TraceSink;
+use crate::trace::{now, TraceSink};
+use crate::verdict::{FaultWindow, WindowLog};
 
 /// What to run a scenario with, for real.
 #[derive(Clone, Debug)]
@@ -100,6 +101,15 @@ struct State {
     paused: BTreeSet<usize>,
     killed: BTreeSet<usize>,
     generation: Vec<u64>,
+    /// Fault windows: while some process is killed or stopped (`crate::verdict`).
+    windows: WindowLog,
+}
+
+impl State {
+    fn track(&mut self, label: &str) {
+        let faulty = !self.killed.is_empty() || !self.paused.is_empty();
+        self.windows.update(now(), faulty, label);
+    }
 }
 
 impl Processes {
@@ -233,6 +243,10 @@ impl Control for Processes {
             }
             other => unreachable!("`{other}` is refused before a real run starts (unsupported)"),
         }
+        if matches!(fault, Fault::Restart(_)) {
+            state.windows.instant(now(), &fault.to_string());
+        }
+        state.track(&fault.to_string());
     }
 
     fn stop_all(&self) {
@@ -243,12 +257,17 @@ impl Control for Processes {
         for n in std::mem::take(&mut state.killed) {
             self.restart(&mut state, n);
         }
+        state.track("faults stop");
         drop(state);
         self.sink.push("fault", "faults stop: hosts resumed and restarted");
     }
 
     fn generation(&self, node: usize) -> u64 {
         self.lock().generation.get(node).copied().unwrap_or(0)
+    }
+
+    fn windows(&self) -> Vec<FaultWindow> {
+        self.lock().windows.windows(now())
     }
 }
 

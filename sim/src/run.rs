@@ -18,6 +18,7 @@ use crate::client::{show_reply, CallRecord, Client};
 use crate::profile::Profile;
 use crate::scenario::{print_word, Check, Fault, Field, Piece, Scenario, Step, Target, Word};
 use crate::trace::{hash_lines, TraceSink};
+use crate::verdict::{FaultWindow, Finding, Tally};
 
 /// What runs the scenario's fault steps: madsim's hosts and network in simulation (`faults::Faults`), real
 /// processes in real mode (`real::Processes`).
@@ -28,6 +29,8 @@ pub(crate) trait Control: Send + Sync {
     fn stop_all(&self);
     /// How many times `node`'s process was killed or restarted (the client reconnects when it changes).
     fn generation(&self, node: usize) -> u64;
+    /// The fault windows so far (a window still open ends now): the intervals during which any fault was active.
+    fn windows(&self) -> Vec<FaultWindow>;
 }
 
 /// What to run a scenario with.
@@ -157,11 +160,6 @@ impl Violation {
             other => other,
         }
     }
-
-    /// Whether this is only a refusal to answer (an error reply), not a wrong answer.
-    pub fn is_unavailability(&self) -> bool {
-        matches!(self, Violation::Unavailable { .. })
-    }
 }
 
 impl fmt::Display for Violation {
@@ -241,7 +239,14 @@ pub struct Outcome {
     pub strategy: Strategy,
     pub profile: Profile,
     pub history: Vec<CallRecord>,
-    pub violations: Vec<Violation>,
+    /// Every violation with the rule that classed it, worst class first (`crate::verdict`).
+    pub findings: Vec<Finding>,
+    /// The intervals during which any fault was active (scenario steps and the profile's schedule).
+    pub windows: Vec<FaultWindow>,
+    /// The scenario's calls: how many, how many answered an error, how many of those in a fault window.
+    pub tally: Tally,
+    /// Whether availability violations fail the run (`--strict` or the scenario header's `strict`).
+    pub strict: bool,
     /// Each node's CLUSTER NODES after the scenario (normalized), in node order.
     pub final_nodes: Vec<String>,
     /// The normalized trace (ids as `<nK>`).
@@ -254,8 +259,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether the run passed: no safety or liveness violation (and, under strict, no availability one).
     pub fn passed(&self) -> bool {
-        self.violations.is_empty()
+        !self.findings.iter().any(|f| f.class().fails(self.strict))
+    }
+
+    /// The worst class among the run's violations (`None`: no violation at all).
+    pub fn class(&self) -> Option<crate::verdict::Class> {
+        crate::verdict::worst(&self.findings)
+    }
+
+    /// The violations, worst class first.
+    pub fn violations(&self) -> impl Iterator<Item = &Violation> {
+        self.findings.iter().map(|f| &f.violation)
     }
 }
 
@@ -381,10 +397,13 @@ pub(crate) struct RawOutcome {
     virtual_time: Duration,
     /// Each `settle` that settled: when it began and the views it ended with (durability judges them).
     settled: Vec<(Duration, Vec<NodeView>)>,
+    windows: Vec<FaultWindow>,
+    /// The scenario header's `strict`.
+    strict: bool,
 }
 
 pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptions) -> Outcome {
-    let RawOutcome { history, mut violations, final_nodes, virtual_time, settled } = raw;
+    let RawOutcome { history, mut violations, final_nodes, virtual_time, settled, windows, strict } = raw;
     let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
     let history: Vec<CallRecord> = history
         .into_iter()
@@ -397,6 +416,8 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
     for (start, views) in &settled {
         violations.extend(crate::check::durability::check(&history, &hosts, views, *start));
     }
+    let findings = crate::verdict::judge(violations, &history, &windows);
+    let tally = Tally::of(&history, &windows);
     Outcome {
         seed: options.seed,
         strategy: options.strategy,
@@ -404,7 +425,10 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
         trace_hash: hash_lines(&trace),
         trace,
         history,
-        violations,
+        findings,
+        windows,
+        tally,
+        strict,
         final_nodes,
         virtual_time,
         hosts,
@@ -441,7 +465,8 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
             .build();
         node_ids.push(node.id());
     }
-    let faults = crate::faults::Faults::new(node_ids.clone(), sink.clone());
+    let impaired_by = (options.profile != Profile::Lan).then(|| options.profile.to_string());
+    let faults = crate::faults::Faults::new(node_ids.clone(), sink.clone(), impaired_by);
     let network = handle.create_node().name("network").build();
     network.spawn(options.profile.drive(faults.clone()));
     let client_host = handle.create_node().name("client").ip(IpAddr::from([10, 0, 1, 1])).build();
@@ -603,7 +628,8 @@ pub(crate) async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink
         let reply = client.call(node, &args, "CLUSTER NODES", 0).await;
         final_nodes.push(normalize(&reply_text(&reply).unwrap_or_else(|| show_reply(&reply)), hosts));
     }
-    RawOutcome { history: client.history, violations, final_nodes, virtual_time: end, settled }
+    let windows = faults.windows();
+    RawOutcome { history: client.history, violations, final_nodes, virtual_time: end, settled, windows, strict: scenario.header.strict }
 }
 
 fn targets(target: Target, nodes: usize) -> Vec<usize> {

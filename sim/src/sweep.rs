@@ -14,13 +14,16 @@ use clustersim::server::Strategy;
 use crate::profile::Profile;
 use crate::run::{run, Outcome, RunOptions};
 use crate::scenario::Scenario;
+use crate::verdict::{Class, Finding, Tally};
 
 /// The verdict of one seed.
 #[derive(Clone, Debug)]
 pub enum SeedResult {
-    Passed { trace_hash: u64, virtual_time: Duration },
-    /// Violations, one line each, and the property each breaks (`Violation::property`).
-    Failed { violations: Vec<String>, properties: Vec<&'static str>, trace_hash: u64, virtual_time: Duration },
+    /// No violation fails the run; `findings` holds the availability ones, if any (they fail only under strict).
+    Passed { findings: Vec<Finding>, tally: Tally, trace_hash: u64, virtual_time: Duration },
+    /// A safety or liveness violation (or, under strict, an availability one). `findings`: every violation with
+    /// its class and rule, worst class first.
+    Failed { findings: Vec<Finding>, tally: Tally, trace_hash: u64, virtual_time: Duration },
     /// The harness or the node panicked: a bug either way.
     Panicked { message: String },
 }
@@ -36,18 +39,34 @@ impl SeedResult {
             SeedResult::Panicked { .. } => Duration::ZERO,
         }
     }
+
+    /// The violations with their classes, worst first (none for a panic).
+    pub fn findings(&self) -> &[Finding] {
+        match self {
+            SeedResult::Passed { findings, .. } | SeedResult::Failed { findings, .. } => findings,
+            SeedResult::Panicked { .. } => &[],
+        }
+    }
+
+    /// The worst class among the seed's violations (`None`: none, or a panic).
+    pub fn class(&self) -> Option<Class> {
+        crate::verdict::worst(self.findings())
+    }
+
+    pub fn tally(&self) -> Tally {
+        match self {
+            SeedResult::Passed { tally, .. } | SeedResult::Failed { tally, .. } => *tally,
+            SeedResult::Panicked { .. } => Tally::default(),
+        }
+    }
 }
 
 pub fn judge(outcome: &Outcome) -> SeedResult {
+    let (findings, tally, trace_hash, virtual_time) = (outcome.findings.clone(), outcome.tally, outcome.trace_hash, outcome.virtual_time);
     if outcome.passed() {
-        SeedResult::Passed { trace_hash: outcome.trace_hash, virtual_time: outcome.virtual_time }
+        SeedResult::Passed { findings, tally, trace_hash, virtual_time }
     } else {
-        SeedResult::Failed {
-            violations: outcome.violations.iter().map(|v| format!("{} {v}", v.kind())).collect(),
-            properties: outcome.violations.iter().map(|v| v.property()).collect(),
-            trace_hash: outcome.trace_hash,
-            virtual_time: outcome.virtual_time,
-        }
+        SeedResult::Failed { findings, tally, trace_hash, virtual_time }
     }
 }
 
@@ -78,37 +97,84 @@ impl SweepReport {
         self.results.iter().filter(|(_, r)| !r.passed())
     }
 
+    /// Seeds with any violation (failed or not) or a panic: the ones a sweep lists.
+    pub fn reported(&self) -> impl Iterator<Item = (&u64, &SeedResult)> {
+        self.results.iter().filter(|(_, r)| !r.passed() || !r.findings().is_empty())
+    }
+
     pub fn passed_count(&self) -> usize {
         self.results.values().filter(|r| r.passed()).count()
     }
 
-    /// Failed seeds whose every violation is an error reply (unavailability), and the others (wrong answers).
-    pub fn unavailable_only_count(&self) -> usize {
-        self.results
-            .values()
-            .filter(|r| matches!(r, SeedResult::Failed { violations, .. } if violations.iter().all(|v| v.starts_with("Unavailable "))))
-            .count()
+    pub fn failed_count(&self) -> usize {
+        self.results.len() - self.passed_count()
     }
 
-    /// Failed seeds with at least one stale read (a linearizability violation found in the history).
+    /// Seeds whose worst violation is of this class (`Availability`: seeds with only availability violations).
+    pub fn class_count(&self, class: Class) -> usize {
+        self.results.values().filter(|r| r.class() == Some(class)).count()
+    }
+
+    /// Seeds with at least one stale read (a linearizability violation found in the history; always safety).
     pub fn stale_count(&self) -> usize {
         self.property_count(&["linearizable-reads"])
     }
 
-    /// Failed seeds with at least one violation of one of these properties (`Violation::property`).
+    /// Seeds with at least one violation of one of these properties (`Violation::property`).
     pub fn property_count(&self, properties: &[&str]) -> usize {
-        self.results
-            .values()
-            .filter(|r| matches!(r, SeedResult::Failed { properties: p, .. } if p.iter().any(|x| properties.contains(x))))
-            .count()
+        self.results.values().filter(|r| r.findings().iter().any(|f| properties.contains(&f.violation.property()))).count()
     }
 
     pub fn first_failed(&self) -> Option<u64> {
         self.failed().next().map(|(s, _)| *s)
     }
 
+    /// Every seed's scenario calls added up.
+    pub fn tally(&self) -> Tally {
+        let mut total = Tally::default();
+        for r in self.results.values() {
+            total += r.tally();
+        }
+        total
+    }
+
     pub fn virtual_time(&self) -> Duration {
         self.results.values().map(SeedResult::virtual_time).sum()
+    }
+
+    /// The summary line: `sweep: file=… strategy=… seeds=N passed=P failed=F first_failed=S safety=A
+    /// liveness=B unavailable=U`. F counts seeds with a safety or liveness violation, or a panic (or, under
+    /// strict, any violation); A, B and U count seeds by their worst class (U: only availability violations,
+    /// which pass unless strict).
+    pub fn summary(&self, file: &str, strategy: Strategy) -> String {
+        format!(
+            "sweep: file={file} strategy={strategy} seeds={} passed={} failed={} first_failed={} safety={} liveness={} unavailable={}",
+            self.results.len(),
+            self.passed_count(),
+            self.failed_count(),
+            self.first_failed().map_or("-".to_string(), |s| s.to_string()),
+            self.class_count(Class::Safety),
+            self.class_count(Class::Liveness),
+            self.class_count(Class::Availability),
+        )
+    }
+}
+
+/// One line per reported seed: its worst violation (with class and rule), how many more of each class, e.g.
+/// `StaleMembershipRead line 40: … [safety: linearizable-reads] (+3 more: 1 liveness, 2 availability)`.
+pub fn seed_line(result: &SeedResult) -> String {
+    match result {
+        SeedResult::Panicked { message } => format!("PANIC {message}"),
+        other => {
+            let findings = other.findings();
+            let Some(first) = findings.first() else { return "no violation".to_string() };
+            let more = if findings.len() > 1 {
+                format!(" (+{} more: {})", findings.len() - 1, crate::verdict::class_counts(&findings[1..]))
+            } else {
+                String::new()
+            };
+            format!("{first}{more}")
+        }
     }
 }
 
@@ -139,4 +205,68 @@ pub fn sweep(
         }
     });
     SweepReport { results: results.into_inner().expect("results lock"), wall: start.elapsed() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Violation;
+    use crate::verdict::Rule;
+
+    fn finding(rule: Rule) -> Finding {
+        Finding { violation: Violation::Unavailable { line: 3, node: 1, error: "ERR x".into() }, rule }
+    }
+
+    fn seed(findings: Vec<Finding>, strict: bool) -> SeedResult {
+        let tally = Tally { calls: 10, errors: findings.len() as u64, errors_in_windows: 0 };
+        let failed = findings.iter().any(|f| f.class().fails(strict));
+        let (trace_hash, virtual_time) = (0, Duration::ZERO);
+        if failed {
+            SeedResult::Failed { findings, tally, trace_hash, virtual_time }
+        } else {
+            SeedResult::Passed { findings, tally, trace_hash, virtual_time }
+        }
+    }
+
+    fn window() -> crate::verdict::FaultWindow {
+        crate::verdict::FaultWindow { start: Duration::ZERO, end: Duration::from_secs(1), opened_by: "kill n1".into() }
+    }
+
+    fn report(strict: bool) -> SweepReport {
+        let unavailable = || finding(Rule::DuringFault { window: window(), recovering: false });
+        let results = BTreeMap::from([
+            (0, seed(vec![], strict)),
+            (1, seed(vec![unavailable()], strict)),
+            (2, seed(vec![finding(Rule::ErrorWhileHealthy), unavailable()], strict)),
+            (3, seed(vec![finding(Rule::WrongAnswer), finding(Rule::ErrorWhileHealthy)], strict)),
+            (4, SeedResult::Panicked { message: "boom".into() }),
+        ]);
+        SweepReport { results, wall: Duration::ZERO }
+    }
+
+    #[test]
+    fn the_summary_line_counts_seeds_by_their_worst_class_and_fails_only_safety_and_liveness() {
+        assert_eq!(
+            report(false).summary("x.scn", Strategy::ReadIndex),
+            "sweep: file=x.scn strategy=read-index seeds=5 passed=2 failed=3 first_failed=2 safety=1 liveness=1 unavailable=1"
+        );
+    }
+
+    #[test]
+    fn under_strict_a_seed_with_only_availability_violations_fails() {
+        assert_eq!(
+            report(true).summary("x.scn", Strategy::ReadIndex),
+            "sweep: file=x.scn strategy=read-index seeds=5 passed=1 failed=4 first_failed=1 safety=1 liveness=1 unavailable=1"
+        );
+    }
+
+    #[test]
+    fn the_seed_line_shows_the_worst_violation_then_the_other_classes() {
+        let r = report(false);
+        let line = seed_line(&r.results[&3]);
+        assert!(line.starts_with("Unavailable line 3: n1 answered -ERR x [safety: wrong answer"), "{line}");
+        assert!(line.ends_with("(+1 more: 1 liveness)"), "{line}");
+        assert_eq!(r.reported().map(|(s, _)| *s).collect::<Vec<_>>(), [1, 2, 3, 4], "availability-only seeds are listed too");
+        assert_eq!(r.tally(), Tally { calls: 40, errors: 5, errors_in_windows: 0 });
+    }
 }

@@ -32,7 +32,7 @@ impl PartialEq for Scenario {
 
 impl Eq for Scenario {}
 
-/// `cluster <nodes> [strategy=<s>] [profile=<p>] [base-port=<p>]`.
+/// `cluster <nodes> [strategy=<s>] [profile=<p>] [base-port=<p>] [drift=<...>] [strict]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
     pub nodes: usize,
@@ -45,6 +45,9 @@ pub struct Header {
     /// `drift=n2:+20%,n3:-10%`: how fast each listed node's clock runs against true time, in percent (the others
     /// run true). Every timer a node sets is measured on its clock (see `clustersim::raft::ClockRate`).
     pub drift: Vec<(usize, i32)>,
+    /// `strict`: the scenario asserts availability — an error during a fault window (an availability violation,
+    /// `crate::verdict`) fails the run, as `--strict` does.
+    pub strict: bool,
 }
 
 impl Header {

@@ -423,10 +423,16 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
         .ok()
         .filter(|n| (1..=Header::NODES_MAX).contains(n))
         .ok_or_else(|| ctx.err(count.column, format!("expected a node count from 1 to {}, found '{}'", Header::NODES_MAX, count.text)))?;
-    let mut header = Header { nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT, drift: Vec::new() };
+    let mut header = Header { nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT, drift: Vec::new(), strict: false };
     for tok in &tokens[2..] {
+        if tok.text == "strict" && !tok.quoted {
+            if std::mem::replace(&mut header.strict, true) {
+                return Err(ctx.err(tok.column, "'strict' given twice"));
+            }
+            continue;
+        }
         let Some((key, value)) = tok.text.split_once('=') else {
-            return Err(ctx.err(tok.column, format!("expected key=value, found '{}'", tok.text)));
+            return Err(ctx.err(tok.column, format!("expected key=value or strict, found '{}'", tok.text)));
         };
         let value_col = tok.column + key.chars().count() + 1;
         match key {
@@ -466,7 +472,7 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
                     column += item.chars().count() + 1;
                 }
             }
-            other => return Err(ctx.err(tok.column, format!("unknown key '{other}' (expected strategy, profile, base-port or drift)"))),
+            other => return Err(ctx.err(tok.column, format!("unknown key '{other}' (expected strategy, profile, base-port, drift or strict)"))),
         }
     }
     Ok(header)

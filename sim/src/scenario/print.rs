@@ -24,6 +24,9 @@ pub fn print(s: &Scenario) -> String {
         let items: Vec<String> = s.header.drift.iter().map(|(n, p)| format!("n{n}:{p:+}%")).collect();
         let _ = write!(out, " drift={}", items.join(","));
     }
+    if s.header.strict {
+        out.push_str(" strict");
+    }
     out.push('\n');
     for step in &s.steps {
         match step {

@@ -7,6 +7,16 @@ fn err(text: &str) -> String {
 }
 
 #[test]
+fn the_strict_keyword_in_the_header_makes_availability_a_failure_and_prints_back() {
+    let s = parse("x.scn", "cluster 3 strategy=read-index strict\n").unwrap();
+    assert!(s.header.strict);
+    assert_eq!(print(&s), "cluster 3 strategy=read-index strict\n");
+    assert!(!parse("x.scn", "cluster 3\n").unwrap().header.strict);
+    assert_eq!(err("cluster 3 strict strict\n"), "x.scn:1:18: 'strict' given twice");
+    assert_eq!(err("cluster 3 lenient\n"), "x.scn:1:11: expected key=value or strict, found 'lenient'");
+}
+
+#[test]
 fn a_runbook_parses_into_steps() {
     let s = parse(
         "x.scn",
@@ -15,7 +25,7 @@ fn a_runbook_parses_into_steps() {
     )
     .unwrap();
     assert_eq!(s.intro, vec!["intent"]);
-    assert_eq!(s.header, Header { nodes: 3, strategy: Some(NodeStrategy::ReadIndex), profile: None, base_port: 6379, drift: vec![] });
+    assert_eq!(s.header, Header { nodes: 3, strategy: Some(NodeStrategy::ReadIndex), profile: None, base_port: 6379, drift: vec![], strict: false });
     assert_eq!(
         s.steps,
         vec![
@@ -77,7 +87,7 @@ fn errors_name_file_line_and_column() {
     assert_eq!(err("cluster 3\nloss 95%\n"), "x.scn:2:6: expected a loss such as 10% (0% to 90%), found '95%'");
     assert_eq!(err("cluster 3\nsettle in=3s\n"), "x.scn:2:8: expected within=<duration>, found 'in=3s'");
     assert_eq!(err("cluster 3\nsettle within=soon\n"), "x.scn:2:15: expected a duration such as 30s (at most 3600000 ms), found 'soon'");
-    assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy, profile, base-port or drift)");
+    assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy, profile, base-port, drift or strict)");
     assert_eq!(
         err("cluster 3 strategy=eventual\n"),
         "x.scn:1:20: unknown strategy 'eventual' (expected one of: local-only, fire-and-forget, commit-then-sleep, read-index)"
@@ -205,11 +215,17 @@ fn arb_fault(nodes: usize) -> BoxedStrategy<Fault> {
 }
 
 fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
-    (1usize..8, prop::option::of(prop::sample::select(Strategy_ALL.to_vec())), prop::option::of(prop::sample::select(crate::profile::Profile::ALL.to_vec())), prop_oneof![Just(6379u16), 7000u16..7100])
-        .prop_flat_map(|(nodes, strategy, profile, base_port)| {
-            (Just((nodes, strategy, profile, base_port)), prop::sample::subsequence((1..=nodes).collect::<Vec<_>>(), 0..=nodes), prop::collection::vec(-90i32..=900, nodes))
+    (
+        1usize..8,
+        prop::option::of(prop::sample::select(Strategy_ALL.to_vec())),
+        prop::option::of(prop::sample::select(crate::profile::Profile::ALL.to_vec())),
+        prop_oneof![Just(6379u16), 7000u16..7100],
+        any::<bool>(),
+    )
+        .prop_flat_map(|(nodes, strategy, profile, base_port, strict)| {
+            (Just((nodes, strategy, profile, base_port, strict)), prop::sample::subsequence((1..=nodes).collect::<Vec<_>>(), 0..=nodes), prop::collection::vec(-90i32..=900, nodes))
         })
-        .prop_flat_map(|((nodes, strategy, profile, base_port), drifted, percents)| {
+        .prop_flat_map(|((nodes, strategy, profile, base_port, strict), drifted, percents)| {
             let drift: Vec<(usize, i32)> = drifted.iter().map(|&n| (n, percents[n - 1])).collect();
             let target = prop_oneof![(1..=nodes).prop_map(Target::Node), Just(Target::All)];
             let check = prop_oneof![
@@ -232,7 +248,7 @@ fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
                 prop::collection::vec("[a-z ]{0,12}".prop_map(|c| c.trim().to_string()), 0..3),
                 prop::collection::vec(step, 0..20),
             )
-                .prop_map(move |(intro, steps)| Scenario { intro, header: Header { nodes, strategy, profile, base_port, drift: drift.clone() }, steps, lines: vec![] })
+                .prop_map(move |(intro, steps)| Scenario { intro, header: Header { nodes, strategy, profile, base_port, drift: drift.clone(), strict }, steps, lines: vec![] })
         })
 }
 
