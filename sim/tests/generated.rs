@@ -63,12 +63,14 @@ fn every_regression_still_reproduces_and_read_index_passes_it() {
         let scenario = sim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let (seed, property) = regression_facts(&scenario).unwrap_or_else(|| panic!("{}: no seed/property header", path.display()));
         let strategy = scenario.header.strategy.unwrap_or_else(|| panic!("{}: no strategy", path.display()));
+        // Under the profile the finding was made with (a swarm finding needs its swarm schedule).
+        let profile = scenario.header.profile.unwrap_or(Profile::Lan);
         if strategy != Strategy::ReadIndex {
-            let o = run(&scenario, &RunOptions::new(seed, strategy));
+            let o = run(&scenario, &RunOptions { seed, strategy, profile });
             let kept = broken(&o).iter().any(|f| f.violation.property() == property);
             assert!(kept, "{}: {strategy} no longer breaks {property} (as a failure): {:?}", path.display(), o.findings);
         }
-        let fixed = run(&scenario, &RunOptions::new(seed, Strategy::ReadIndex));
+        let fixed = run(&scenario, &RunOptions { seed, strategy: Strategy::ReadIndex, profile });
         assert!(fixed.passed(), "{}: read-index breaks {:?}", path.display(), fixed.findings);
     }
 }

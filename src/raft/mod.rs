@@ -301,6 +301,20 @@ impl RaftGroup {
         self.raft.voter_ids().collect()
     }
 
+    /// Leader only: the members other than this node whose last acknowledged heartbeat or replication is older
+    /// than `silent`, or that never acknowledged one (openraft's heartbeat metrics).
+    pub fn silent_members(&self, silent: Duration) -> BTreeSet<NodeId> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow_watched();
+        let Some(acked) = &m.heartbeat else { return BTreeSet::new() };
+        let now = std::time::Instant::now();
+        acked
+            .iter()
+            .filter(|(id, at)| **id != self.me && at.as_ref().is_none_or(|t| now.saturating_duration_since(**t) > silent))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The members (voters and learners) and their bus addresses.
     pub fn members(&self) -> BTreeMap<NodeId, String> {
         let metrics = self.raft.metrics();

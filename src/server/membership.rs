@@ -26,6 +26,9 @@ pub const REPAIR_GRACE_ROUNDS: u32 = 2;
 /// Rounds in a row a node of a multi-node group goes without a leader, or unlisted by its table, or outside
 /// its Raft membership, before it asks the group whether it is still a member.
 pub const ORPHAN_GRACE_ROUNDS: u32 = 3;
+/// A member the leader has not heard from for this long (no acknowledged heartbeat or replication) is sent
+/// `Join` again: it may have left its instance on a stale `Leave` (docs/MEMBERSHIP.md).
+pub const SILENT_MEMBER_MS: u64 = 3_000;
 /// Bound on each bus exchange and each leader operation of a repair round.
 const REPAIR_CALL_TIMEOUT_MS: u64 = 2_000;
 /// Most addresses one membership question tries (members, the peers it joined with, leader hints).
@@ -421,7 +424,8 @@ impl MetaStore {
     /// Nothing is judged before a read barrier: a new leader may not have applied every committed entry yet
     /// while its membership (effective from the log) already names the nodes those entries added.
     async fn repair_group(&self, group: &Arc<RaftGroup>, unadmitted: &mut BTreeMap<(GroupId, NodeId), u32>) {
-        if !membership_differs(group) {
+        let silent = group.silent_members(self.local_ms(SILENT_MEMBER_MS));
+        if !membership_differs(group) && silent.is_empty() {
             unadmitted.clear();
             return;
         }
@@ -436,21 +440,28 @@ impl MetaStore {
             group.read(|s| s.nodes().map(|n| (n.clone(), s.slot_runs_of(&n.id))).collect());
         let listed_ids: BTreeSet<NodeId> = listed.iter().map(|(n, _)| n.id).collect();
         let members = group.members();
-        unadmitted.retain(|(g, id), _| *g == gid && listed_ids.contains(id) && !members.contains_key(id));
+        // Listed nodes outside the Raft membership, and listed members the leader no longer hears from (a member
+        // that left its instance on a stale `Leave` or membership answer answers `Join` by joining again; one
+        // that is merely down or cut off is not reached, and costs one failed call every other round).
+        let unjoined = |id: &NodeId| !members.contains_key(id) || silent.contains(id);
+        unadmitted.retain(|(g, id), _| *g == gid && listed_ids.contains(id) && unjoined(id));
         let peers: Vec<String> = members.values().cloned().collect();
         // An entry without an address (a founder no MEET has named yet) cannot be a node cut off from a MEET.
-        let unjoined = listed.iter().filter(|(n, _)| n.id != me && !n.ip.is_empty() && !members.contains_key(&n.id));
+        let unjoined = listed.iter().filter(|(n, _)| n.id != me && !n.ip.is_empty() && unjoined(&n.id));
         for (entry, slots) in unjoined {
             let rounds = unadmitted.entry((gid, entry.id)).or_insert(0);
             *rounds += 1;
             if *rounds >= REPAIR_GRACE_ROUNDS {
+                *rounds = 0;
                 self.admit(group, entry, slots, peers.clone()).await;
             }
         }
         for (id, addr) in members.iter().filter(|(id, _)| !listed_ids.contains(id)) {
             let removed = self.bounded_leader_op(group, LeaderOp::RemoveMember { node: *id }).await;
             tracing::info!("repair: {id} is no longer listed: removed from the Raft membership: {removed}");
-            if *id != me {
+            // Only if still unlisted: a MEET may have listed it again meanwhile (its `Join` would then race
+            // this notice).
+            if *id != me && !group.read(|s| s.contains(id)) {
                 let notice = BusRequest::Leave { group: gid, node: *id, entry: None };
                 let _ = bus::call(addr, &notice, Duration::from_millis(LEAVE_NOTICE_TIMEOUT_MS)).await;
             }
@@ -545,8 +556,10 @@ impl MetaStore {
 
     async fn leave_group_that_dropped_me(&self, group: GroupId) {
         let _swap = self.inner.swapping.lock().await;
-        if self.group().map(|g| g.id()) != Some(group) {
-            return;
+        // Still the same instance, and still cut off: a MEET may have brought this node back meanwhile.
+        match self.group() {
+            Some(g) if g.id() == group && self.looks_cut_off(&g) => {}
+            _ => return,
         }
         let me = self.myself();
         let never_merged = *self.inner.joining.lock().expect("joining lock");

@@ -9,7 +9,8 @@
 //! From the history alone: acknowledged MEETs (OK replies) are edges between receiver and target; a read on node
 //! r starting at time t must list every node connected to r by edges whose OK arrived before t. Writes still in
 //! flight when the read starts impose nothing. FORGET and RESET break the monotonicity this relies on, so once
-//! one is acknowledged, later reads are not judged (a documented limit of this checker).
+//! one has been sent — acknowledged or not: an unanswered one may still take effect — later reads are not judged
+//! (a documented limit of this checker).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -71,8 +72,11 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
                     }
                 }
             }
-            "CLUSTER FORGET" | "CLUSTER RESET" if is_ok(&call.reply) => {
-                horizon = Some(horizon.map_or(call.end, |h| h.min(call.end)));
+            // From the moment a FORGET or RESET is *sent*: it may take effect before its reply, and one that got
+            // no reply (or an error that does not say it was refused) may take effect any time later — `sim
+            // fuzz` found a FORGET queued on a paused node applied after the client had given up on it.
+            "CLUSTER FORGET" | "CLUSTER RESET" => {
+                horizon = Some(horizon.map_or(call.start, |h| h.min(call.start)));
             }
             _ => {}
         }
@@ -207,5 +211,25 @@ mod tests {
             call(1, "CLUSTER NODES", 13, 14, nodes(&[1])),
         ];
         assert_eq!(check(&h, &world()), vec![]);
+    }
+
+    #[test]
+    fn a_forget_that_got_no_reply_may_take_effect_later_so_reads_after_it_began_are_not_judged() {
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()),
+            call(1, "CLUSTER FORGET <n2>", 11, 15_011, Reply::Error("(client) no reply within 15000 ms".into())),
+            call(1, "CLUSTER NODES", 20_000, 20_001, nodes(&[1])),
+        ];
+        assert_eq!(check(&h, &world()), vec![]);
+    }
+
+    #[test]
+    fn a_read_before_any_forget_is_still_judged() {
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()),
+            call(1, "CLUSTER NODES", 12, 13, nodes(&[1])),
+            call(1, "CLUSTER FORGET <n2>", 14, 15, Reply::ok()),
+        ];
+        assert_eq!(check(&h, &world()).len(), 1);
     }
 }
