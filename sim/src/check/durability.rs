@@ -11,8 +11,8 @@
 //! the commit (fire-and-forget) makes no such promise; this checker is how that shows.
 //!
 //! Limit: writes that remove facts (FORGET, RESET, DELSLOTS, DELSLOTSRANGE, FLUSHSLOTS, SETSLOT) make "the last
-//! write wins" a question of order the history alone does not settle, so a run with any of them acknowledged is
-//! not judged (documented in docs/CHECKERS.md).
+//! write wins" a question of order the history alone does not settle, so a run that sent any of them before the
+//! settle — acknowledged or not: an unanswered one may still take effect — is not judged (docs/CHECKERS.md).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,6 +61,15 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
     // (line, write, ok time, the node that accepted it, fact)
     let mut facts: Vec<(usize, String, Duration, usize, Fact)> = Vec::new();
     let mut replicate_last: BTreeMap<usize, usize> = BTreeMap::new();
+    // A removing write sent before the settle may have taken effect whatever its reply (an unanswered one too).
+    let removing = |c: &CallRecord| {
+        let mut words = c.command.split_whitespace();
+        words.next().is_some_and(|w| w.eq_ignore_ascii_case("CLUSTER"))
+            && words.next().is_some_and(|w| REMOVING.contains(&w.to_ascii_uppercase().as_str()))
+    };
+    if history.iter().any(|c| c.start < settle_start && removing(c)) {
+        return Vec::new();
+    }
     for call in history.iter().filter(|c| c.end <= settle_start) {
         if !matches!(&call.reply, Reply::Simple(s) if s == "OK") {
             continue;
