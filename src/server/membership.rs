@@ -403,6 +403,7 @@ impl MetaStore {
         loop {
             tokio::time::sleep(self.local_ms(REPAIR_INTERVAL_MS)).await;
             let Some(group) = self.group() else { continue };
+            self.note_merged(&group);
             if group.is_leader() {
                 self.repair_group(&group, &mut unadmitted).await;
             } else {
@@ -413,6 +414,14 @@ impl MetaStore {
                 orphan_rounds = 0;
                 self.ask_whether_member(&group).await;
             }
+        }
+    }
+
+    /// Clears `joining` once this node's group table, as applied here, lists it (reads through the barrier do
+    /// not pass by `read_local`, which otherwise clears it).
+    fn note_merged(&self, group: &RaftGroup) {
+        if *self.inner.joining.lock().expect("joining lock") && group.read(|s| s.contains(&group.node_id())) {
+            *self.inner.joining.lock().expect("joining lock") = false;
         }
     }
 
@@ -562,7 +571,11 @@ impl MetaStore {
             _ => return,
         }
         let me = self.myself();
-        let never_merged = *self.inner.joining.lock().expect("joining lock");
+        // Never merged: the instance's table never listed this node (the `joining` flag alone can be stale: it
+        // is cleared lazily, and a node forgotten right after its join may never have cleared it).
+        let joining = *self.inner.joining.lock().expect("joining lock");
+        let never_merged =
+            joining && self.group().is_some_and(|g| g.forgotten_entry(&me).is_none() && !g.read(|s| s.contains(&me)));
         let (entry, slots) = if never_merged {
             let local = self.inner.local.lock().expect("meta lock").clone();
             let entry = local.node(&me).cloned().unwrap_or_else(|| self.inner.config.initial_entry());

@@ -7,8 +7,9 @@
 //! "Its cluster" is what the history asked for: the nodes joined to it by MEETs that answered OK (transitively).
 //! When every MEET succeeded that is every node, AiKv's criterion. A MEET that failed or whose outcome is unknown
 //! (the client lost the connection) obliges nothing, but a node may still have joined: so the second half of the
-//! property is that membership is mutual — if n1 lists n4, n4 lists n1. An acknowledged FORGET of a node (or a
-//! RESET on it) cuts that node's MEET edges; MEETs after it join it again.
+//! property is that membership is mutual — if n1 lists n4, n4 lists n1. A FORGET of a node (or a RESET on it)
+//! cuts that node's MEET edges — acknowledged or not, since an unanswered one may still take effect; MEETs
+//! acknowledged after it join it again.
 //! Judged on the views a `settle` step collects; an error reply counts as not knowing.
 
 use std::collections::BTreeSet;
@@ -23,12 +24,15 @@ use crate::run::{Host, Violation};
 pub fn expected_members(history: &[CallRecord], hosts: &[Host]) -> Vec<BTreeSet<usize>> {
     let n = hosts.len();
     let mut edges: Vec<(usize, usize)> = Vec::new();
-    for call in history.iter().filter(|c| is_ok(&c.reply)) {
+    for call in history {
         let (v, args) = verb(&call.command);
+        // A FORGET or RESET cuts edges whatever its reply: one that got no reply (or an error that does not say
+        // it was refused) may still have taken effect (`sim fuzz` found a FORGET queued on a paused node and
+        // applied after the client gave up on it). A MEET obliges only once acknowledged.
         let cut = match v.as_str() {
             "CLUSTER FORGET" => args.first().and_then(|w| listed(w, hosts).into_iter().next()),
             "CLUSTER RESET" => Some(call.node),
-            "CLUSTER MEET" => {
+            "CLUSTER MEET" if is_ok(&call.reply) => {
                 if let Some(t) = meet_target(&args, hosts).filter(|t| (1..=n).contains(t) && *t != call.node) {
                     edges.push((call.node, t));
                 }
@@ -123,6 +127,13 @@ mod tests {
         assert_eq!((e[1].clone(), e[2].clone()), (BTreeSet::from([1, 3]), BTreeSet::from([2])));
         let e = expected_members(&[meet(1, 2, "OK"), forget, meet(1, 2, "OK")], &hosts());
         assert_eq!((e[1].clone(), e[3].clone()), (BTreeSet::from([1, 2]), BTreeSet::from([3])), "found by sim fuzz: n3 was never met");
+    }
+
+    #[test]
+    fn a_forget_that_got_no_reply_cuts_the_forgotten_node_out_too() {
+        let unanswered = CallRecord { command: "CLUSTER FORGET <n2>".into(), ..meet(1, 2, "(client) no reply within 15000 ms") };
+        let e = expected_members(&[meet(1, 2, "OK"), meet(1, 3, "OK"), unanswered], &hosts());
+        assert_eq!((e[1].clone(), e[2].clone()), (BTreeSet::from([1, 3]), BTreeSet::from([2])));
     }
 
     #[test]
