@@ -123,6 +123,9 @@ pub enum BusReply {
     Busy(String),
     /// The answer to `IsMember`.
     Member(bool),
+    /// A `Join` whose terms no longer match the joiner's table (it took writes of its own since the handshake):
+    /// here is what it holds now, for the group to record before it asks again. Nothing was done.
+    Changed(JoinTerms),
     /// A `Join` the node will not carry out as things stand (it is in another group, or joining would lose
     /// part of its table): the group should call the join off. Nothing was done.
     Refused(String),

@@ -31,6 +31,8 @@ pub const ORPHAN_GRACE_ROUNDS: u32 = 3;
 pub const SILENT_MEMBER_MS: u64 = 3_000;
 /// Bound on each bus exchange and each leader operation of a repair round.
 const REPAIR_CALL_TIMEOUT_MS: u64 = 2_000;
+/// Most times a MEET records a joiner's changed slots and asks again before leaving the rest to the repair round.
+const JOIN_UPDATES_MAX: usize = 3;
 /// Most addresses one membership question tries (members, the peers it joined with, leader hints).
 const MEMBERSHIP_ASKS_MAX: usize = 8;
 
@@ -47,6 +49,23 @@ pub(super) enum JoinError {
     Refused(String),
     /// Unreachable, timed out, or failed on the joiner's side: it may still happen.
     Failed(String),
+    /// The joiner's own table changed since the terms were taken (it acknowledged writes of its own: slots it
+    /// added or removed): what it holds now. The group records it, then asks again, so that nothing either side
+    /// acknowledged is lost (calling the join off would drop what the group acknowledged about the joiner).
+    Changed(JoinTerms),
+}
+
+/// Slots of `from` not in `to`, as maximal runs.
+fn slots_missing(from: &[SlotSpan], to: &[SlotSpan]) -> Vec<SlotSpan> {
+    let keep: BTreeSet<u16> = to.iter().flat_map(|s| s.slots()).collect();
+    let mut runs: Vec<SlotSpan> = Vec::new();
+    for slot in from.iter().flat_map(|s| s.slots()).filter(|s| !keep.contains(s)) {
+        match runs.last_mut() {
+            Some(run) if run.end + 1 == slot => run.end = slot,
+            _ => runs.push(SlotSpan::one(slot)),
+        }
+    }
+    runs
 }
 
 impl MetaStore {
@@ -161,11 +180,23 @@ impl MetaStore {
             Err(e) => return Err(merge_failed(joiner_id, e)),
         }
         tracing::info!("meet: {joiner_id} joins group of {member}");
-        let joined = if joiner_id == self.myself() {
-            self.join_group(group, joiner_id, &terms, peers).await
-        } else {
-            self.ask_to_join(&joiner.bus_addr, group, joiner_id, terms, peers, self.inner.config.bus_timeout_ms).await
-        };
+        let mut terms = terms;
+        let mut joined = Err(JoinError::Failed("not asked".to_string()));
+        for _ in 0..JOIN_UPDATES_MAX {
+            joined = if joiner_id == self.myself() {
+                self.join_group(group, joiner_id, &terms, peers.clone()).await
+            } else {
+                self.ask_to_join(&joiner.bus_addr, group, joiner_id, terms.clone(), peers.clone(), self.inner.config.bus_timeout_ms).await
+            };
+            let Err(JoinError::Changed(now)) = &joined else { break };
+            match self.record_joiner_slots(group, route.clone(), joiner_id, &terms.slots, &now.slots).await {
+                Ok(()) => terms.slots = now.slots.clone(),
+                Err(why) => {
+                    joined = Err(JoinError::Refused(format!("its table changed since the handshake and cannot be recorded: {why}")));
+                    break;
+                }
+            }
+        }
         match joined {
             Ok(()) => {}
             Err(JoinError::Refused(why)) => {
@@ -177,12 +208,46 @@ impl MetaStore {
             Err(JoinError::Failed(why)) => {
                 return Err(merge_failed(joiner_id, format!("{why} (the group's leader finishes the join)")));
             }
+            Err(JoinError::Changed(_)) => {
+                return Err(merge_failed(joiner_id, "its table keeps changing (the group's leader finishes the join)"));
+            }
         }
         let add = LeaderOp::AddMember { node: joiner_id, addr: joiner.bus_addr };
         match self.leader_call(group, route, add).await {
             Ok(_) => Ok(Some(())),
             Err(e) => Err(merge_failed(joiner_id, format!("adding it to the Raft group: {e} (the group's leader finishes the join)"))),
         }
+    }
+
+    /// Commits, in `group`, the joiner's slots as its own table holds them now (`to`) instead of `from`: a
+    /// `DelSlots` of what it gave up, an `AddSlots` of what it took. Fails if the group gave those slots to
+    /// another node meanwhile.
+    async fn record_joiner_slots(
+        &self,
+        group: GroupId,
+        route: Route,
+        joiner: NodeId,
+        from: &[SlotSpan],
+        to: &[SlotSpan],
+    ) -> Result<(), String> {
+        let dropped = slots_missing(from, to);
+        let taken = slots_missing(to, from);
+        for command in [
+            (!dropped.is_empty()).then(|| Command::DelSlots { node: joiner, spans: dropped }),
+            (!taken.is_empty()).then(|| Command::AddSlots { node: joiner, spans: taken }),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            match self.leader_call(group, route.clone(), LeaderOp::Write(command)).await {
+                Ok(BusReply::Written(Ok(_))) => {}
+                Ok(BusReply::Written(Err(e))) => return Err(e.to_string()),
+                Ok(other) => return Err(format!("unexpected reply {other:?}")),
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::info!("meet: {joiner}'s own slots recorded in the group before it joins");
+        Ok(())
     }
 
     /// Sends `Join` to the node at `addr`.
@@ -199,6 +264,7 @@ impl MetaStore {
         match bus::call(addr, &request, Duration::from_millis(timeout_ms)).await {
             Ok(BusReply::Done) => Ok(()),
             Ok(BusReply::Refused(why)) => Err(JoinError::Refused(why)),
+            Ok(BusReply::Changed(now)) => Err(JoinError::Changed(now)),
             Ok(BusReply::Error(e)) => Err(JoinError::Failed(e)),
             Ok(other) => Err(JoinError::Failed(format!("unexpected reply {other:?}"))),
             Err(e) => Err(JoinError::Failed(e.to_string())),
@@ -357,6 +423,7 @@ impl MetaStore {
         match self.join_group(group, node, &terms, peers).await {
             Ok(()) => BusReply::Done,
             Err(JoinError::Refused(why)) => BusReply::Refused(why),
+            Err(JoinError::Changed(now)) => BusReply::Changed(now),
             Err(JoinError::Failed(why)) => BusReply::Error(why),
         }
     }
@@ -495,20 +562,31 @@ impl MetaStore {
                 let added = self.bounded_leader_op(group, LeaderOp::AddMember { node: id, addr }).await;
                 tracing::info!("repair: {id} is listed but was not a member: joined, added: {added}");
             }
-            Err(JoinError::Refused(why)) => {
-                let me = group.node_id();
-                let by = group.read(|s| {
-                    let not_its_replica = |n: &&NodeInfo| n.id != id && n.master != Some(id);
-                    s.node(&me).filter(not_its_replica).or_else(|| s.nodes().find(not_its_replica)).map(|n| n.id)
-                });
-                let outcome = match by {
-                    Some(by) => self.bounded_leader_op(group, LeaderOp::Write(Command::Forget { by, target: id })).await,
-                    None => "no node can forget it".to_string(),
-                };
-                tracing::info!("repair: {id} refused to join ({why}): join called off: {outcome}");
+            Err(JoinError::Refused(why)) => self.call_off(group, id, &why).await,
+            Err(JoinError::Changed(now)) => {
+                // Recorded now; the next round asks again under the new terms.
+                let recorded = self.record_joiner_slots(group.id(), Route::Local, id, slots, &now.slots).await;
+                tracing::info!("repair: {id} took writes of its own before joining: recorded: {recorded:?}");
+                if recorded.is_err() {
+                    self.call_off(group, id, "its own slots conflict with the group's").await;
+                }
             }
             Err(JoinError::Failed(why)) => tracing::info!("repair: {id} is listed but not a member; not reached ({why})"),
         }
+    }
+
+    /// Calls a join off: the group commits `Forget` of the node that will not join.
+    async fn call_off(&self, group: &RaftGroup, id: NodeId, why: &str) {
+        let me = group.node_id();
+        let by = group.read(|s| {
+            let not_its_replica = |n: &&NodeInfo| n.id != id && n.master != Some(id);
+            s.node(&me).filter(not_its_replica).or_else(|| s.nodes().find(not_its_replica)).map(|n| n.id)
+        });
+        let outcome = match by {
+            Some(by) => self.bounded_leader_op(group, LeaderOp::Write(Command::Forget { by, target: id })).await,
+            None => "no node can forget it".to_string(),
+        };
+        tracing::info!("repair: {id} will not join ({why}): join called off: {outcome}");
     }
 
     /// Runs a leader operation on this node's own instance within [`REPAIR_CALL_TIMEOUT_MS`]; a short outcome
@@ -610,8 +688,11 @@ fn refuse_unless_joinable(current: &RaftGroup, me: NodeId, terms: &JoinTerms) ->
     if size != 1 {
         return Err(JoinError::Refused(format!("this node already belongs to a cluster of {size}")));
     }
-    if slots != terms.slots || epoch.is_some_and(|e| e > terms.config_epoch) {
-        return Err(JoinError::Refused("its table changed since the handshake".to_string()));
+    if epoch.is_some_and(|e| e > terms.config_epoch) {
+        return Err(JoinError::Refused("its config epoch rose since the handshake".to_string()));
+    }
+    if slots != terms.slots {
+        return Err(JoinError::Changed(JoinTerms { slots, config_epoch: terms.config_epoch }));
     }
     Ok(())
 }
