@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Every test flavour, in order. This is the README's test command and what CI runs.
+#   0. gates: rustfmt (rustfmt.toml: 120 columns) and clippy with warnings as errors, in both flavours;
 #   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
 #      simulated-network tests;
 #   2. real flavour (empty RUSTFLAGS, its own target dir): the unit and property tests on real tokio, the
@@ -11,6 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever written
+
+echo "== gates: cargo fmt --check; cargo clippy -D warnings (both flavours)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== simulation flavour: cargo test --workspace"
 cargo test --workspace

@@ -6,8 +6,8 @@
 //! - [`raft`]: openraft under the metadata (runtime seam, storage, network over the cluster bus).
 //! - [`server`]: RESP over `tokio::net` (madsim's simulated network in the simulation build), dispatch, routing.
 
-pub mod meta;
-pub mod resp;
 pub mod cluster;
+pub mod meta;
 pub mod raft;
+pub mod resp;
 pub mod server;

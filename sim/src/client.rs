@@ -70,7 +70,8 @@ impl Client {
         if !quiet {
             self.sink.push("client", &format!("-> n{node} {shown}"));
         }
-        let reply = match tokio::time::timeout(Duration::from_millis(CALL_TIMEOUT_MS), self.exchange(node, args)).await {
+        let reply = match tokio::time::timeout(Duration::from_millis(CALL_TIMEOUT_MS), self.exchange(node, args)).await
+        {
             Ok(Ok(reply)) => reply,
             Ok(Err(e)) => {
                 self.conns.remove(&node);
@@ -85,7 +86,15 @@ impl Client {
         if !quiet {
             self.sink.push(&format!("n{node}"), &format!("<- {}", show_reply(&reply)));
         }
-        self.history.push(CallRecord { node, command: shown.to_string(), line, start, end, reply: reply.clone(), quiet });
+        self.history.push(CallRecord {
+            node,
+            command: shown.to_string(),
+            line,
+            start,
+            end,
+            reply: reply.clone(),
+            quiet,
+        });
         reply
     }
 

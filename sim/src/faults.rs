@@ -79,11 +79,17 @@ impl Faults {
     /// `hosts`: madsim ids of the cluster hosts, in node order. `impaired_by`: the name of the profile when it
     /// impairs the network from the start (every profile but lan), which opens the first fault window now.
     pub fn new(hosts: Vec<HostId>, sink: TraceSink, impaired_by: Option<String>) -> Self {
-        let mut state = State { generation: vec![0; hosts.len() + 1], profile_impaired: impaired_by.is_some(), ..State::default() };
+        let mut state =
+            State { generation: vec![0; hosts.len() + 1], profile_impaired: impaired_by.is_some(), ..State::default() };
         if let Some(profile) = impaired_by {
             state.track(&format!("profile {profile}"));
         }
-        Faults { hosts: Arc::new(hosts), state: Arc::new(Mutex::new(state)), sink, calm: madsim::net::Config::default() }
+        Faults {
+            hosts: Arc::new(hosts),
+            state: Arc::new(Mutex::new(state)),
+            sink,
+            calm: madsim::net::Config::default(),
+        }
     }
 
     pub fn node_count(&self) -> usize {
@@ -189,14 +195,16 @@ impl Faults {
                 let calm = &self.calm;
                 NetSim::current().update_config(|c| {
                     c.send_latency = Duration::from_millis(*min_ms)..Duration::from_millis(*max_ms);
-                    state.net_impaired = c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
+                    state.net_impaired =
+                        c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
                 })
             }
             Fault::Loss { percent } => {
                 let calm = &self.calm;
                 NetSim::current().update_config(|c| {
                     c.packet_loss_rate = f64::from(*percent) / 100.0;
-                    state.net_impaired = c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
+                    state.net_impaired =
+                        c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
                 })
             }
         }

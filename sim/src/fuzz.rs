@@ -98,7 +98,10 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
     let passed = AtomicU64::new(0);
     let failing = AtomicU64::new(0);
     let result = runner.run(&arb_case(options.gen.clone()), |case| {
-        let outcome = run(&options.scenario(&case), &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
+        let outcome = run(
+            &options.scenario(&case),
+            &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile },
+        );
         let n = runs.fetch_add(1, Ordering::Relaxed) + 1;
         let bad = options.counted(&outcome);
         if bad.is_empty() {
@@ -117,7 +120,8 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
         Ok(()) => (None, None),
         Err(TestError::Fail(_, case)) => {
             let scenario = options.scenario(&case);
-            let outcome = run(&scenario, &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
+            let outcome =
+                run(&scenario, &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
             let findings = options.counted(&outcome);
             if findings.is_empty() {
                 (None, Some("the shrunk case passed when run again (nondeterminism?)".to_string()))

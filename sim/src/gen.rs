@@ -57,28 +57,66 @@ pub enum MeetOrder {
     RedisCli,
 }
 
-const ORDERS: [MeetOrder; 6] =
-    [MeetOrder::StarToFirst, MeetOrder::StarFromFirst, MeetOrder::Chain, MeetOrder::FullMesh, MeetOrder::Reverse, MeetOrder::RedisCli];
+const ORDERS: [MeetOrder; 6] = [
+    MeetOrder::StarToFirst,
+    MeetOrder::StarFromFirst,
+    MeetOrder::Chain,
+    MeetOrder::FullMesh,
+    MeetOrder::Reverse,
+    MeetOrder::RedisCli,
+];
 
 /// One generated action (compiled into one or more steps).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    Meet { from: usize, to: usize, with_id: bool },
-    AddSlotsRange { node: usize, ranges: Vec<(u32, u32)> },
-    AddSlots { node: usize, ranges: Vec<(u32, u32)> },
-    Replicate { node: usize, master: usize },
-    Forget { by: usize, target: usize },
-    Read { node: usize },
-    Sleep { ms: u64 },
+    Meet {
+        from: usize,
+        to: usize,
+        with_id: bool,
+    },
+    AddSlotsRange {
+        node: usize,
+        ranges: Vec<(u32, u32)>,
+    },
+    AddSlots {
+        node: usize,
+        ranges: Vec<(u32, u32)>,
+    },
+    Replicate {
+        node: usize,
+        master: usize,
+    },
+    Forget {
+        by: usize,
+        target: usize,
+    },
+    Read {
+        node: usize,
+    },
+    Sleep {
+        ms: u64,
+    },
     /// `fault`, then a sleep of `hold_ms` (0: none; long enough for an election when drawn as a hazard), then
     /// `undo` after `undo_after` more actions (or at the settle).
-    FaultWindow { fault: Fault, undo: Fault, undo_after: usize, hold_ms: u64 },
+    FaultWindow {
+        fault: Fault,
+        undo: Fault,
+        undo_after: usize,
+        hold_ms: u64,
+    },
     /// A restart in the middle of an election: kill `first` (the group's leader, often), wait `gap_ms` until the
     /// others are electing, kill `second` for `down_ms`, restart it, then restart `first`.
-    ElectionRestarts { first: usize, second: usize, gap_ms: u64, down_ms: u64 },
+    ElectionRestarts {
+        first: usize,
+        second: usize,
+        gap_ms: u64,
+        down_ms: u64,
+    },
     /// Kill the node the previous kept action was sent to, right after its reply; restart it `undo_after`
     /// actions later (a leader killed between its commit and the followers learning of it).
-    KillLastReceiver { undo_after: usize },
+    KillLastReceiver {
+        undo_after: usize,
+    },
 }
 
 impl Action {
@@ -243,7 +281,8 @@ const ELECTION_HOLD_MS: std::ops::Range<u64> = 8_000..14_000;
 
 fn arb_fault_window(n: usize) -> BoxedStrategy<Action> {
     let node = 1..=n;
-    let window = |fault: Fault, undo: Fault, undo_after: usize| Action::FaultWindow { fault, undo, undo_after, hold_ms: 0 };
+    let window =
+        |fault: Fault, undo: Fault, undo_after: usize| Action::FaultWindow { fault, undo, undo_after, hold_ms: 0 };
     let other = move |a: usize, b: usize| if b >= a { b + 1 } else { b };
     prop_oneof![
         (node.clone(), 1usize..5).prop_map(move |(k, after)| window(Fault::Kill(k), Fault::Restart(k), after)),
@@ -257,15 +296,22 @@ fn arb_fault_window(n: usize) -> BoxedStrategy<Action> {
             window(Fault::Clog { from: a, to: b }, Fault::Unclog { from: a, to: b }, after)
         }),
         // Hazard: a minority (one node, or two) cut off past an election; what follows runs on both sides.
-        (node.clone(), any::<bool>(), 1usize..5, ELECTION_HOLD_MS, Just(n)).prop_map(move |(k, pair, after, hold_ms, n)| {
-            let mut minority = vec![k];
-            if pair && n >= 5 {
-                minority.push(k % n + 1);
+        (node.clone(), any::<bool>(), 1usize..5, ELECTION_HOLD_MS, Just(n)).prop_map(
+            move |(k, pair, after, hold_ms, n)| {
+                let mut minority = vec![k];
+                if pair && n >= 5 {
+                    minority.push(k % n + 1);
+                }
+                minority.sort_unstable();
+                let rest: Vec<usize> = (1..=n).filter(|j| !minority.contains(j)).collect();
+                Action::FaultWindow {
+                    fault: Fault::Partition(vec![minority, rest]),
+                    undo: Fault::Heal,
+                    undo_after: after,
+                    hold_ms,
+                }
             }
-            minority.sort_unstable();
-            let rest: Vec<usize> = (1..=n).filter(|j| !minority.contains(j)).collect();
-            Action::FaultWindow { fault: Fault::Partition(vec![minority, rest]), undo: Fault::Heal, undo_after: after, hold_ms }
-        }),
+        ),
         // Hazard: a long, GC-like pause, past an election.
         (node.clone(), 1usize..5, ELECTION_HOLD_MS).prop_map(|(k, after, hold_ms)| Action::FaultWindow {
             fault: Fault::Pause(k),
@@ -327,61 +373,88 @@ fn arb_extra(n: usize, config: &GenConfig) -> BoxedStrategy<Action> {
 pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
     let settle_ms = config.settle_ms;
     let faults = config.faults;
-    (config.nodes.clone(), 0u64..10_000, prop::sample::select(ORDERS.to_vec()), 1usize..4).prop_flat_map(move |(n, seed, order, pieces)| {
-        let masters = n.div_ceil(2);
-        let extras_max = config.extras_max;
-        let pairs = meets(order, n);
-        let meet_count = pairs.len();
-        // Keep bits and extras first: proptest shrinks a tuple element by element, and dropping actions is what
-        // makes a case small.
-        (
-            prop::collection::vec(prop::bool::weighted(0.95), 2 * (meet_count + n)),
-            prop::collection::vec(prop::option::weighted(0.4, arb_extra(n, &config)), meet_count + n),
-            Just((n, seed, order, pieces, masters, pairs)),
-            prop::collection::vec((any::<bool>(), any::<bool>()), meet_count),
-            any::<bool>(),
-            prop::collection::vec(1..=masters, n - masters),
-            arb_drift(n, faults),
-        )
-            .prop_map(move |(keep, extras, (n, seed, order, pieces, masters, pairs), flips, contiguous, replica_of, drift)| {
-                let mut plan: Vec<Action> = Vec::new();
-                let meet_actions: Vec<Action> = pairs
-                    .iter()
-                    .zip(&flips)
-                    .map(|(&(a, b), &(flip, with_id))| {
-                        // redis-cli's star MEET always goes from the joining node to n1.
-                        let (from, to) = if flip && order != MeetOrder::RedisCli { (b, a) } else { (a, b) };
-                        Action::Meet { from, to, with_id }
-                    })
-                    .collect();
-                let slot_actions: Vec<Action> = slot_split(masters, if contiguous { 1 } else { pieces })
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, ranges)| if contiguous { Action::AddSlotsRange { node: i + 1, ranges } } else { Action::AddSlots { node: i + 1, ranges } })
-                    .collect();
-                if order == MeetOrder::RedisCli {
-                    plan.extend(slot_actions);
-                    plan.extend(meet_actions);
-                } else {
-                    plan.extend(meet_actions);
-                    plan.extend(slot_actions);
-                }
-                plan.extend(replica_of.iter().enumerate().map(|(i, &m)| Action::Replicate { node: masters + 1 + i, master: m }));
-                // Interleave the extras: one optional extra after each planned action.
-                let mut actions = Vec::new();
-                let mut extras = extras.into_iter().flatten().take(extras_max);
-                for (i, a) in plan.into_iter().enumerate() {
-                    actions.push(a);
-                    // Extras go after every other planned action until they run out.
-                    if i % 2 == 1 {
-                        actions.extend(extras.next());
-                    }
-                }
-                actions.extend(extras);
-                let actions = actions.into_iter().zip(keep.iter().copied().chain(std::iter::repeat(true))).map(|(a, k)| (k, a)).collect();
-                Case { nodes: n, seed, order, actions, settle_ms, drift }
-            })
-    })
+    (config.nodes.clone(), 0u64..10_000, prop::sample::select(ORDERS.to_vec()), 1usize..4).prop_flat_map(
+        move |(n, seed, order, pieces)| {
+            let masters = n.div_ceil(2);
+            let extras_max = config.extras_max;
+            let pairs = meets(order, n);
+            let meet_count = pairs.len();
+            // Keep bits and extras first: proptest shrinks a tuple element by element, and dropping actions is what
+            // makes a case small.
+            (
+                prop::collection::vec(prop::bool::weighted(0.95), 2 * (meet_count + n)),
+                prop::collection::vec(prop::option::weighted(0.4, arb_extra(n, &config)), meet_count + n),
+                Just((n, seed, order, pieces, masters, pairs)),
+                prop::collection::vec((any::<bool>(), any::<bool>()), meet_count),
+                any::<bool>(),
+                prop::collection::vec(1..=masters, n - masters),
+                arb_drift(n, faults),
+            )
+                .prop_map(
+                    move |(
+                        keep,
+                        extras,
+                        (n, seed, order, pieces, masters, pairs),
+                        flips,
+                        contiguous,
+                        replica_of,
+                        drift,
+                    )| {
+                        let mut plan: Vec<Action> = Vec::new();
+                        let meet_actions: Vec<Action> = pairs
+                            .iter()
+                            .zip(&flips)
+                            .map(|(&(a, b), &(flip, with_id))| {
+                                // redis-cli's star MEET always goes from the joining node to n1.
+                                let (from, to) = if flip && order != MeetOrder::RedisCli { (b, a) } else { (a, b) };
+                                Action::Meet { from, to, with_id }
+                            })
+                            .collect();
+                        let slot_actions: Vec<Action> = slot_split(masters, if contiguous { 1 } else { pieces })
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, ranges)| {
+                                if contiguous {
+                                    Action::AddSlotsRange { node: i + 1, ranges }
+                                } else {
+                                    Action::AddSlots { node: i + 1, ranges }
+                                }
+                            })
+                            .collect();
+                        if order == MeetOrder::RedisCli {
+                            plan.extend(slot_actions);
+                            plan.extend(meet_actions);
+                        } else {
+                            plan.extend(meet_actions);
+                            plan.extend(slot_actions);
+                        }
+                        plan.extend(
+                            replica_of
+                                .iter()
+                                .enumerate()
+                                .map(|(i, &m)| Action::Replicate { node: masters + 1 + i, master: m }),
+                        );
+                        // Interleave the extras: one optional extra after each planned action.
+                        let mut actions = Vec::new();
+                        let mut extras = extras.into_iter().flatten().take(extras_max);
+                        for (i, a) in plan.into_iter().enumerate() {
+                            actions.push(a);
+                            // Extras go after every other planned action until they run out.
+                            if i % 2 == 1 {
+                                actions.extend(extras.next());
+                            }
+                        }
+                        actions.extend(extras);
+                        let actions = actions
+                            .into_iter()
+                            .zip(keep.iter().copied().chain(std::iter::repeat(true)))
+                            .map(|(a, k)| (k, a))
+                            .collect();
+                        Case { nodes: n, seed, order, actions, settle_ms, drift }
+                    },
+                )
+        },
+    )
 }
 
 #[cfg(test)]

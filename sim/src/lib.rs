@@ -31,9 +31,9 @@ pub mod verdict;
 
 pub use client::{show_reply, CallRecord};
 pub use run::{hosts, known_node_count, normalize, Host, Outcome, RunOptions, Violation};
-pub use verdict::{Class, FaultWindow, Finding, Rule, Tally};
 #[cfg(madsim)]
 pub use run::{run, run_checking_determinism};
+pub use verdict::{Class, FaultWindow, Finding, Rule, Tally};
 #[cfg(madsim)]
 pub mod sweep;
 
@@ -42,7 +42,11 @@ pub mod sweep;
 pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "scenario: {file}\nstrategy: {}\nprofile: {}\nseed: {}", outcome.strategy, outcome.profile, outcome.seed);
+    let _ = writeln!(
+        out,
+        "scenario: {file}\nstrategy: {}\nprofile: {}\nseed: {}",
+        outcome.strategy, outcome.profile, outcome.seed
+    );
     let _ = writeln!(out, "verdict: {}", verdict_line(outcome));
     for finding in &outcome.findings {
         let _ = writeln!(out, "  {finding}");

@@ -71,7 +71,10 @@ mod real_cli {
             for u in &unsupported {
                 eprintln!("{}: unsupported in real mode: {u}", args.file.display());
             }
-            eprintln!("sim real: not run; the simulator runs it: cargo run --release -p sim -- replay {} --seed 0", args.file.display());
+            eprintln!(
+                "sim real: not run; the simulator runs it: cargo run --release -p sim -- replay {} --seed 0",
+                args.file.display()
+            );
             return 2;
         }
         let node_bin = args.node_bin.unwrap_or_else(|| {
@@ -88,7 +91,11 @@ mod real_cli {
         }
         let base_port = args.base_port.unwrap_or(scenario.header.base_port);
         let options = sim::real::RealOptions { strategy, base_port, node_bin, work_dir: work_dir.clone() };
-        println!("# real: file={} strategy={strategy} base-port={base_port} nodes={}", args.file.display(), scenario.header.nodes);
+        println!(
+            "# real: file={} strategy={strategy} base-port={base_port} nodes={}",
+            args.file.display(),
+            scenario.header.nodes
+        );
         let started = Instant::now();
         let outcome = match sim::real::run(&scenario, &options) {
             Ok(outcome) => outcome,
@@ -103,7 +110,10 @@ mod real_cli {
             let _ = std::fs::remove_dir_all(&work_dir);
         } else if !outcome.passed() {
             println!("node logs: {}", work_dir.display());
-            println!("in simulation: cargo run --release -p sim -- replay {} --seed 0 --strategy {strategy}", args.file.display());
+            println!(
+                "in simulation: cargo run --release -p sim -- replay {} --seed 0 --strategy {strategy}",
+                args.file.display()
+            );
         }
         println!("wall: {:.3}s", wall.as_secs_f64());
         i32::from(!outcome.passed())
@@ -129,7 +139,11 @@ mod cli {
     use sim::Class;
 
     #[derive(Parser)]
-    #[command(name = "sim", version, about = "Deterministic simulation of clustersim nodes: sweep seeds, replay one, benchmark")]
+    #[command(
+        name = "sim",
+        version,
+        about = "Deterministic simulation of clustersim nodes: sweep seeds, replay one, benchmark"
+    )]
     struct Cli {
         #[command(subcommand)]
         command: Command,
@@ -314,7 +328,10 @@ mod cli {
     pub fn replay_command(file: &Path, seed: u64, strategy: Strategy, profile: Profile, strict: bool) -> String {
         let profile = if profile == Profile::Lan { String::new() } else { format!(" --profile {profile}") };
         let strict = if strict { " --strict" } else { "" };
-        format!("cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}{strict}", file.display())
+        format!(
+            "cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}{strict}",
+            file.display()
+        )
     }
 
     /// `sim real` from the simulation build: build the real flavour, then hand over to its `sim real`.
@@ -368,7 +385,11 @@ mod cli {
                 let report = sweep(&scenario, strategy, profile, seeds, jobs, &|done| bar.set_position(done));
                 bar.finish_and_clear();
                 for (seed, result) in report.reported() {
-                    println!("seed {seed}: {} | replay: {}", seed_line(result), replay_command(&file, *seed, strategy, profile, strict_flag));
+                    println!(
+                        "seed {seed}: {} | replay: {}",
+                        seed_line(result),
+                        replay_command(&file, *seed, strategy, profile, strict_flag)
+                    );
                 }
                 let strict = if scenario.header.strict { " strict" } else { "" };
                 println!("availability: {}{strict}", report.tally());
@@ -389,9 +410,37 @@ mod cli {
                 println!("trace-hash: {:016x}", outcome.trace_hash);
                 i32::from(!outcome.passed())
             }
-            Command::Fuzz { cases, strategy, profile, nodes, no_faults, safety_only, strict, extras, sleep_ms_max, seed, shrink_iters, out } => {
-                let gen = sim::gen::GenConfig { nodes, faults: !no_faults, extras_max: extras, sleep_ms_max, settle_ms: 30_000 };
-                let options = sim::fuzz::FuzzOptions { cases, strategy, profile, gen, seed, shrink_iters_max: shrink_iters, safety_only, strict };
+            Command::Fuzz {
+                cases,
+                strategy,
+                profile,
+                nodes,
+                no_faults,
+                safety_only,
+                strict,
+                extras,
+                sleep_ms_max,
+                seed,
+                shrink_iters,
+                out,
+            } => {
+                let gen = sim::gen::GenConfig {
+                    nodes,
+                    faults: !no_faults,
+                    extras_max: extras,
+                    sleep_ms_max,
+                    settle_ms: 30_000,
+                };
+                let options = sim::fuzz::FuzzOptions {
+                    cases,
+                    strategy,
+                    profile,
+                    gen,
+                    seed,
+                    shrink_iters_max: shrink_iters,
+                    safety_only,
+                    strict,
+                };
                 let bar = progress_bar(u64::from(cases));
                 let report = sim::fuzz::fuzz(&options, &|passed, runs| {
                     bar.set_position(passed);
@@ -433,13 +482,23 @@ mod cli {
                 let scenario = load_or_exit(&file, false);
                 let strategies = if strategy.is_empty() { Strategy::ALL.to_vec() } else { strategy };
                 println!("bench: file={} seeds={seeds} per measurement", file.display());
-                println!("{:<18} {:>12} {:>12} {:>9} {:>16}", "strategy", "seeds/s 1job", "seeds/s 2job", "speedup", "virtual s/wall s");
+                println!(
+                    "{:<18} {:>12} {:>12} {:>9} {:>16}",
+                    "strategy", "seeds/s 1job", "seeds/s 2job", "speedup", "virtual s/wall s"
+                );
                 for s in strategies {
                     let one = sweep(&scenario, s, Profile::Lan, 0..seeds, 1, &|_| {});
                     let two = sweep(&scenario, s, Profile::Lan, seeds..2 * seeds, 2, &|_| {});
                     let rate = |r: &sim::sweep::SweepReport| seeds as f64 / r.wall.as_secs_f64();
                     let speed = one.virtual_time().as_secs_f64() / one.wall.as_secs_f64();
-                    println!("{:<18} {:>12.1} {:>12.1} {:>8.2}x {:>16.0}", s.name(), rate(&one), rate(&two), rate(&two) / rate(&one), speed);
+                    println!(
+                        "{:<18} {:>12.1} {:>12.1} {:>8.2}x {:>16.0}",
+                        s.name(),
+                        rate(&one),
+                        rate(&two),
+                        rate(&two) / rate(&one),
+                        speed
+                    );
                 }
                 0
             }
@@ -482,7 +541,12 @@ mod cli {
                     println!();
                 }
                 if let Some(path) = json {
-                    let text = format!("{{\"file\":\"{}\",\"strict\":{},\"cells\":[{}]}}\n", file.display(), scenario.header.strict, cells.join(","));
+                    let text = format!(
+                        "{{\"file\":\"{}\",\"strict\":{},\"cells\":[{}]}}\n",
+                        file.display(),
+                        scenario.header.strict,
+                        cells.join(",")
+                    );
                     if let Err(e) = std::fs::write(&path, text) {
                         eprintln!("{}: {e}", path.display());
                         return 2;

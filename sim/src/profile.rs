@@ -42,7 +42,11 @@ impl Profile {
         match self {
             Profile::Swarm => {
                 let draw = splitmix(splitmix(seed) ^ node as u64);
-                if draw % 2 == 0 { 0 } else { ((draw >> 8) % 41) as i32 - 20 }
+                if draw % 2 == 0 {
+                    0
+                } else {
+                    ((draw >> 8) % 41) as i32 - 20
+                }
             }
             _ => 0,
         }
@@ -136,7 +140,14 @@ impl Profile {
                         if b >= a {
                             b += 1;
                         }
-                        (rng.gen_range(300..3000u64), rng.gen_range(100..4000u64), rng.gen_range(0..4u8), a, b, rng.gen_range(1..nodes.max(2)))
+                        (
+                            rng.gen_range(300..3000u64),
+                            rng.gen_range(100..4000u64),
+                            rng.gen_range(0..4u8),
+                            a,
+                            b,
+                            rng.gen_range(1..nodes.max(2)),
+                        )
                     };
                     tokio::time::sleep(Duration::from_millis(gap)).await;
                     let hold = Duration::from_millis(hold);
@@ -196,6 +207,10 @@ pub struct ProfileParseError(pub String);
 impl FromStr for Profile {
     type Err = ProfileParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Profile::ALL.into_iter().chain([Profile::Swarm]).find(|p| p.name() == s).ok_or_else(|| ProfileParseError(s.to_string()))
+        Profile::ALL
+            .into_iter()
+            .chain([Profile::Swarm])
+            .find(|p| p.name() == s)
+            .ok_or_else(|| ProfileParseError(s.to_string()))
     }
 }

@@ -52,7 +52,13 @@ pub fn hosts(scenario: &Scenario, base_port: u16) -> Result<Vec<Host>, String> {
     Ok((1..=nodes)
         .map(|i| {
             let port = base_port + (i as u16 - 1);
-            Host { name: format!("n{i}"), ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port, bus_port: port + 10000, id: NodeId::from_u64(i as u64) }
+            Host {
+                name: format!("n{i}"),
+                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                port,
+                bus_port: port + 10000,
+                id: NodeId::from_u64(i as u64),
+            }
         })
         .collect())
 }
@@ -66,7 +72,10 @@ pub fn run(scenario: &Scenario, options: &RealOptions) -> Result<Outcome, String
     }
     let hosts = hosts(scenario, options.base_port)?;
     let sink = TraceSink::default();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
     crate::trace::start_wall_clock();
     let processes = Arc::new(Processes::new(&hosts, options, sink.clone()));
     let raw = runtime.block_on(async {
@@ -147,7 +156,11 @@ impl Processes {
     fn spawn(&self, node: usize) -> Result<Child, String> {
         let host = &self.hosts[node - 1];
         let log_path = self.log_path(node);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         let mut command = Command::new(&self.bin);
         command
             .args(["--port", &host.port.to_string(), "--bus-port", &host.bus_port.to_string()])
@@ -175,7 +188,11 @@ impl Processes {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(format!("n{node} did not listen on {addr} within {}s: {}", START_TIMEOUT.as_secs(), log_tail(&self.log_path(node))));
+                return Err(format!(
+                    "n{node} did not listen on {addr} within {}s: {}",
+                    START_TIMEOUT.as_secs(),
+                    log_tail(&self.log_path(node))
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -65,7 +65,14 @@ pub enum Violation {
     /// does not list a node that MEET had joined.
     StaleMembershipRead { line: usize, node: usize, missing: String, write_ok_at: Duration, read_start: Duration },
     /// Convergence (check/convergence.rs): a node of a settled cluster does not list every node.
-    NotConverged { line: usize, node: usize, known: usize, expected: usize, missing: Option<usize>, error: Option<String> },
+    NotConverged {
+        line: usize,
+        node: usize,
+        known: usize,
+        expected: usize,
+        missing: Option<usize>,
+        error: Option<String>,
+    },
     /// Convergence: `node` lists `lists`, which does not list it back.
     OneSidedMembership { line: usize, node: usize, lists: usize },
     /// Agreement (check/agreement.rs): two nodes differ on the config signature or on CLUSTER SLOTS. Texts as
@@ -130,14 +137,19 @@ impl Violation {
     /// The property the violation breaks (the checker's name).
     pub fn property(&self) -> &'static str {
         match self {
-            Violation::KnownNodes { .. } | Violation::MissingNode { .. } | Violation::UnexpectedReply { .. } | Violation::MissingText { .. } => "expect",
+            Violation::KnownNodes { .. }
+            | Violation::MissingNode { .. }
+            | Violation::UnexpectedReply { .. }
+            | Violation::MissingText { .. } => "expect",
             Violation::Unavailable { .. } => "availability",
             Violation::StaleMembershipRead { .. } => "linearizable-reads",
             Violation::NotConverged { .. } | Violation::OneSidedMembership { .. } => "convergence",
             Violation::Disagreement { .. } => "agreement",
             Violation::NotSettled { .. } => "liveness",
             Violation::NeverConsistent { .. } => "wait-consistent",
-            Violation::SlotOwnedTwice { .. } | Violation::ReplicaOfNonMaster { .. } | Violation::EpochWentBack { .. } => "slot-safety",
+            Violation::SlotOwnedTwice { .. }
+            | Violation::ReplicaOfNonMaster { .. }
+            | Violation::EpochWentBack { .. } => "slot-safety",
             Violation::LostWrite { .. } => "durability",
         }
     }
@@ -200,10 +212,26 @@ impl fmt::Display for Violation {
                 first.0, other.0, first.0, first.1, other.0, other.1
             ),
             Violation::NotSettled { within_ms, cause, .. } => {
-                write!(f, "{}", cause.to_string().replacen(": ", &format!(": not settled {} after faults stopped: ", show_ms(*within_ms)), 1))
+                write!(
+                    f,
+                    "{}",
+                    cause.to_string().replacen(
+                        ": ",
+                        &format!(": not settled {} after faults stopped: ", show_ms(*within_ms)),
+                        1
+                    )
+                )
             }
             Violation::NeverConsistent { within_ms, cause, .. } => {
-                write!(f, "{}", cause.to_string().replacen(": ", &format!(": still inconsistent after {}: ", show_ms(*within_ms)), 1))
+                write!(
+                    f,
+                    "{}",
+                    cause.to_string().replacen(
+                        ": ",
+                        &format!(": still inconsistent after {}: ", show_ms(*within_ms)),
+                        1
+                    )
+                )
             }
             Violation::SlotOwnedTwice { line, node, slot, owners } => {
                 write!(f, "line {line}: n{node}'s CLUSTER NODES gives slot {slot} two owners: {}", owners.join(" and "))
@@ -212,7 +240,10 @@ impl fmt::Display for Violation {
                 write!(f, "line {line}: n{node}'s CLUSTER NODES makes {replica} a replica of {master}, which {why}")
             }
             Violation::EpochWentBack { line, node, of, from, to } => {
-                write!(f, "line {line}: n{node}'s CLUSTER NODES shows {of}'s config epoch going back from {from} to {to}")
+                write!(
+                    f,
+                    "line {line}: n{node}'s CLUSTER NODES shows {of}'s config epoch going back from {from} to {to}"
+                )
             }
             Violation::LostWrite { line, write, ok_at, node, missing } => write!(
                 f,
@@ -362,7 +393,9 @@ pub fn normalize(text: &str, hosts: &[Host]) -> String {
 
 /// Lines of a CLUSTER NODES-like reply that start with a 40-hex id (AiKv's `grep -cE '^[0-9a-f]{40}'`).
 pub fn known_node_count(text: &str) -> usize {
-    text.lines().filter(|l| l.len() >= 40 && l.as_bytes()[..40].iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))).count()
+    text.lines()
+        .filter(|l| l.len() >= 40 && l.as_bytes()[..40].iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)))
+        .count()
 }
 
 fn reply_text(reply: &Reply) -> Option<String> {
@@ -535,7 +568,12 @@ async fn poll_views(client: &mut Client, nodes: usize, line: usize, with_slots: 
 
 /// Executes the scenario's steps with one client, judging `expect`, `settle` and `wait-consistent` as it goes;
 /// `faults` carries out the fault steps. The same in simulation and in real mode.
-pub(crate) async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink, faults: std::sync::Arc<dyn Control>) -> RawOutcome {
+pub(crate) async fn execute(
+    scenario: &Scenario,
+    hosts: &[Host],
+    sink: TraceSink,
+    faults: std::sync::Arc<dyn Control>,
+) -> RawOutcome {
     let addrs: Vec<SocketAddr> = hosts.iter().map(|h| SocketAddr::new(h.ip, h.port)).collect();
     let mut client = Client::new(addrs, sink.clone());
     let restarts = faults.clone();
@@ -556,7 +594,10 @@ pub(crate) async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink
                     let differ = crate::check::agreement::signatures_identical(&views, line);
                     let waited = crate::trace::now() - start;
                     if unreachable.is_none() && differ.is_none() {
-                        sink.push("check", &format!("wait-consistent: config signatures agree after {}ms", waited.as_millis()));
+                        sink.push(
+                            "check",
+                            &format!("wait-consistent: config signatures agree after {}ms", waited.as_millis()),
+                        );
                         break;
                     }
                     if waited >= Duration::from_millis(*within_ms) {
@@ -564,7 +605,8 @@ pub(crate) async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink
                             Some((node, error)) => Violation::Unavailable { line, node, error },
                             None => differ.expect("checked above"),
                         };
-                        let v = Violation::NeverConsistent { line, within_ms: *within_ms, cause: Box::new(cause) }.normalized(hosts);
+                        let v = Violation::NeverConsistent { line, within_ms: *within_ms, cause: Box::new(cause) }
+                            .normalized(hosts);
                         sink.push("check", &format!("VIOLATION {v}"));
                         violations.push(v);
                         break;
@@ -629,7 +671,15 @@ pub(crate) async fn execute(scenario: &Scenario, hosts: &[Host], sink: TraceSink
         final_nodes.push(normalize(&reply_text(&reply).unwrap_or_else(|| show_reply(&reply)), hosts));
     }
     let windows = faults.windows();
-    RawOutcome { history: client.history, violations, final_nodes, virtual_time: end, settled, windows, strict: scenario.header.strict }
+    RawOutcome {
+        history: client.history,
+        violations,
+        final_nodes,
+        virtual_time: end,
+        settled,
+        windows,
+        strict: scenario.header.strict,
+    }
 }
 
 fn targets(target: Target, nodes: usize) -> Vec<usize> {
@@ -651,7 +701,13 @@ fn judge(check: &Check, reply: &Reply, node: usize, line: usize, hosts: &[Host])
     match check {
         Check::KnownNodes(expected) => {
             let known = if error.is_some() { 0 } else { known_node_count(&text) };
-            (error.is_some() || known != *expected).then_some(Violation::KnownNodes { line, node, expected: *expected, known, error })
+            (error.is_some() || known != *expected).then_some(Violation::KnownNodes {
+                line,
+                node,
+                expected: *expected,
+                known,
+                error,
+            })
         }
         Check::Knows(word) => {
             let id = resolve_one(word, hosts);
@@ -677,7 +733,12 @@ fn judge(check: &Check, reply: &Reply, node: usize, line: usize, hosts: &[Host])
             let expected = resolve_one(word, hosts);
             let shown = show_reply(reply);
             let found = text.contains(&expected) || shown.contains(&expected);
-            (!found).then(|| Violation::MissingText { line, node, expected: normalize(&expected, hosts), got: normalize(&shown, hosts) })
+            (!found).then(|| Violation::MissingText {
+                line,
+                node,
+                expected: normalize(&expected, hosts),
+                got: normalize(&shown, hosts),
+            })
         }
     }
 }

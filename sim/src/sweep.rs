@@ -62,7 +62,8 @@ impl SeedResult {
 }
 
 pub fn judge(outcome: &Outcome) -> SeedResult {
-    let (findings, tally, trace_hash, virtual_time) = (outcome.findings.clone(), outcome.tally, outcome.trace_hash, outcome.virtual_time);
+    let (findings, tally, trace_hash, virtual_time) =
+        (outcome.findings.clone(), outcome.tally, outcome.trace_hash, outcome.virtual_time);
     if outcome.passed() {
         SeedResult::Passed { findings, tally, trace_hash, virtual_time }
     } else {
@@ -122,7 +123,10 @@ impl SweepReport {
 
     /// Seeds with at least one violation of one of these properties (`Violation::property`).
     pub fn property_count(&self, properties: &[&str]) -> usize {
-        self.results.values().filter(|r| r.findings().iter().any(|f| properties.contains(&f.violation.property()))).count()
+        self.results
+            .values()
+            .filter(|r| r.findings().iter().any(|f| properties.contains(&f.violation.property())))
+            .count()
     }
 
     pub fn first_failed(&self) -> Option<u64> {
@@ -266,7 +270,11 @@ mod tests {
         let line = seed_line(&r.results[&3]);
         assert!(line.starts_with("Unavailable line 3: n1 answered -ERR x [safety: wrong answer"), "{line}");
         assert!(line.ends_with("(+1 more: 1 liveness)"), "{line}");
-        assert_eq!(r.reported().map(|(s, _)| *s).collect::<Vec<_>>(), [1, 2, 3, 4], "availability-only seeds are listed too");
+        assert_eq!(
+            r.reported().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [1, 2, 3, 4],
+            "availability-only seeds are listed too"
+        );
         assert_eq!(r.tally(), Tally { calls: 40, errors: 5, errors_in_windows: 0 });
     }
 }

@@ -157,7 +157,9 @@ where
         let Some(sink) = CURRENT.with(|c| c.borrow().clone()) else { return };
         let host = ctx
             .event_scope(event)
-            .and_then(|scope| scope.from_root().find_map(|span| span.extensions().get::<HostName>().map(|h| h.0.clone())))
+            .and_then(|scope| {
+                scope.from_root().find_map(|span| span.extensions().get::<HostName>().map(|h| h.0.clone()))
+            })
             .unwrap_or_else(|| "?".to_string());
         let mut visitor = Fields::default();
         event.record(&mut visitor);

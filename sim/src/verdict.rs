@@ -173,7 +173,10 @@ impl Rule {
     pub fn class(&self) -> Class {
         match self {
             Rule::SafetyProperty { .. } | Rule::WrongAnswer => Class::Safety,
-            Rule::NotSettled | Rule::ErrorWhileHealthy | Rule::InconsistentWhileHealthy | Rule::AfterRefusedWrite { .. } => Class::Liveness,
+            Rule::NotSettled
+            | Rule::ErrorWhileHealthy
+            | Rule::InconsistentWhileHealthy
+            | Rule::AfterRefusedWrite { .. } => Class::Liveness,
             Rule::DuringFault { .. } | Rule::AfterFaultedWrite { .. } => Class::Availability,
         }
     }
@@ -189,14 +192,26 @@ impl fmt::Display for Rule {
             Rule::ErrorWhileHealthy => f.write_str("error outside every fault window"),
             Rule::InconsistentWhileHealthy => f.write_str("inconsistent outside every fault window"),
             Rule::AfterRefusedWrite { write } => {
-                write!(f, "depends on line {}'s error at {} (n{}), outside every fault window", write.line, stamp(write.at).trim(), write.node)
+                write!(
+                    f,
+                    "depends on line {}'s error at {} (n{}), outside every fault window",
+                    write.line,
+                    stamp(write.at).trim(),
+                    write.node
+                )
             }
             Rule::DuringFault { window, recovering: false } => write!(f, "during fault window {window}"),
             Rule::DuringFault { window, recovering: true } => {
                 write!(f, "within {}s recovery after fault window {window}", RECOVERY_MS / 1000)
             }
             Rule::AfterFaultedWrite { write, window } => {
-                write!(f, "depends on line {}'s error at {} (n{}) in fault window {window}", write.line, stamp(write.at).trim(), write.node)
+                write!(
+                    f,
+                    "depends on line {}'s error at {} (n{}) in fault window {window}",
+                    write.line,
+                    stamp(write.at).trim(),
+                    write.node
+                )
             }
         }
     }
@@ -268,15 +283,34 @@ impl std::ops::AddAssign for Tally {
 impl fmt::Display for Tally {
     /// `calls=120 errors=3 share=2.50% in_fault_windows=3`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "calls={} errors={} share={:.2}% in_fault_windows={}", self.calls, self.errors, self.error_percent(), self.errors_in_windows)
+        write!(
+            f,
+            "calls={} errors={} share={:.2}% in_fault_windows={}",
+            self.calls,
+            self.errors,
+            self.error_percent(),
+            self.errors_in_windows
+        )
     }
 }
 
 /// Read-only commands: an error from one of them excuses nothing later (it changed nothing). Every other
 /// command counts as a write. CLUSTER subcommands by name, other commands by their first word.
-const CLUSTER_READS: [&str; 11] =
-    ["NODES", "SLOTS", "SHARDS", "INFO", "MYID", "MYSHARDID", "KEYSLOT", "COUNTKEYSINSLOT", "GETKEYSINSLOT", "COUNT-FAILURE-REPORTS", "LINKS"];
-const READS: [&str; 12] = ["PING", "ECHO", "INFO", "GET", "EXISTS", "DBSIZE", "COMMAND", "HELLO", "READONLY", "READWRITE", "TIME", "TTL"];
+const CLUSTER_READS: [&str; 11] = [
+    "NODES",
+    "SLOTS",
+    "SHARDS",
+    "INFO",
+    "MYID",
+    "MYSHARDID",
+    "KEYSLOT",
+    "COUNTKEYSINSLOT",
+    "GETKEYSINSLOT",
+    "COUNT-FAILURE-REPORTS",
+    "LINKS",
+];
+const READS: [&str; 12] =
+    ["PING", "ECHO", "INFO", "GET", "EXISTS", "DBSIZE", "COMMAND", "HELLO", "READONLY", "READWRITE", "TIME", "TTL"];
 
 /// Whether a recorded command (as shown in the history) may change the cluster.
 pub fn is_write(command: &str) -> bool {
@@ -296,11 +330,22 @@ fn window_meeting(windows: &[FaultWindow], start: Duration, end: Duration) -> Op
 /// The latest write that answered an error and ended by `start`, with the fault window that error met, if any:
 /// the earlier step a failing line depends on. A write whose error met a window is preferred (availability);
 /// otherwise the latest failed write at all.
-fn failed_write(history: &[CallRecord], windows: &[FaultWindow], start: Duration) -> Option<(FailedWrite, Option<FaultWindow>)> {
-    let failed: Vec<&CallRecord> =
-        history.iter().filter(|c| !c.quiet && c.line > 0 && c.end <= start && matches!(c.reply, Reply::Error(_)) && is_write(&c.command)).collect();
+fn failed_write(
+    history: &[CallRecord],
+    windows: &[FaultWindow],
+    start: Duration,
+) -> Option<(FailedWrite, Option<FaultWindow>)> {
+    let failed: Vec<&CallRecord> = history
+        .iter()
+        .filter(|c| {
+            !c.quiet && c.line > 0 && c.end <= start && matches!(c.reply, Reply::Error(_)) && is_write(&c.command)
+        })
+        .collect();
     let write = |c: &CallRecord| FailedWrite { line: c.line, node: c.node, at: c.end };
-    let windowed = failed.iter().rev().find_map(|c| window_meeting(windows, c.start, c.end).map(|(w, _)| (write(c), Some(w.clone()))));
+    let windowed = failed
+        .iter()
+        .rev()
+        .find_map(|c| window_meeting(windows, c.start, c.end).map(|(w, _)| (write(c), Some(w.clone()))));
     windowed.or_else(|| failed.last().map(|c| (write(c), None)))
 }
 
@@ -313,7 +358,9 @@ pub fn classify(violation: &Violation, history: &[CallRecord], windows: &[FaultW
         | Violation::ReplicaOfNonMaster { .. }
         | Violation::EpochWentBack { .. }
         | Violation::Disagreement { .. } => Rule::SafetyProperty { property: violation.property() },
-        Violation::NotSettled { .. } | Violation::NotConverged { .. } | Violation::OneSidedMembership { .. } => Rule::NotSettled,
+        Violation::NotSettled { .. } | Violation::NotConverged { .. } | Violation::OneSidedMembership { .. } => {
+            Rule::NotSettled
+        }
         Violation::NeverConsistent { line, .. } => {
             let polls = history.iter().filter(|c| c.line == *line);
             let start = polls.clone().map(|c| c.start).min().unwrap_or_default();
@@ -332,7 +379,9 @@ pub fn classify(violation: &Violation, history: &[CallRecord], windows: &[FaultW
         | Violation::MissingText { line, node, .. }
         | Violation::Unavailable { line, node, .. } => {
             let call = history.iter().rev().find(|c| !c.quiet && c.line == *line && c.node == *node);
-            let (start, end, error) = call.map_or((Duration::ZERO, Duration::ZERO, false), |c| (c.start, c.end, matches!(c.reply, Reply::Error(_))));
+            let (start, end, error) = call.map_or((Duration::ZERO, Duration::ZERO, false), |c| {
+                (c.start, c.end, matches!(c.reply, Reply::Error(_)))
+            });
             if error {
                 if let Some((window, recovering)) = window_meeting(windows, start, end) {
                     return Rule::DuringFault { window: window.clone(), recovering };
@@ -395,11 +444,22 @@ mod tests {
     }
 
     fn known_nodes(line: usize, node: usize, error: Option<&str>) -> Violation {
-        Violation::KnownNodes { line, node, expected: 3, known: if error.is_some() { 0 } else { 2 }, error: error.map(String::from) }
+        Violation::KnownNodes {
+            line,
+            node,
+            expected: 3,
+            known: if error.is_some() { 0 } else { 2 },
+            error: error.map(String::from),
+        }
     }
 
     fn nodes_reply(n: usize) -> Reply {
-        Reply::Bulk((1..=n).map(|i| format!("{:040x} 10.0.0.{i}:6379@16379 master - 0 0 0 connected\n", i)).collect::<String>().into())
+        Reply::Bulk(
+            (1..=n)
+                .map(|i| format!("{:040x} 10.0.0.{i}:6379@16379 master - 0 0 0 connected\n", i))
+                .collect::<String>()
+                .into(),
+        )
     }
 
     #[test]
@@ -416,7 +476,10 @@ mod tests {
         let history = [call(1, 9, "CLUSTER NODES", 20_000, 20_010, Reply::error("ERR no leader"))];
         let rule = classify(&known_nodes(9, 1, Some("ERR no leader")), &history, &[window(10_000, 15_000)]);
         assert_eq!(rule, Rule::DuringFault { window: window(10_000, 15_000), recovering: true });
-        assert_eq!(rule.to_string(), "availability: within 17s recovery after fault window 10.000s–15.000s (partition n1 n2,n3)");
+        assert_eq!(
+            rule.to_string(),
+            "availability: within 17s recovery after fault window 10.000s–15.000s (partition n1 n2,n3)"
+        );
     }
 
     #[test]
@@ -435,9 +498,18 @@ mod tests {
             call(3, 40, "CLUSTER NODES", 60_000, 60_010, nodes_reply(2)),
         ];
         let rule = classify(&known_nodes(40, 3, None), &history, &[window(10_000, 15_000)]);
-        assert_eq!(rule, Rule::AfterFaultedWrite { write: FailedWrite { line: 7, node: 1, at: ms(13_100) }, window: window(10_000, 15_000) });
+        assert_eq!(
+            rule,
+            Rule::AfterFaultedWrite {
+                write: FailedWrite { line: 7, node: 1, at: ms(13_100) },
+                window: window(10_000, 15_000)
+            }
+        );
         assert_eq!(rule.class(), Class::Availability);
-        assert!(rule.to_string().starts_with("availability: depends on line 7's error at 13.100s (n1) in fault window"), "{rule}");
+        assert!(
+            rule.to_string().starts_with("availability: depends on line 7's error at 13.100s (n1) in fault window"),
+            "{rule}"
+        );
     }
 
     #[test]
@@ -463,8 +535,10 @@ mod tests {
     #[test]
     fn a_wrong_answer_with_no_fault_and_no_earlier_error_is_safety() {
         // local-only's init script: n3 lists 5 of 6 nodes, every MEET answered OK, no fault anywhere.
-        let history =
-            [call(1, 7, "CLUSTER MEET 10.0.0.3 6381", 1_000, 1_100, Reply::ok()), call(3, 40, "CLUSTER NODES", 2_000, 2_010, nodes_reply(2))];
+        let history = [
+            call(1, 7, "CLUSTER MEET 10.0.0.3 6381", 1_000, 1_100, Reply::ok()),
+            call(3, 40, "CLUSTER NODES", 2_000, 2_010, nodes_reply(2)),
+        ];
         let rule = classify(&known_nodes(40, 3, None), &history, &[]);
         assert_eq!(rule, Rule::WrongAnswer);
         assert_eq!(rule.class(), Class::Safety);
@@ -478,7 +552,13 @@ mod tests {
 
     #[test]
     fn checked_safety_properties_are_safety_whatever_the_faults() {
-        let stale = Violation::StaleMembershipRead { line: 9, node: 3, missing: "n5".into(), write_ok_at: ms(1), read_start: ms(2) };
+        let stale = Violation::StaleMembershipRead {
+            line: 9,
+            node: 3,
+            missing: "n5".into(),
+            write_ok_at: ms(1),
+            read_start: ms(2),
+        };
         let rule = classify(&stale, &[], &[window(0, 100_000)]);
         assert_eq!(rule, Rule::SafetyProperty { property: "linearizable-reads" });
         assert_eq!(rule.class(), Class::Safety);
@@ -486,7 +566,11 @@ mod tests {
 
     #[test]
     fn not_settling_after_the_faults_stopped_is_liveness() {
-        let v = Violation::NotSettled { line: 30, within_ms: 30_000, cause: Box::new(Violation::OneSidedMembership { line: 30, node: 1, lists: 2 }) };
+        let v = Violation::NotSettled {
+            line: 30,
+            within_ms: 30_000,
+            cause: Box::new(Violation::OneSidedMembership { line: 30, node: 1, lists: 2 }),
+        };
         assert_eq!(classify(&v, &[], &[window(0, 100_000)]).class(), Class::Liveness);
     }
 
@@ -499,7 +583,10 @@ mod tests {
         let mut last = poll.clone();
         (last.start, last.end) = (ms(15_000), ms(15_010));
         let history = [poll, last];
-        assert!(matches!(classify(&v, &history, &[window(14_000, 14_500)]), Rule::DuringFault { recovering: false, .. }));
+        assert!(matches!(
+            classify(&v, &history, &[window(14_000, 14_500)]),
+            Rule::DuringFault { recovering: false, .. }
+        ));
         assert_eq!(classify(&v, &history, &[]), Rule::InconsistentWhileHealthy);
     }
 
@@ -519,7 +606,13 @@ mod tests {
         let violations = vec![
             Violation::Unavailable { line: 5, node: 1, error: "ERR no leader".into() },
             Violation::Unavailable { line: 6, node: 2, error: "ERR no leader".into() },
-            Violation::LostWrite { line: 8, write: "CLUSTER ADDSLOTS 1".into(), ok_at: ms(1), node: 1, missing: "slot 1".into() },
+            Violation::LostWrite {
+                line: 8,
+                write: "CLUSTER ADDSLOTS 1".into(),
+                ok_at: ms(1),
+                node: 1,
+                missing: "slot 1".into(),
+            },
         ];
         let findings = judge(violations, &history, &[window(10_000, 13_000)]);
         let classes: Vec<Class> = findings.iter().map(Finding::class).collect();
@@ -554,7 +647,10 @@ mod tests {
         log.update(ms(6_000), true, "pause n1");
         let windows = log.windows(ms(7_000));
         assert_eq!(windows.len(), 3);
-        assert_eq!((windows[0].start, windows[0].end, windows[0].opened_by.as_str()), (ms(1_000), ms(3_000), "kill n2"));
+        assert_eq!(
+            (windows[0].start, windows[0].end, windows[0].opened_by.as_str()),
+            (ms(1_000), ms(3_000), "kill n2")
+        );
         assert_eq!((windows[1].start, windows[1].end), (ms(5_000), ms(5_000)));
         assert_eq!((windows[2].start, windows[2].end), (ms(6_000), ms(7_000)), "an open window ends now");
     }

@@ -10,7 +10,14 @@ use sim::{run, RunOptions};
 
 fn replay_hash_in_new_process(file: &str, seed: u64, strategy: Strategy) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(["replay", common::scenario_path(file).to_str().unwrap(), "--seed", &seed.to_string(), "--strategy", strategy.name()])
+        .args([
+            "replay",
+            common::scenario_path(file).to_str().unwrap(),
+            "--seed",
+            &seed.to_string(),
+            "--strategy",
+            strategy.name(),
+        ])
         .output()
         .expect("run the sim binary");
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -69,7 +76,11 @@ fn local_only_traces_are_identical_across_runs_and_processes() {
 fn madsim_finds_every_random_draw_repeated_in_a_local_only_run() {
     let scenario = common::load("aikv_cluster_init.scn");
     let outcome = sim::run_checking_determinism(&scenario, &RunOptions::new(3, Strategy::LocalOnly));
-    assert_eq!(outcome.class(), Some(sim::Class::Safety), "local-only still fails the init script under the checker, with a wrong answer");
+    assert_eq!(
+        outcome.class(),
+        Some(sim::Class::Safety),
+        "local-only still fails the init script under the checker, with a wrong answer"
+    );
 }
 
 #[test]

@@ -11,20 +11,36 @@ use sim::profile::Profile;
 use sim::{run, RunOptions};
 
 fn options(strategy: Strategy, cases: u32, seed: u64) -> FuzzOptions {
-    FuzzOptions { cases, strategy, profile: Profile::Lan, gen: GenConfig::default(), seed, shrink_iters_max: 512, safety_only: false, strict: false }
+    FuzzOptions {
+        cases,
+        strategy,
+        profile: Profile::Lan,
+        gen: GenConfig::default(),
+        seed,
+        shrink_iters_max: 512,
+        safety_only: false,
+        strict: false,
+    }
 }
 
 fn assert_found_nothing(report: &sim::fuzz::FuzzReport, cases: u64) {
     assert!(report.aborted.is_none(), "{:?}", report.aborted);
     if let Some(found) = &report.found {
-        panic!("read-index broke a property (seed {}):\n{:?}\n{}", found.case.seed, found.findings, sim::scenario::print(&found.scenario));
+        panic!(
+            "read-index broke a property (seed {}):\n{:?}\n{}",
+            found.case.seed,
+            found.findings,
+            sim::scenario::print(&found.scenario)
+        );
     }
     assert_eq!(report.passed, cases);
 }
 
 /// The `.scn` files directly in `scenarios/<dir>`, sorted.
 fn scenario_files(dir: &str) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(common::scenario_path(dir)).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut files: Vec<_> = std::fs::read_dir(common::scenario_path(dir))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "scn"));
     files.sort();
     files
@@ -50,7 +66,12 @@ fn read_index_holds_every_property_on_generated_scenarios_with_faults() {
 fn fuzzing_fire_and_forget_finds_a_violation_and_shrinks_it_to_a_few_steps() {
     let report = fuzz(&options(Strategy::FireAndForget, 10, 0), &|_, _| {});
     let found = report.found.expect("fire-and-forget acknowledges writes it may never apply");
-    assert!(found.scenario.steps.len() <= 6, "shrunk to {} steps:\n{}", found.scenario.steps.len(), sim::scenario::print(&found.scenario));
+    assert!(
+        found.scenario.steps.len() <= 6,
+        "shrunk to {} steps:\n{}",
+        found.scenario.steps.len(),
+        sim::scenario::print(&found.scenario)
+    );
     let again = run(&found.scenario, &RunOptions::new(found.case.seed, Strategy::FireAndForget));
     assert_eq!(broken(&again), found.findings, "the shrunk case replays to the same violations");
 }
@@ -61,14 +82,20 @@ fn every_regression_still_reproduces_and_read_index_passes_it() {
     assert!(!files.is_empty(), "scenarios/regressions/ holds the shrunk findings");
     for path in files {
         let scenario = sim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let (seed, property) = regression_facts(&scenario).unwrap_or_else(|| panic!("{}: no seed/property header", path.display()));
+        let (seed, property) =
+            regression_facts(&scenario).unwrap_or_else(|| panic!("{}: no seed/property header", path.display()));
         let strategy = scenario.header.strategy.unwrap_or_else(|| panic!("{}: no strategy", path.display()));
         // Under the profile the finding was made with (a swarm finding needs its swarm schedule).
         let profile = scenario.header.profile.unwrap_or(Profile::Lan);
         if strategy != Strategy::ReadIndex {
             let o = run(&scenario, &RunOptions { seed, strategy, profile });
             let kept = broken(&o).iter().any(|f| f.violation.property() == property);
-            assert!(kept, "{}: {strategy} no longer breaks {property} (as a failure): {:?}", path.display(), o.findings);
+            assert!(
+                kept,
+                "{}: {strategy} no longer breaks {property} (as a failure): {:?}",
+                path.display(),
+                o.findings
+            );
         }
         let fixed = run(&scenario, &RunOptions { seed, strategy: Strategy::ReadIndex, profile });
         assert!(fixed.passed(), "{}: read-index breaks {:?}", path.display(), fixed.findings);

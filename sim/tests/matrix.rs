@@ -48,7 +48,10 @@ fn read_index_never_breaks_a_property_across_a_partition_in_any_profile() {
 fn local_only_fails_read_your_writes_in_every_profile() {
     for profile in Profile::ALL {
         for seed in 0..5 {
-            assert!(!outcome("meet_read_your_writes.scn", seed, Strategy::LocalOnly, profile).passed(), "{profile} seed {seed}");
+            assert!(
+                !outcome("meet_read_your_writes.scn", seed, Strategy::LocalOnly, profile).passed(),
+                "{profile} seed {seed}"
+            );
         }
     }
 }
@@ -61,7 +64,10 @@ fn fire_and_forget_serves_a_stale_read_in_every_profile() {
                 .violations()
                 .any(|v| matches!(v, Violation::StaleMembershipRead { .. }))
         });
-        assert!(stale.is_some(), "{profile}: fire-and-forget answers OK before the commit, within 20 seeds a read sees it");
+        assert!(
+            stale.is_some(),
+            "{profile}: fire-and-forget answers OK before the commit, within 20 seeds a read sees it"
+        );
     }
 }
 
@@ -89,7 +95,9 @@ fn commit_then_sleep_serves_the_isolated_follower_a_stale_read_on_every_seed() {
     // No sleep makes a follower cut off from its leader learn of a commit: the partition makes it a certainty.
     for seed in 0..10 {
         let o = outcome("partition_during_meet.scn", seed, Strategy::CommitThenSleep, Profile::Lan);
-        let stale_on_n3 = o.violations().any(|v| matches!(v, Violation::StaleMembershipRead { node: 3, missing, .. } if missing == "n5"));
+        let stale_on_n3 = o
+            .violations()
+            .any(|v| matches!(v, Violation::StaleMembershipRead { node: 3, missing, .. } if missing == "n5"));
         assert!(stale_on_n3, "seed {seed}: {:?}", o.findings);
         assert_eq!(o.class(), Some(Class::Safety), "seed {seed}: a stale read is a safety violation, partition or not");
     }
@@ -110,7 +118,13 @@ fn commit_then_sleep_fails_under_lossy_and_flaky_networks() {
 fn a_restarted_leader_reopens_its_log_and_rejoins_with_every_acknowledged_slot() {
     let o = outcome("kill_leader_during_addslots.scn", 0, Strategy::ReadIndex, Profile::Lan);
     assert!(o.passed(), "{:?}", o.findings);
-    let acknowledged = o.history.iter().filter(|c| c.command.contains("ADDSLOTSRANGE") && matches!(&c.reply, clustersim::resp::Reply::Simple(s) if s == "OK")).count();
+    let acknowledged = o
+        .history
+        .iter()
+        .filter(|c| {
+            c.command.contains("ADDSLOTSRANGE") && matches!(&c.reply, clustersim::resp::Reply::Simple(s) if s == "OK")
+        })
+        .count();
     let n1 = &o.final_nodes[0];
     assert_eq!(n1.lines().count(), 5, "the restarted n1 lists every node:\n{n1}");
     let with_slots = n1.lines().filter(|l| l.split(' ').count() > 8).count();
@@ -147,11 +161,18 @@ fn read_index_passes_the_swarm_seeds_that_once_hid_a_stale_read() {
     // an already-listed MEET fixed them; each may still count error replies during its faults.
     // forget_and_rejoin 2 and 235: the 1,000-seed swarm sweep found a forgotten node that learnt of its removal
     // by asking (IsMember) restart with its pre-join entry (config epoch 3 -> 0, EpochWentBack): fixed.
-    for (file, seeds) in [("aikv_cluster_init.scn", &[13u64, 124, 142, 153, 274][..]), ("forget_and_rejoin.scn", &[120, 203, 270, 2, 235][..])] {
+    for (file, seeds) in [
+        ("aikv_cluster_init.scn", &[13u64, 124, 142, 153, 274][..]),
+        ("forget_and_rejoin.scn", &[120, 203, 270, 2, 235][..]),
+    ] {
         for &seed in seeds {
             let o = outcome(file, seed, Strategy::ReadIndex, Profile::Swarm);
             assert!(o.passed(), "{file} swarm seed {seed}: {:?}", o.findings);
-            assert!(o.findings.iter().all(|f| f.class() == Class::Availability), "{file} swarm seed {seed}: {:?}", o.findings);
+            assert!(
+                o.findings.iter().all(|f| f.class() == Class::Availability),
+                "{file} swarm seed {seed}: {:?}",
+                o.findings
+            );
         }
     }
 }
@@ -159,9 +180,17 @@ fn read_index_passes_the_swarm_seeds_that_once_hid_a_stale_read() {
 #[test]
 fn read_index_passes_every_hazard_scenario_and_the_weak_strategies_serve_stale_reads() {
     // scenarios/ holds one file per classic hazard of Raft-backed metadata (each header names its source).
-    let hazards = ["deposed_leader_read.scn", "leader_gc_pause.scn", "restart_during_election.scn", "leader_killed_after_commit.scn", "drifting_leader_clock.scn"];
+    let hazards = [
+        "deposed_leader_read.scn",
+        "leader_gc_pause.scn",
+        "restart_during_election.scn",
+        "leader_killed_after_commit.scn",
+        "drifting_leader_clock.scn",
+    ];
     let stale = |o: &Outcome| {
-        o.findings.iter().any(|f| f.class() == Class::Safety && matches!(f.violation, Violation::StaleMembershipRead { .. }))
+        o.findings
+            .iter()
+            .any(|f| f.class() == Class::Safety && matches!(f.violation, Violation::StaleMembershipRead { .. }))
     };
     for file in hazards {
         for seed in 0..2 {

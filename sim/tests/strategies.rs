@@ -24,7 +24,11 @@ fn local_only_reproduces_aikv_historical_counts_on_every_seed() {
     for seed in 0..40 {
         let outcome = run(&scenario, &RunOptions::new(seed, Strategy::LocalOnly));
         assert!(!outcome.passed(), "seed {seed}: local-only must fail the init script");
-        assert_eq!(outcome.class(), Some(Class::Safety), "seed {seed}: n3..n6 knowing 5/6..2/6 nodes is a wrong answer");
+        assert_eq!(
+            outcome.class(),
+            Some(Class::Safety),
+            "seed {seed}: n3..n6 knowing 5/6..2/6 nodes is a wrong answer"
+        );
         let counts: Vec<usize> = outcome
             .history
             .iter()
@@ -51,7 +55,11 @@ fn local_only_fails_read_your_writes_at_the_first_meet() {
     for seed in 0..20 {
         let outcome = run(&scenario, &RunOptions::new(seed, Strategy::LocalOnly));
         let first = outcome.violations().next().expect("local-only never propagates a MEET");
-        assert_eq!(*first, Violation::KnownNodes { line: 6, node: 2, expected: 2, known: 1, error: None }, "seed {seed}");
+        assert_eq!(
+            *first,
+            Violation::KnownNodes { line: 6, node: 2, expected: 2, known: 1, error: None },
+            "seed {seed}"
+        );
     }
 }
 
@@ -67,7 +75,10 @@ fn fire_and_forget_failures_on_read_your_writes_are_stale_reads_not_errors() {
     let scenario = common::load("meet_read_your_writes.scn");
     let outcome = run(&scenario, &RunOptions::new(0, Strategy::FireAndForget));
     assert!(
-        outcome.findings.iter().any(|f| matches!(f.violation, Violation::StaleMembershipRead { .. }) && f.class() == Class::Safety),
+        outcome
+            .findings
+            .iter()
+            .any(|f| matches!(f.violation, Violation::StaleMembershipRead { .. }) && f.class() == Class::Safety),
         "the checker sees the stale read, a safety violation: {:?}",
         outcome.findings
     );

@@ -68,10 +68,18 @@ expect n1 \"CLUSTER NOSUCHTHING\" reply=OK
 
 #[test]
 fn a_non_lan_profile_is_one_fault_window_from_the_start_until_settle() {
-    let scenario = sim::scenario::parse("t.scn", "cluster 3\ncall n1 CLUSTER MEET {n2.ip} {n2.port} {n2.id}\nsleep 2s\nsettle\nsleep 1s\n").unwrap();
+    let scenario = sim::scenario::parse(
+        "t.scn",
+        "cluster 3\ncall n1 CLUSTER MEET {n2.ip} {n2.port} {n2.id}\nsleep 2s\nsettle\nsleep 1s\n",
+    )
+    .unwrap();
     let o = run(&scenario, &RunOptions { seed: 1, strategy: Strategy::ReadIndex, profile: Profile::Wan });
     assert_eq!(o.windows.len(), 1, "{:?}", o.windows);
     assert_eq!(o.windows[0].opened_by, "profile wan");
     assert_eq!(o.windows[0].start, std::time::Duration::ZERO);
-    assert!(o.windows[0].end >= std::time::Duration::from_secs(2) && o.windows[0].end < o.virtual_time, "closed at settle: {:?}", o.windows[0]);
+    assert!(
+        o.windows[0].end >= std::time::Duration::from_secs(2) && o.windows[0].end < o.virtual_time,
+        "closed at settle: {:?}",
+        o.windows[0]
+    );
 }

@@ -45,7 +45,8 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             // openraft's logs and the bus's per-message lines stay out unless asked for (RUST_LOG=info).
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,openraft=warn,clustersim::server::bus=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,openraft=warn,clustersim::server::bus=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -56,7 +57,9 @@ async fn main() {
     let disk = match &args.dir {
         None => clustersim::raft::Disk::new(),
         Some(_) if args.strategy == Strategy::LocalOnly => {
-            eprintln!("clustersim-node: --dir keeps Raft state, and --strategy local-only has none; pick a Raft strategy");
+            eprintln!(
+                "clustersim-node: --dir keeps Raft state, and --strategy local-only has none; pick a Raft strategy"
+            );
             std::process::exit(2);
         }
         Some(dir) => match clustersim::raft::Disk::open(dir) {

@@ -19,10 +19,18 @@ use crate::resp::Reply;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClusterRequest {
     /// `MEET ip port [bus-port] [node-id]` (the trailing 40-hex node id is AiKv's extension).
-    Meet { ip: String, port: u16, bus_port: u16, node_id: Option<NodeId> },
+    Meet {
+        ip: String,
+        port: u16,
+        bus_port: u16,
+        node_id: Option<NodeId>,
+    },
     Forget(NodeArg),
     /// ADDSLOTS / ADDSLOTSRANGE / DELSLOTS / DELSLOTSRANGE.
-    Slots { delete: bool, args: SlotArgs },
+    Slots {
+        delete: bool,
+        args: SlotArgs,
+    },
     Replicate(NodeArg),
     Replicas(NodeArg),
     CountFailureReports(NodeArg),
@@ -33,8 +41,13 @@ pub enum ClusterRequest {
     MyId,
     KeySlot(Bytes),
     CountKeysInSlot(Slot),
-    GetKeysInSlot { slot: Slot, count: usize },
-    Reset { hard: bool },
+    GetKeysInSlot {
+        slot: Slot,
+        count: usize,
+    },
+    Reset {
+        hard: bool,
+    },
     SetConfigEpoch(u64),
     Help,
 }
@@ -72,18 +85,14 @@ pub fn arity_error(sub: &str) -> Reply {
 }
 
 fn syntax_error(sub_as_typed: &str) -> Reply {
-    Reply::error(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{sub_as_typed}'. Try CLUSTER HELP."
-    ))
+    Reply::error(format!("ERR unknown subcommand or wrong number of arguments for '{sub_as_typed}'. Try CLUSTER HELP."))
 }
 
 const ERR_SLOT: &str = "ERR Invalid or out of range slot";
 const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 
 /// Subcommands Redis 7.0 has that this node does not implement: answered with a clear error, not "unknown".
-const UNSUPPORTED: &[&str] = &[
-    "setslot", "failover", "links", "bumpepoch", "flushslots", "saveconfig", "myshardid",
-];
+const UNSUPPORTED: &[&str] = &["setslot", "failover", "links", "bumpepoch", "flushslots", "saveconfig", "myshardid"];
 
 /// The arity Redis declares for each subcommand (negative: at least that many, counting `CLUSTER` and the
 /// subcommand itself).
@@ -91,7 +100,13 @@ fn declared_arity(sub: &str) -> Option<i32> {
     Some(match sub {
         "meet" | "addslotsrange" | "delslotsrange" => -4,
         "addslots" | "delslots" => -3,
-        "forget" | "replicate" | "replicas" | "slaves" | "keyslot" | "countkeysinslot" | "set-config-epoch"
+        "forget"
+        | "replicate"
+        | "replicas"
+        | "slaves"
+        | "keyslot"
+        | "countkeysinslot"
+        | "set-config-epoch"
         | "count-failure-reports" => 3,
         "getkeysinslot" => 4,
         "nodes" | "info" | "slots" | "shards" | "myid" | "help" => 2,
@@ -125,9 +140,7 @@ pub fn parse(args: &[Bytes]) -> Result<ClusterRequest, Reply> {
         "replicate" => ClusterRequest::Replicate(NodeArg::parse(&a[0])),
         "replicas" | "slaves" => ClusterRequest::Replicas(NodeArg::parse(&a[0])),
         "count-failure-reports" => ClusterRequest::CountFailureReports(NodeArg::parse(&a[0])),
-        "addslots" | "delslots" => {
-            ClusterRequest::Slots { delete: sub == "delslots", args: parse_slot_list(a) }
-        }
+        "addslots" | "delslots" => ClusterRequest::Slots { delete: sub == "delslots", args: parse_slot_list(a) },
         "addslotsrange" | "delslotsrange" => {
             if a.len() % 2 != 0 {
                 return Err(arity_error(&sub));
@@ -185,7 +198,8 @@ fn parse_meet(typed: &str, a: &[Bytes]) -> Result<ClusterRequest, Reply> {
     }
     let ip_text = String::from_utf8_lossy(&rest[0]).into_owned();
     let port_text = String::from_utf8_lossy(&rest[1]).into_owned();
-    let port = parse_i64(&rest[1]).ok_or_else(|| Reply::error(format!("ERR Invalid TCP base port specified: {port_text}")))?;
+    let port =
+        parse_i64(&rest[1]).ok_or_else(|| Reply::error(format!("ERR Invalid TCP base port specified: {port_text}")))?;
     let bus_port = match rest.get(2) {
         Some(raw) => parse_i64(raw).ok_or_else(|| {
             Reply::error(format!("ERR Invalid TCP bus port specified: {}", String::from_utf8_lossy(raw)))

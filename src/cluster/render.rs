@@ -155,7 +155,10 @@ pub fn render_shards(view: View<'_>) -> Reply {
                 .flat_map(|r| [Reply::Int(i64::from(r.start)), Reply::Int(i64::from(r.end))])
                 .collect();
             let nodes = std::iter::once(master).chain(s.replicas_of(&master.id)).map(shard_node).collect();
-            Reply::Map(vec![(Reply::bulk_str("slots"), Reply::Array(slots)), (Reply::bulk_str("nodes"), Reply::Array(nodes))])
+            Reply::Map(vec![
+                (Reply::bulk_str("slots"), Reply::Array(slots)),
+                (Reply::bulk_str("nodes"), Reply::Array(nodes)),
+            ])
         })
         .collect();
     Reply::Array(shards)

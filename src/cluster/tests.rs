@@ -30,8 +30,14 @@ fn argument_errors_match_redis_7_verbatim() {
         ("MEET 127.0.0.1 abc", "ERR Invalid TCP base port specified: abc"),
         ("MEET 127.0.0.1 70000", "ERR Invalid node address specified: 127.0.0.1:70000"),
         ("MEET 127.0.0.1 7001 abc", "ERR Invalid TCP bus port specified: abc"),
-        ("MEET 127.0.0.1 7001 17001 extra", "ERR unknown subcommand or wrong number of arguments for 'MEET'. Try CLUSTER HELP."),
-        ("meet 127.0.0.1 7001 17001 extra", "ERR unknown subcommand or wrong number of arguments for 'meet'. Try CLUSTER HELP."),
+        (
+            "MEET 127.0.0.1 7001 17001 extra",
+            "ERR unknown subcommand or wrong number of arguments for 'MEET'. Try CLUSTER HELP.",
+        ),
+        (
+            "meet 127.0.0.1 7001 17001 extra",
+            "ERR unknown subcommand or wrong number of arguments for 'meet'. Try CLUSTER HELP.",
+        ),
         ("FORGET", "ERR wrong number of arguments for 'cluster|forget' command"),
         ("ADDSLOTS", "ERR wrong number of arguments for 'cluster|addslots' command"),
         ("KEYSLOT", "ERR wrong number of arguments for 'cluster|keyslot' command"),
@@ -127,7 +133,8 @@ fn captured_cluster() -> MetaState {
     };
     let mut s = MetaState::new(info(0));
     for i in 1..6 {
-        s.apply(&Command::Meet { receiver: nid(M0), receiver_ip: "127.0.0.1".into(), node: info(i), slots: vec![] }).unwrap();
+        s.apply(&Command::Meet { receiver: nid(M0), receiver_ip: "127.0.0.1".into(), node: info(i), slots: vec![] })
+            .unwrap();
     }
     for (id, a, b) in [(M0, 0, 5460), (M1, 5461, 10922), (M2, 10923, 16383)] {
         s.apply(&Command::AddSlots { node: nid(id), spans: vec![SlotSpan::range(a, b)] }).unwrap();
@@ -223,7 +230,12 @@ fn slots_of_the_captured_cluster() {
     let s = captured_cluster();
     let entry = |a: i64, b: i64, m: (&str, i64), r: (&str, i64)| {
         let node = |(id, port): (&str, i64)| {
-            Reply::Array(vec![Reply::bulk_str("127.0.0.1"), Reply::Int(port), Reply::bulk_str(id), Reply::Array(vec![])])
+            Reply::Array(vec![
+                Reply::bulk_str("127.0.0.1"),
+                Reply::Int(port),
+                Reply::bulk_str(id),
+                Reply::Array(vec![]),
+            ])
         };
         Reply::Array(vec![Reply::Int(a), Reply::Int(b), node(m), node(r)])
     };
@@ -260,7 +272,8 @@ fn slots_splits_runs_where_the_owner_changes() {
 #[test]
 fn shards_resp3_is_a_map_per_shard_with_master_first() {
     let s = captured_cluster();
-    let wire = String::from_utf8(encode_to_vec(&render_shards(View { state: &s, myself: nid(M0) }), Protocol::Resp3)).unwrap();
+    let wire =
+        String::from_utf8(encode_to_vec(&render_shards(View { state: &s, myself: nid(M0) }), Protocol::Resp3)).unwrap();
     // Shards in master-id order: 794c (7001), 9bfc (7000), bdf3 (7002).
     let expected_start = format!(
         "*3\r\n%2\r\n$5\r\nslots\r\n*2\r\n:5461\r\n:10922\r\n$5\r\nnodes\r\n*2\r\n%7\r\n$2\r\nid\r\n$40\r\n{M1}\r\n\

@@ -128,16 +128,42 @@ impl std::fmt::Display for Command {
 /// What an applied command changed (for traces and tests).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
-    Bootstrapped { node: NodeId },
-    NodeAdded { node: NodeId, slots: usize, config_epoch: u64 },
+    Bootstrapped {
+        node: NodeId,
+    },
+    NodeAdded {
+        node: NodeId,
+        slots: usize,
+        config_epoch: u64,
+    },
     /// MEET of a node already in the table: nothing but (maybe) an address changed.
-    NodeAlreadyKnown { node: NodeId },
-    NodeForgotten { node: NodeId, slots_freed: usize, orphans_promoted: usize },
-    SlotsAssigned { node: NodeId, count: usize },
-    SlotsUnassigned { count: usize },
-    ReplicaOf { node: NodeId, master: NodeId },
-    ConfigEpochSet { node: NodeId, epoch: u64 },
-    Reset { node: NodeId, forgotten: usize },
+    NodeAlreadyKnown {
+        node: NodeId,
+    },
+    NodeForgotten {
+        node: NodeId,
+        slots_freed: usize,
+        orphans_promoted: usize,
+    },
+    SlotsAssigned {
+        node: NodeId,
+        count: usize,
+    },
+    SlotsUnassigned {
+        count: usize,
+    },
+    ReplicaOf {
+        node: NodeId,
+        master: NodeId,
+    },
+    ConfigEpochSet {
+        node: NodeId,
+        epoch: u64,
+    },
+    Reset {
+        node: NodeId,
+        forgotten: usize,
+    },
 }
 
 /// A rule the command broke. `Display` is Redis 7.0's verbatim error reply (without the leading `-`).
@@ -407,9 +433,7 @@ impl MetaState {
         }
         // Redis resolves config-epoch collisions between masters through gossip
         // (clusterHandleConfigEpochCollision); the table resolves them at join, deterministically.
-        if joining.is_master()
-            && self.nodes.values().any(|n| n.is_master() && n.config_epoch == joining.config_epoch)
-        {
+        if joining.is_master() && self.nodes.values().any(|n| n.is_master() && n.config_epoch == joining.config_epoch) {
             self.current_epoch += 1;
             joining.config_epoch = self.current_epoch;
         }
@@ -506,7 +530,10 @@ impl MetaState {
                 }
             }
             if n.config_epoch > self.current_epoch {
-                return Err(format!("node {} config epoch {} > current epoch {}", n.id, n.config_epoch, self.current_epoch));
+                return Err(format!(
+                    "node {} config epoch {} > current epoch {}",
+                    n.id, n.config_epoch, self.current_epoch
+                ));
             }
         }
         Ok(())

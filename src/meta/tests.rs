@@ -47,9 +47,15 @@ fn bootstrap_founds_a_cluster_of_one_on_an_empty_table() {
 #[test]
 fn bootstrap_is_refused_on_a_table_with_nodes() {
     let mut s = cluster(2);
-    assert_eq!(err(&mut s, Command::Bootstrap { node: node(3) }), "ERR Can't bootstrap a table that already has 2 node(s)");
+    assert_eq!(
+        err(&mut s, Command::Bootstrap { node: node(3) }),
+        "ERR Can't bootstrap a table that already has 2 node(s)"
+    );
     let mut one = MetaState::new(node(1));
-    assert_eq!(err(&mut one, Command::Bootstrap { node: node(1) }), "ERR Can't bootstrap a table that already has 1 node(s)");
+    assert_eq!(
+        err(&mut one, Command::Bootstrap { node: node(1) }),
+        "ERR Can't bootstrap a table that already has 1 node(s)"
+    );
 }
 
 #[test]
@@ -173,7 +179,10 @@ fn addslots_busy_is_checked_before_duplicates_in_argument_order() {
 fn addslots_to_a_replica_is_refused() {
     let mut s = cluster(2);
     s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap();
-    assert_eq!(err(&mut s, add(2, &[(0, 0)])), format!("ERR Slots can only be assigned to a master, and {} is a replica", id(2)));
+    assert_eq!(
+        err(&mut s, add(2, &[(0, 0)])),
+        format!("ERR Slots can only be assigned to a master, and {} is a replica", id(2))
+    );
 }
 
 #[test]
@@ -213,7 +222,10 @@ fn forget_removes_the_node_and_frees_its_slots() {
 #[test]
 fn forget_myself_is_refused() {
     let mut s = cluster(2);
-    assert_eq!(err(&mut s, Command::Forget { by: id(1), target: id(1) }), "ERR I tried hard but I can't forget myself...");
+    assert_eq!(
+        err(&mut s, Command::Forget { by: id(1), target: id(1) }),
+        "ERR I tried hard but I can't forget myself..."
+    );
 }
 
 #[test]
@@ -242,7 +254,10 @@ fn forget_of_a_master_promotes_its_other_replicas() {
 fn replicate_makes_the_node_a_replica() {
     let mut s = cluster(2);
     s.apply(&add(1, &[(0, 5460)])).unwrap();
-    assert_eq!(s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap(), Event::ReplicaOf { node: id(2), master: id(1) });
+    assert_eq!(
+        s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap(),
+        Event::ReplicaOf { node: id(2), master: id(1) }
+    );
     assert_eq!(s.node(&id(2)).unwrap().master, Some(id(1)));
     assert_eq!(s.replicas_of(&id(1)).count(), 1);
 }
@@ -373,7 +388,7 @@ fn commands_round_trip_through_serde() {
 
 #[test]
 fn apply_is_a_pure_function_of_state_and_command() {
-    let log = vec![
+    let log = [
         meet(1, node(2), vec![]),
         meet(1, node(3), vec![]),
         add(1, &[(0, 5460)]),
@@ -397,11 +412,16 @@ mod properties {
         let nid = (1u64..6).prop_map(id);
         let span = (0u16..SLOT_COUNT, 0u16..64).prop_map(|(a, len)| SlotSpan::range(a, (a + len).min(SLOT_COUNT - 1)));
         prop_oneof![
-            ((1u64..6), (1u64..6), prop::collection::vec(span.clone(), 0..3))
-                .prop_map(|(r, n, slots)| meet(r, node(n), slots)),
+            ((1u64..6), (1u64..6), prop::collection::vec(span.clone(), 0..3)).prop_map(|(r, n, slots)| meet(
+                r,
+                node(n),
+                slots
+            )),
             (nid.clone(), nid.clone()).prop_map(|(by, target)| Command::Forget { by, target }),
-            (nid.clone(), prop::collection::vec(span.clone(), 1..4)).prop_map(|(node, spans)| Command::AddSlots { node, spans }),
-            (nid.clone(), prop::collection::vec(span, 1..4)).prop_map(|(node, spans)| Command::DelSlots { node, spans }),
+            (nid.clone(), prop::collection::vec(span.clone(), 1..4))
+                .prop_map(|(node, spans)| Command::AddSlots { node, spans }),
+            (nid.clone(), prop::collection::vec(span, 1..4))
+                .prop_map(|(node, spans)| Command::DelSlots { node, spans }),
             (nid.clone(), nid.clone()).prop_map(|(node, master)| Command::Replicate { node, master }),
             (nid.clone(), 0u64..4).prop_map(|(node, epoch)| Command::SetConfigEpoch { node, epoch }),
             (nid, any::<bool>()).prop_map(|(node, hard)| Command::Reset { node, hard, new_id: id(42) }),

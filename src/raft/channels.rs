@@ -120,4 +120,3 @@ impl<T: OptionalSend + 'static> Mutex<T> for TokioMutex<T> {
         self.0.lock()
     }
 }
-

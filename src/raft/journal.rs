@@ -56,9 +56,16 @@ pub(crate) enum Record {
     /// The state machine applied the log up to and including this entry.
     Applied(LogIdOf<C>),
     /// The state machine was replaced by a snapshot (install).
-    Machine { last_applied: Option<LogIdOf<C>>, last_membership: StoredMembershipOf<C>, state: MetaState },
+    Machine {
+        last_applied: Option<LogIdOf<C>>,
+        last_membership: StoredMembershipOf<C>,
+        state: MetaState,
+    },
     /// The current snapshot (built or installed).
-    Snapshot { meta: SnapshotMetaOf<C>, state: MetaState },
+    Snapshot {
+        meta: SnapshotMetaOf<C>,
+        state: MetaState,
+    },
 }
 
 /// Why a data file was refused.
@@ -97,7 +104,12 @@ impl Journal {
             File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
             Vec::new()
         } else {
-            decode(&bytes).map_err(|(offset, record, why)| JournalError::Corrupt { path: path.clone(), offset, record, why })?
+            decode(&bytes).map_err(|(offset, record, why)| JournalError::Corrupt {
+                path: path.clone(),
+                offset,
+                record,
+                why,
+            })?
         };
         Ok((Journal { path, file: Mutex::new(file) }, records))
     }
@@ -110,14 +122,19 @@ impl Journal {
     pub fn write(&self, record: &Record) -> io::Result<()> {
         let frame = encode(record)?;
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(&frame).and_then(|()| file.sync_data()).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+        file.write_all(&frame)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
     }
 }
 
 /// One record as it sits in the file.
 pub(crate) fn encode(record: &Record) -> io::Result<Vec<u8>> {
     let payload = serde_json::to_vec(record).map_err(io::Error::other)?;
-    let len = u32::try_from(payload.len()).ok().filter(|l| *l <= RECORD_MAX).ok_or_else(|| io::Error::other("journal record too large"))?;
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|l| *l <= RECORD_MAX)
+        .ok_or_else(|| io::Error::other("journal record too large"))?;
     let mut frame = Vec::with_capacity(8 + payload.len());
     frame.extend_from_slice(&len.to_le_bytes());
     frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -128,7 +145,11 @@ pub(crate) fn encode(record: &Record) -> io::Result<Vec<u8>> {
 /// Reads a whole file into (byte offset, record). Errors are (byte offset, record number, reason).
 pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<(u64, Record)>, (u64, usize, String)> {
     if !bytes.starts_with(MAGIC) {
-        let why = if MAGIC.starts_with(bytes) { "truncated inside the file header" } else { "not a clustersim journal (bad magic)" };
+        let why = if MAGIC.starts_with(bytes) {
+            "truncated inside the file header"
+        } else {
+            "not a clustersim journal (bad magic)"
+        };
         return Err((0, 0, why.to_string()));
     }
     let mut at = MAGIC.len();
@@ -150,7 +171,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<(u64, Record)>, (u64, usize, St
         if crc32fast::hash(payload) != crc {
             return Err((at as u64, n, "checksum mismatch".to_string()));
         }
-        let record: Record = serde_json::from_slice(payload).map_err(|e| (at as u64, n, format!("unreadable record: {e}")))?;
+        let record: Record =
+            serde_json::from_slice(payload).map_err(|e| (at as u64, n, format!("unreadable record: {e}")))?;
         if records.is_empty() && !matches!(record, Record::Instance { .. }) {
             return Err((at as u64, n, "the first record does not start an instance".to_string()));
         }
@@ -265,7 +287,10 @@ mod tests {
         let len = std::fs::metadata(&path).unwrap().len();
         std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 1).unwrap();
         let error = crate::raft::Disk::open(&dir).unwrap_err().to_string();
-        assert!(error.starts_with(&format!("{}: corrupt at byte {} (record 1): truncated", path.display(), MAGIC.len())), "{error}");
+        assert!(
+            error.starts_with(&format!("{}: corrupt at byte {} (record 1): truncated", path.display(), MAGIC.len())),
+            "{error}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

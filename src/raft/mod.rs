@@ -192,7 +192,11 @@ impl RaftGroup {
         }
         tracing::info!(node = %p.me, group = p.group, "raft: reopening the instance kept on disk");
         let (joined, local) = (p.joined, p.local);
-        Some(Self::open(p.me, p.group, p.joined, p.peers, p.log, p.sm, clock, transport).await.map(|g| (g, joined, local)))
+        Some(
+            Self::open(p.me, p.group, p.joined, p.peers, p.log, p.sm, clock, transport)
+                .await
+                .map(|g| (g, joined, local)),
+        )
     }
 
     /// Founds a cluster of one: a single-voter group whose first entry is `Bootstrap { entry }`, followed by an
@@ -208,7 +212,8 @@ impl RaftGroup {
     ) -> Result<Self, RaftAdapterError> {
         let group = rt::random_u64();
         let me = entry.id;
-        let g = Self::start(me, group, false, MetaState::new(entry.clone()), Vec::new(), disk, clock, transport).await?;
+        let g =
+            Self::start(me, group, false, MetaState::new(entry.clone()), Vec::new(), disk, clock, transport).await?;
         let members = BTreeMap::from([(me, BasicNode::new(bus_addr))]);
         g.raft.initialize(members).await.map_err(|e| RaftAdapterError::Failed(format!("raft initialize: {e}")))?;
         let deadline = Some(clock.true_duration(Duration::from_secs(5)));
@@ -310,7 +315,9 @@ impl RaftGroup {
         let now = std::time::Instant::now();
         acked
             .iter()
-            .filter(|(id, at)| **id != self.me && at.as_ref().is_none_or(|t| now.saturating_duration_since(**t) > silent))
+            .filter(|(id, at)| {
+                **id != self.me && at.as_ref().is_none_or(|t| now.saturating_duration_since(**t) > silent)
+            })
             .map(|(id, _)| *id)
             .collect()
     }
@@ -353,7 +360,10 @@ impl RaftGroup {
         if !self.is_leader() {
             return Err(RaftAdapterError::NotLeader { leader: self.leader().map(|(_, a)| a) });
         }
-        self.raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node])), false).await.map_err(write_error)?;
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node])), false)
+            .await
+            .map_err(write_error)?;
         Ok(())
     }
 
@@ -435,7 +445,10 @@ async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
             let m = rx.borrow_watched();
             let leader = m.current_leader.map_or_else(|| "none".to_string(), |l| l.to_string());
             let applied = m.last_applied.map_or_else(|| "none".to_string(), |l| l.index().to_string());
-            (format!("role={:?} term={} leader={leader} applied={applied}", m.state, m.current_term), m.running_state.is_err())
+            (
+                format!("role={:?} term={} leader={leader} applied={applied}", m.state, m.current_term),
+                m.running_state.is_err(),
+            )
         };
         if line != last {
             tracing::info!(node = %me, group, "raft: {line}");
@@ -446,7 +459,6 @@ async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
         }
     }
 }
-
 
 #[cfg(test)]
 mod clock_tests {

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
-use openraft::error::{Fatal, NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Timeout, Unreachable};
+use openraft::error::{
+    Fatal, NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Timeout, Unreachable,
+};
 use openraft::network::RPCOption;
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
 use openraft::{BasicNode, OptionalSend, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
@@ -33,7 +35,11 @@ pub enum RaftRpc {
     Vote(VoteRequest<C>),
     PreVote(VoteRequest<C>),
     /// The whole snapshot in one frame: a metadata table is small (≤ 16384 slots + the nodes).
-    Snapshot { vote: VoteOf<C>, meta: SnapshotMetaOf<C>, data: MetaState },
+    Snapshot {
+        vote: VoteOf<C>,
+        meta: SnapshotMetaOf<C>,
+        data: MetaState,
+    },
 }
 
 impl RaftRpc {
@@ -158,9 +164,7 @@ impl NetworkClient {
             // Nobody listening: openraft backs off on Unreachable.
             CallError::Connect(e) => RPCError::Unreachable(Unreachable::new(&e)),
             CallError::Io(e) => RPCError::Network(NetworkError::new(&e)),
-            CallError::Timeout => {
-                RPCError::Timeout(Timeout { action, id: self.me, target: self.target, timeout: ttl })
-            }
+            CallError::Timeout => RPCError::Timeout(Timeout { action, id: self.me, target: self.target, timeout: ttl }),
         }
     }
 }

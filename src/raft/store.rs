@@ -361,8 +361,12 @@ impl Disk {
     pub fn open(dir: &std::path::Path) -> Result<Disk, JournalError> {
         let (journal, records) = Journal::open(dir)?;
         let journal = Arc::new(journal);
-        let persisted = replay(records, &journal)
-            .map_err(|(offset, record, why)| JournalError::Corrupt { path: journal.path().to_path_buf(), offset, record, why })?;
+        let persisted = replay(records, &journal).map_err(|(offset, record, why)| JournalError::Corrupt {
+            path: journal.path().to_path_buf(),
+            offset,
+            record,
+            why,
+        })?;
         Ok(Disk { inner: Arc::new(Mutex::new(persisted)), journal: Some(journal) })
     }
 
@@ -434,7 +438,11 @@ fn replay(records: Vec<(u64, Record)>, journal: &Arc<Journal>) -> Result<Option<
             Record::Applied(id) => {
                 let from = sm.last_applied.map_or(0, |l| l.index() + 1);
                 for index in from..=id.index() {
-                    let entry = log.log.get(&index).cloned().ok_or_else(|| fail(format!("applies entry {index}, which the log does not hold")))?;
+                    let entry = log
+                        .log
+                        .get(&index)
+                        .cloned()
+                        .ok_or_else(|| fail(format!("applies entry {index}, which the log does not hold")))?;
                     sm.apply(entry);
                 }
                 if sm.last_applied != Some(id) {

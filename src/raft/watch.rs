@@ -108,20 +108,12 @@ impl Watch for DetWatch {
     fn channel<T: OptionalSend + OptionalSync>(init: T) -> (Self::Sender<T>, Self::Receiver<T>) {
         let shared = Arc::new(Shared {
             value: RwLock::new(init),
-            state: Mutex::new(State {
-                version: 0,
-                closed: false,
-                waiters: VecDeque::new(),
-            }),
+            state: Mutex::new(State { version: 0, closed: false, waiters: VecDeque::new() }),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             next_receiver_id: AtomicU64::new(1),
         });
-        let rx = DetWatchReceiver {
-            shared: shared.clone(),
-            id: 0,
-            seen_version: 0,
-        };
+        let rx = DetWatchReceiver { shared: shared.clone(), id: 0, seen_version: 0 };
         (DetWatchSender { shared }, rx)
     }
 }
@@ -129,9 +121,7 @@ impl Watch for DetWatch {
 impl<T> Clone for DetWatchSender<T> {
     fn clone(&self) -> Self {
         self.shared.senders.fetch_add(1, Ordering::Relaxed);
-        Self {
-            shared: self.shared.clone(),
-        }
+        Self { shared: self.shared.clone() }
     }
 }
 
@@ -169,7 +159,8 @@ impl<T> Drop for DetWatchReceiver<T> {
 }
 
 impl<T> WatchSender<DetWatch, T> for DetWatchSender<T>
-where T: OptionalSend + OptionalSync
+where
+    T: OptionalSend + OptionalSync,
 {
     fn send(&self, value: T) -> Result<(), SendError<T>> {
         // tokio semantics: fails (and does not store) when there is no receiver.
@@ -186,7 +177,9 @@ where T: OptionalSend + OptionalSync
     }
 
     fn send_if_modified<F>(&self, modify: F) -> bool
-    where F: FnOnce(&mut T) -> bool {
+    where
+        F: FnOnce(&mut T) -> bool,
+    {
         let waiters = {
             let mut v = self.shared.value.write().unwrap_or_else(|e| e.into_inner());
             if !modify(&mut v) {
@@ -199,9 +192,7 @@ where T: OptionalSend + OptionalSync
     }
 
     fn borrow_watched(&self) -> DetWatchRef<'_, T> {
-        DetWatchRef {
-            guard: self.shared.read_value(),
-        }
+        DetWatchRef { guard: self.shared.read_value() }
     }
 
     fn subscribe(&self) -> DetWatchReceiver<T> {
@@ -216,7 +207,8 @@ where T: OptionalSend + OptionalSync
 }
 
 impl<T> WatchReceiver<DetWatch, T> for DetWatchReceiver<T>
-where T: OptionalSend + OptionalSync
+where
+    T: OptionalSend + OptionalSync,
 {
     async fn changed(&mut self) -> Result<(), RecvError> {
         let shared = self.shared.clone();
@@ -243,9 +235,7 @@ where T: OptionalSend + OptionalSync
     }
 
     fn borrow_watched(&self) -> DetWatchRef<'_, T> {
-        DetWatchRef {
-            guard: self.shared.read_value(),
-        }
+        DetWatchRef { guard: self.shared.read_value() }
     }
 
     fn borrow_and_update(&mut self) -> DetWatchRef<'_, T> {

@@ -109,10 +109,9 @@ fn to_frame3(reply: &Reply) -> Frame3 {
         },
         Reply::Null => Frame3::Null,
         Reply::Array(items) => Frame3::Array { data: items.iter().map(to_frame3).collect(), attributes: None },
-        Reply::Map(pairs) => Frame3::Map {
-            data: pairs.iter().map(|(k, v)| (to_frame3(k), to_frame3(v))).collect(),
-            attributes: None,
-        },
+        Reply::Map(pairs) => {
+            Frame3::Map { data: pairs.iter().map(|(k, v)| (to_frame3(k), to_frame3(v))).collect(), attributes: None }
+        }
     }
 }
 
@@ -296,9 +295,13 @@ fn from_frame3(frame: Frame3) -> Reply {
         Frame3::Boolean { data, .. } => Reply::Int(i64::from(data)),
         Frame3::Double { data, .. } => Reply::Bulk(Bytes::from(data.to_string())),
         Frame3::BigNumber { data, .. } => Reply::Bulk(data),
-        Frame3::Array { data, .. } | Frame3::Push { data, .. } => Reply::Array(data.into_iter().map(from_frame3).collect()),
+        Frame3::Array { data, .. } | Frame3::Push { data, .. } => {
+            Reply::Array(data.into_iter().map(from_frame3).collect())
+        }
         Frame3::Set { data, .. } => Reply::Array(data.into_iter().map(from_frame3).collect()),
-        Frame3::Map { data, .. } => Reply::Map(data.into_iter().map(|(k, v)| (from_frame3(k), from_frame3(v))).collect()),
+        Frame3::Map { data, .. } => {
+            Reply::Map(data.into_iter().map(|(k, v)| (from_frame3(k), from_frame3(v))).collect())
+        }
         other => Reply::Error(format!("ERR unsupported reply frame {other:?}")),
     }
 }

@@ -53,8 +53,14 @@ fn declared_lengths_beyond_the_limits_are_refused_before_buffering() {
     assert_eq!(take(b"*9999999999\r\n"), Err(ProtocolError::InvalidMultibulkLength));
     assert_eq!(take(b"*1\r\n$99999999999\r\n"), Err(ProtocolError::InvalidBulkLength));
     let tight = Limits { args_max: 4, bulk_bytes_max: 8, request_bytes_max: 64 };
-    assert_eq!(take_request(&mut BytesMut::from(&req(&["a", "b", "c", "d", "e"])[..]), &tight), Err(ProtocolError::InvalidMultibulkLength));
-    assert_eq!(take_request(&mut BytesMut::from(&req(&["123456789"])[..]), &tight), Err(ProtocolError::InvalidBulkLength));
+    assert_eq!(
+        take_request(&mut BytesMut::from(&req(&["a", "b", "c", "d", "e"])[..]), &tight),
+        Err(ProtocolError::InvalidMultibulkLength)
+    );
+    assert_eq!(
+        take_request(&mut BytesMut::from(&req(&["123456789"])[..]), &tight),
+        Err(ProtocolError::InvalidBulkLength)
+    );
     assert_eq!(take_request(&mut BytesMut::from(&b"*1\r\n$"[..]).split(), &tight), Ok(None));
 }
 
@@ -82,7 +88,10 @@ fn resp2_encoding_of_every_reply_kind() {
 #[test]
 fn resp3_encodes_maps_as_maps_in_insertion_order() {
     let r = Reply::Map(vec![(Reply::bulk_str("b"), Reply::Int(1)), (Reply::bulk_str("a"), Reply::Null)]);
-    assert_eq!(String::from_utf8(encode_to_vec(&r, Protocol::Resp3)).unwrap(), "%2\r\n$1\r\nb\r\n:1\r\n$1\r\na\r\n_\r\n");
+    assert_eq!(
+        String::from_utf8(encode_to_vec(&r, Protocol::Resp3)).unwrap(),
+        "%2\r\n$1\r\nb\r\n:1\r\n$1\r\na\r\n_\r\n"
+    );
 }
 
 #[test]

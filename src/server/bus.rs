@@ -118,7 +118,9 @@ pub enum BusReply {
     Done,
     ReadIndex(u64),
     /// Not the leader of the group; `leader` is the leader's bus address if known. Nothing was done.
-    NotLeader { leader: Option<String> },
+    NotLeader {
+        leader: Option<String>,
+    },
     /// A transient refusal (membership change in progress). Nothing was done.
     Busy(String),
     /// The answer to `IsMember`.

@@ -72,12 +72,7 @@ struct CommandSpec {
     step: i64,
 }
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: &'static [&'static str],
-    keys: (i64, i64, i64),
-) -> CommandSpec {
+const fn spec(name: &'static str, arity: i32, flags: &'static [&'static str], keys: (i64, i64, i64)) -> CommandSpec {
     CommandSpec { name, arity, flags, first_key: keys.0, last_key: keys.1, step: keys.2 }
 }
 
@@ -200,9 +195,8 @@ fn client(session: &Session, a: &[Bytes]) -> Reply {
 
 fn info(node: &Node) -> String {
     let keys = node.key_count();
-    let (role, known) = node.meta.read_local(|s| {
-        (s.node(&node.id()).is_some_and(|me| !me.is_master()), s.node_count())
-    });
+    let (role, known) =
+        node.meta.read_local(|s| (s.node(&node.id()).is_some_and(|me| !me.is_master()), s.node_count()));
     let mut out = format!(
         "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:cluster\r\nrun_id:{id}\r\ntcp_port:{port}\r\n\
          clustersim_strategy:{strategy}\r\n\r\n# Replication\r\nrole:{role}\r\n\r\n# Cluster\r\ncluster_enabled:1\r\n\
@@ -299,9 +293,13 @@ async fn cluster_command(node: &Node, request: ClusterRequest) -> Reply {
         ClusterRequest::MyId => Reply::bulk(me.to_string()),
         ClusterRequest::KeySlot(key) => Reply::Int(i64::from(cluster::key_slot(&key))),
         ClusterRequest::CountKeysInSlot(slot) => Reply::Int(keys_in_slot(node, slot, usize::MAX).len() as i64),
-        ClusterRequest::GetKeysInSlot { slot, count } => Reply::Array(keys_in_slot(node, slot, count).into_iter().map(Reply::Bulk).collect()),
+        ClusterRequest::GetKeysInSlot { slot, count } => {
+            Reply::Array(keys_in_slot(node, slot, count).into_iter().map(Reply::Bulk).collect())
+        }
         ClusterRequest::Reset { hard } => reset(node, hard).await,
-        ClusterRequest::SetConfigEpoch(epoch) => ok_or_error(node.meta.write(Command::SetConfigEpoch { node: me, epoch }).await),
+        ClusterRequest::SetConfigEpoch(epoch) => {
+            ok_or_error(node.meta.write(Command::SetConfigEpoch { node: me, epoch }).await)
+        }
         ClusterRequest::Help => cluster::help(),
     }
 }
@@ -331,7 +329,11 @@ async fn meet(node: &Node, ip: String, port: u16, bus_port: u16, node_id: Option
                 peer.bus_port = bus_port;
                 (peer, slots)
             }
-            Err(e) => return Reply::error(format!("ERR Can't reach node {ip}:{port} on its cluster bus port {bus_port}: {e}")),
+            Err(e) => {
+                return Reply::error(format!(
+                    "ERR Can't reach node {ip}:{port} on its cluster bus port {bus_port}: {e}"
+                ))
+            }
         },
     };
     let command = Command::Meet { receiver: node.id(), receiver_ip: node.config.ip.clone(), node: joining, slots };

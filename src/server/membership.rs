@@ -81,7 +81,9 @@ impl MetaStore {
         let (peer, peer_slots, peer_group) = match bus::hello(&ip, bus_port, timeout_ms).await {
             Ok(answer) => answer,
             Err(e) => {
-                return Reply::error(format!("ERR Can't reach node {ip}:{port} on its cluster bus port {bus_port}: {e}"))
+                return Reply::error(format!(
+                    "ERR Can't reach node {ip}:{port} on its cluster bus port {bus_port}: {e}"
+                ))
             }
         };
         if let Some(id) = node_id {
@@ -104,7 +106,9 @@ impl MetaStore {
             return Reply::error(format!("ERR Can't meet {ip}:{port}: a merge is in progress, try again"));
         }
         if my_size > 1 && peer_group.size > 1 {
-            return Reply::error(format!("ERR Can't meet {ip}:{port}: both nodes already belong to different clusters"));
+            return Reply::error(format!(
+                "ERR Can't meet {ip}:{port}: both nodes already belong to different clusters"
+            ));
         }
         let peer_bus = format!("{ip}:{bus_port}");
         let store = self.clone();
@@ -134,7 +138,9 @@ impl MetaStore {
             }
             let joiner = Joiner { entry, slots, bus_addr: self.bus_addr() };
             let peers = vec![peer_bus.clone()];
-            Box::pin(async move { store.merge(peer_group.id, Route::Remote(peer_bus), peer.id, ip, joiner, peers).await })
+            Box::pin(
+                async move { store.merge(peer_group.id, Route::Remote(peer_bus), peer.id, ip, joiner, peers).await },
+            )
         };
         match self.run_write(work).await {
             Ok(_) => Reply::ok(),
@@ -186,13 +192,23 @@ impl MetaStore {
             joined = if joiner_id == self.myself() {
                 self.join_group(group, joiner_id, &terms, peers.clone()).await
             } else {
-                self.ask_to_join(&joiner.bus_addr, group, joiner_id, terms.clone(), peers.clone(), self.inner.config.bus_timeout_ms).await
+                self.ask_to_join(
+                    &joiner.bus_addr,
+                    group,
+                    joiner_id,
+                    terms.clone(),
+                    peers.clone(),
+                    self.inner.config.bus_timeout_ms,
+                )
+                .await
             };
             let Err(JoinError::Changed(now)) = &joined else { break };
             match self.record_joiner_slots(group, route.clone(), joiner_id, &terms.slots, &now.slots).await {
                 Ok(()) => terms.slots = now.slots.clone(),
                 Err(why) => {
-                    joined = Err(JoinError::Refused(format!("its table changed since the handshake and cannot be recorded: {why}")));
+                    joined = Err(JoinError::Refused(format!(
+                        "its table changed since the handshake and cannot be recorded: {why}"
+                    )));
                     break;
                 }
             }
@@ -215,7 +231,10 @@ impl MetaStore {
         let add = LeaderOp::AddMember { node: joiner_id, addr: joiner.bus_addr };
         match self.leader_call(group, route, add).await {
             Ok(_) => Ok(Some(())),
-            Err(e) => Err(merge_failed(joiner_id, format!("adding it to the Raft group: {e} (the group's leader finishes the join)"))),
+            Err(e) => Err(merge_failed(
+                joiner_id,
+                format!("adding it to the Raft group: {e} (the group's leader finishes the join)"),
+            )),
         }
     }
 
@@ -233,8 +252,8 @@ impl MetaStore {
         let dropped = slots_missing(from, to);
         let taken = slots_missing(to, from);
         for command in [
-            (!dropped.is_empty()).then(|| Command::DelSlots { node: joiner, spans: dropped }),
-            (!taken.is_empty()).then(|| Command::AddSlots { node: joiner, spans: taken }),
+            (!dropped.is_empty()).then_some(Command::DelSlots { node: joiner, spans: dropped }),
+            (!taken.is_empty()).then_some(Command::AddSlots { node: joiner, spans: taken }),
         ]
         .into_iter()
         .flatten()
@@ -300,9 +319,10 @@ impl MetaStore {
         *self.inner.joining.lock().expect("joining lock") = true;
         current.shutdown().await;
         let disk = &self.inner.config.disk;
-        let fresh = RaftGroup::join(me, group, table, peers, disk, self.inner.config.clock, self.inner.transport.clone())
-            .await
-            .map_err(|e| JoinError::Failed(e.to_string()))?;
+        let fresh =
+            RaftGroup::join(me, group, table, peers, disk, self.inner.config.clock, self.inner.transport.clone())
+                .await
+                .map_err(|e| JoinError::Failed(e.to_string()))?;
         *self.inner.group.lock().expect("group lock") = Some(Arc::new(fresh));
         tracing::info!("meet: {me} left its cluster of one for group {group}");
         Ok(())
@@ -324,9 +344,15 @@ impl MetaStore {
         *self.inner.joining.lock().expect("joining lock") = false;
         *self.inner.myself.lock().expect("myself lock") = entry.id;
         let id = entry.id;
-        let fresh =
-            RaftGroup::found(entry, slots, self.bus_addr(), &self.inner.config.disk, self.inner.config.clock, self.inner.transport.clone())
-                .await;
+        let fresh = RaftGroup::found(
+            entry,
+            slots,
+            self.bus_addr(),
+            &self.inner.config.disk,
+            self.inner.config.clock,
+            self.inner.transport.clone(),
+        )
+        .await;
         match fresh {
             Ok(g) => {
                 *self.inner.group.lock().expect("group lock") = Some(Arc::new(g));
@@ -366,12 +392,17 @@ impl MetaStore {
             let target_addr = group.members().get(&target).cloned();
             let route = store.route_to_leader(&group);
             if let Err(e) = store.leader_call(group.id(), route, LeaderOp::RemoveMember { node: target }).await {
-                tracing::info!("forget: {target} stays in the Raft membership for now ({e}); the leader's repair round removes it");
+                tracing::info!(
+                    "forget: {target} stays in the Raft membership for now ({e}); the leader's repair round removes it"
+                );
             }
             if let Some(addr) = target_addr {
                 let notice = BusRequest::Leave { group: group.id(), node: target, entry: last_entry };
                 let sent = bus::call(&addr, &notice, Duration::from_millis(LEAVE_NOTICE_TIMEOUT_MS)).await;
-                tracing::info!("forget: {target} told to leave: {}", sent.map_or_else(|e| e.to_string(), |_| "ok".into()));
+                tracing::info!(
+                    "forget: {target} told to leave: {}",
+                    sent.map_or_else(|e| e.to_string(), |_| "ok".into())
+                );
             }
             Ok(Some(()))
         };
@@ -398,28 +429,35 @@ impl MetaStore {
                 return Reply::error("ERR Can't leave the cluster: every other node is a replica of this one");
             };
             let route = self.route_to_leader(&group);
-            match self.leader_call(group.id(), route.clone(), LeaderOp::Write(Command::Forget { by, target: me })).await {
+            match self.leader_call(group.id(), route.clone(), LeaderOp::Write(Command::Forget { by, target: me })).await
+            {
                 Ok(BusReply::Written(Ok(_))) => {}
                 Ok(BusReply::Written(Err(e))) => return meta_reply(e),
-                Ok(other) => return Reply::error(format!("CLUSTERDOWN leaving the cluster: unexpected reply {other:?}")),
+                Ok(other) => {
+                    return Reply::error(format!("CLUSTERDOWN leaving the cluster: unexpected reply {other:?}"))
+                }
                 Err(e) => return Reply::error(format!("CLUSTERDOWN leaving the cluster: {e}")),
             }
             if let Err(e) = self.leader_call(group.id(), route, LeaderOp::RemoveMember { node: me }).await {
-                tracing::info!("reset: {me} stays in the Raft membership for now ({e}); the leader's repair round removes it");
+                tracing::info!(
+                    "reset: {me} stays in the Raft membership for now ({e}); the leader's repair round removes it"
+                );
             }
         }
-        let entry = if hard {
-            NodeInfo { id: rt::random_node_id(), config_epoch: 0, ..entry }
-        } else {
-            entry
-        };
+        let entry = if hard { NodeInfo { id: rt::random_node_id(), config_epoch: 0, ..entry } } else { entry };
         match self.become_cluster_of_one(entry, Vec::new()).await {
             Ok(()) => Reply::ok(),
             Err(e) => Reply::error(format!("CLUSTERDOWN restarting as a cluster of one: {e}")),
         }
     }
 
-    pub(super) async fn serve_join(&self, group: GroupId, node: NodeId, terms: JoinTerms, peers: Vec<String>) -> BusReply {
+    pub(super) async fn serve_join(
+        &self,
+        group: GroupId,
+        node: NodeId,
+        terms: JoinTerms,
+        peers: Vec<String>,
+    ) -> BusReply {
         match self.join_group(group, node, &terms, peers).await {
             Ok(()) => BusReply::Done,
             Err(JoinError::Refused(why)) => BusReply::Refused(why),
@@ -497,6 +535,7 @@ impl MetaStore {
     ///    (idempotent), then added; if it refuses, its entry is removed (the join is called off);
     /// 2. a member the table no longer lists (a FORGET or RESET cut short) is removed and told to leave;
     /// 3. while the group has fewer than [`VOTERS_MAX`] voters, a learner the table lists is promoted.
+    ///
     /// Nothing is judged before a read barrier: a new leader may not have applied every committed entry yet
     /// while its membership (effective from the log) already names the nodes those entries added.
     async fn repair_group(&self, group: &Arc<RaftGroup>, unadmitted: &mut BTreeMap<(GroupId, NodeId), u32>) {
@@ -571,7 +610,9 @@ impl MetaStore {
                     self.call_off(group, id, "its own slots conflict with the group's").await;
                 }
             }
-            Err(JoinError::Failed(why)) => tracing::info!("repair: {id} is listed but not a member; not reached ({why})"),
+            Err(JoinError::Failed(why)) => {
+                tracing::info!("repair: {id} is listed but not a member; not reached ({why})")
+            }
         }
     }
 
@@ -621,7 +662,8 @@ impl MetaStore {
     async fn ask_whether_member(&self, group: &RaftGroup) {
         let me = group.node_id();
         let own = self.bus_addr();
-        let mut queue: VecDeque<String> = group.members().into_iter().filter(|(id, _)| *id != me).map(|(_, a)| a).collect();
+        let mut queue: VecDeque<String> =
+            group.members().into_iter().filter(|(id, _)| *id != me).map(|(_, a)| a).collect();
         queue.extend(group.peers().iter().filter(|a| **a != own).cloned());
         let mut asked = BTreeSet::new();
         while let Some(addr) = queue.pop_front() {
@@ -661,7 +703,10 @@ impl MetaStore {
         } else {
             (self.entry_after_leaving(None), Vec::new())
         };
-        tracing::info!("repair: group {group} does not list {me}: back to a cluster of one (joined: {})", !never_merged);
+        tracing::info!(
+            "repair: group {group} does not list {me}: back to a cluster of one (joined: {})",
+            !never_merged
+        );
         if let Err(e) = self.become_cluster_of_one(entry, slots).await {
             tracing::warn!(error = %e, "repair: restarting as a cluster of one");
         }
@@ -672,7 +717,8 @@ impl MetaStore {
 /// here, or a listed learner could be promoted: a cheap look, without a barrier, before a repair round.
 fn membership_differs(group: &RaftGroup) -> bool {
     let members = group.members();
-    let listed: BTreeSet<NodeId> = group.read(|s| s.nodes().filter(|n| !n.ip.is_empty() || n.id == group.node_id()).map(|n| n.id).collect());
+    let listed: BTreeSet<NodeId> =
+        group.read(|s| s.nodes().filter(|n| !n.ip.is_empty() || n.id == group.node_id()).map(|n| n.id).collect());
     if members.keys().copied().collect::<BTreeSet<_>>() != listed {
         return true;
     }

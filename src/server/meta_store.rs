@@ -166,9 +166,15 @@ impl MetaStore {
             *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
         } else {
             let entry = self.inner.config.initial_entry();
-            let group =
-                RaftGroup::found(entry, Vec::new(), self.bus_addr(), disk, self.inner.config.clock, self.inner.transport.clone())
-                    .await?;
+            let group = RaftGroup::found(
+                entry,
+                Vec::new(),
+                self.bus_addr(),
+                disk,
+                self.inner.config.clock,
+                self.inner.transport.clone(),
+            )
+            .await?;
             *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
         }
         tokio::spawn(self.clone().repair_loop());
@@ -309,13 +315,16 @@ impl MetaStore {
         if let Some(group) = self.group() {
             let me = self.myself();
             let joining = *self.inner.joining.lock().expect("joining lock");
-            let from_group = group.read(|s| {
-                if !joining || s.contains(&me) {
-                    f.take().map(|f| (f(s), s.contains(&me)))
-                } else {
-                    None
-                }
-            });
+            let from_group =
+                group.read(
+                    |s| {
+                        if !joining || s.contains(&me) {
+                            f.take().map(|f| (f(s), s.contains(&me)))
+                        } else {
+                            None
+                        }
+                    },
+                );
             if let Some((r, contains_me)) = from_group {
                 if joining && contains_me {
                     // The merge has reached this node: from now on its group's table is the one shown.
@@ -443,7 +452,9 @@ impl MetaStore {
             LeaderOp::AddMember { node, addr } => g.add_member(node, addr).await.map(|()| BusReply::Done),
             LeaderOp::RemoveMember { node } => g.remove_member(node).await.map(|()| BusReply::Done),
             LeaderOp::Promote { node } => g.promote(node).await.map(|()| BusReply::Done),
-            LeaderOp::IsMember { node } => g.lists(node, self.local_ms(READ_BARRIER_TIMEOUT_MS)).await.map(BusReply::Member),
+            LeaderOp::IsMember { node } => {
+                g.lists(node, self.local_ms(READ_BARRIER_TIMEOUT_MS)).await.map(BusReply::Member)
+            }
         };
         result.unwrap_or_else(|e| match e {
             RaftAdapterError::NotLeader { leader } => BusReply::NotLeader { leader },

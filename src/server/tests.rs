@@ -93,7 +93,10 @@ fn start_nodes_on(count: u8, strategy: Strategy, data_root: Option<&std::path::P
 }
 
 /// Runs `f` on a client host, after the nodes had a moment to bind.
-fn run<F: std::future::Future<Output = ()> + Send + 'static>(f: impl FnOnce(Vec<SocketAddr>) -> F + Send + 'static, nodes: u8) {
+fn run<F: std::future::Future<Output = ()> + Send + 'static>(
+    f: impl FnOnce(Vec<SocketAddr>) -> F + Send + 'static,
+    nodes: u8,
+) {
     let rt = Runtime::with_seed_and_config(7, madsim::Config::default());
     rt.block_on(async move {
         let addrs = start_nodes(nodes);
@@ -119,7 +122,10 @@ fn fresh_node_answers_ping_myid_nodes_and_info() {
             let mut c = Conn::open(a[0]).await;
             assert_eq!(c.call("PING").await, Reply::Simple("PONG".into()));
             assert_eq!(c.text("CLUSTER MYID").await, id(1));
-            assert_eq!(c.text("CLUSTER NODES").await, format!("{} :7000@17000 myself,master - 0 0 0 connected\n", id(1)));
+            assert_eq!(
+                c.text("CLUSTER NODES").await,
+                format!("{} :7000@17000 myself,master - 0 0 0 connected\n", id(1))
+            );
             assert!(c.text("CLUSTER INFO").await.starts_with("cluster_state:fail\r\n"));
             assert_eq!(c.call("GET foo").await, Reply::error("CLUSTERDOWN Hash slot not served"));
         },
@@ -170,11 +176,18 @@ fn keys_are_served_by_their_slot_owner_and_redirected_elsewhere() {
             assert_eq!(c2.call("CLUSTER ADDSLOTSRANGE 8192 16383").await, Reply::ok());
             assert_eq!(c1.call("SET bar 1").await, Reply::ok(), "bar is slot 5061, node 1's");
             assert_eq!(c1.call("GET bar").await, Reply::bulk_str("1"));
-            assert_eq!(c1.call("GET foo").await, Reply::error("CLUSTERDOWN Hash slot not served"), "node 1 has not learned node 2's slots");
+            assert_eq!(
+                c1.call("GET foo").await,
+                Reply::error("CLUSTERDOWN Hash slot not served"),
+                "node 1 has not learned node 2's slots"
+            );
             assert_eq!(c2.call("GET bar").await, Reply::error("CLUSTERDOWN Hash slot not served"));
             assert_eq!(c2.call("SET foo x").await, Reply::ok());
             assert_eq!(c1.call("DEL bar {bar}x").await, Reply::Int(1));
-            assert_eq!(c1.call("EXISTS bar foo").await, Reply::error("CROSSSLOT Keys in request don't hash to the same slot"));
+            assert_eq!(
+                c1.call("EXISTS bar foo").await,
+                Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
+            );
             assert_eq!(c1.call("DBSIZE").await, Reply::Int(0));
             assert_eq!(c2.call("CLUSTER COUNTKEYSINSLOT 12182").await, Reply::Int(1));
             assert_eq!(c2.call("CLUSTER GETKEYSINSLOT 12182 10").await, Reply::Array(vec![Reply::bulk_str("foo")]));
@@ -212,7 +225,10 @@ fn cluster_errors_reach_the_client_verbatim() {
                 ("CLUSTER REPLICATE deadbeef".into(), "ERR Unknown node deadbeef".into()),
                 ("CLUSTER ADDSLOTS 1 1".into(), "ERR Slot 1 specified multiple times".into()),
                 ("CLUSTER DELSLOTS 5".into(), "ERR Slot 5 is already unassigned".into()),
-                ("CLUSTER ADDSLOTSRANGE 10 5".into(), "ERR start slot number 10 is greater than end slot number 5".into()),
+                (
+                    "CLUSTER ADDSLOTSRANGE 10 5".into(),
+                    "ERR start slot number 10 is greater than end slot number 5".into(),
+                ),
                 ("CLUSTER ADDSLOTSRANGE 0 10 5 12".into(), "ERR Slot 5 specified multiple times".into()),
                 ("CLUSTER FOOBAR".into(), "ERR unknown subcommand 'FOOBAR'. Try CLUSTER HELP.".into()),
                 ("GET".into(), "ERR wrong number of arguments for 'get' command".into()),
@@ -252,7 +268,10 @@ fn replicate_and_reset_follow_redis_rules() {
             assert_eq!(c.call("CLUSTER RESET HARD").await, Reply::ok());
             let new_id = c.text("CLUSTER MYID").await;
             assert_ne!(new_id, id(1));
-            assert_eq!(c.text("CLUSTER NODES").await, format!("{new_id} 10.0.0.1:7000@17000 myself,master - 0 0 0 connected\n"));
+            assert_eq!(
+                c.text("CLUSTER NODES").await,
+                format!("{new_id} 10.0.0.1:7000@17000 myself,master - 0 0 0 connected\n")
+            );
         },
         2,
     );
@@ -346,9 +365,9 @@ fn local_only_aikv_meet_pattern_gives_the_historical_counts() {
                 assert_eq!(conns[n].call(&format!("CLUSTER MEET {} 7000 {}", ip(0), ids[0])).await, Reply::ok());
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            for i in 0..6 {
-                for j in i + 1..6 {
-                    conns[i].call(&format!("CLUSTER MEET {} 7000 {}", ip(j), ids[j])).await;
+            for (i, conn) in conns.iter_mut().enumerate() {
+                for (j, id) in ids.iter().enumerate().skip(i + 1) {
+                    conn.call(&format!("CLUSTER MEET {} 7000 {}", ip(j), id)).await;
                 }
             }
             let mut counts = Vec::new();

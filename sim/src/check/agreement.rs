@@ -14,7 +14,8 @@ use crate::run::{Host, Violation};
 /// The first disagreement between two nodes that list each other: on the config signature, then on CLUSTER
 /// SLOTS. Texts are as the nodes sent them; the caller normalizes ids for display.
 pub fn judge(views: &[NodeView], hosts: &[Host], line: usize) -> Option<Violation> {
-    let answered: Vec<(&NodeView, &String)> = views.iter().filter_map(|v| v.nodes.as_ref().ok().map(|t| (v, t))).collect();
+    let answered: Vec<(&NodeView, &String)> =
+        views.iter().filter_map(|v| v.nodes.as_ref().ok().map(|t| (v, t))).collect();
     let members: Vec<_> = answered.iter().map(|(_, t)| listed(t, hosts)).collect();
     let count = answered.len();
     let pairs: Vec<(usize, usize)> = (0..count)
@@ -24,7 +25,12 @@ pub fn judge(views: &[NodeView], hosts: &[Host], line: usize) -> Option<Violatio
     for &(i, j) in &pairs {
         let (a, b) = (config_signature(answered[i].1), config_signature(answered[j].1));
         if a != b {
-            return Some(Violation::Disagreement { line, property: "config signature", first: (answered[i].0.node, a), other: (answered[j].0.node, b) });
+            return Some(Violation::Disagreement {
+                line,
+                property: "config signature",
+                first: (answered[i].0.node, a),
+                other: (answered[j].0.node, b),
+            });
         }
     }
     for &(i, j) in &pairs {
@@ -61,7 +67,8 @@ mod tests {
     }
 
     fn view(node: usize, lines: &[(usize, &str)], slots: &str) -> NodeView {
-        let text = lines.iter().map(|(i, s)| format!("<n{i}> 10.0.0.{i}:6379@16379 master - 0 0 0 connected {s}\n")).collect();
+        let text =
+            lines.iter().map(|(i, s)| format!("<n{i}> 10.0.0.{i}:6379@16379 master - 0 0 0 connected {s}\n")).collect();
         NodeView { node, nodes: Ok(text), slots: Some(Ok(slots.to_string())) }
     }
 

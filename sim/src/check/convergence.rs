@@ -73,11 +73,25 @@ pub fn judge(views: &[NodeView], expected: &[BTreeSet<usize>], hosts: &[Host], l
         let must = expected.get(v.node).cloned().unwrap_or_default();
         let Some(k) = k else {
             let error = v.nodes.clone().err();
-            return Some(Violation::NotConverged { line, node: v.node, known: 0, expected: must.len(), missing: None, error });
+            return Some(Violation::NotConverged {
+                line,
+                node: v.node,
+                known: 0,
+                expected: must.len(),
+                missing: None,
+                error,
+            });
         };
         if let Some(&missing) = must.difference(k).next() {
             let known = k.intersection(&must).count();
-            return Some(Violation::NotConverged { line, node: v.node, known, expected: must.len(), missing: Some(missing), error: None });
+            return Some(Violation::NotConverged {
+                line,
+                node: v.node,
+                known,
+                expected: must.len(),
+                missing: Some(missing),
+                error: None,
+            });
         }
     }
     for (v, k) in views.iter().zip(&known) {
@@ -109,7 +123,15 @@ mod tests {
 
     fn meet(node: usize, target: usize, reply: &str) -> CallRecord {
         let reply = if reply == "OK" { Reply::Simple("OK".into()) } else { Reply::Error(reply.into()) };
-        CallRecord { node, command: format!("CLUSTER MEET 10.0.0.{target} 6379 <n{target}>"), line: 1, start: Duration::ZERO, end: Duration::ZERO, reply, quiet: false }
+        CallRecord {
+            node,
+            command: format!("CLUSTER MEET 10.0.0.{target} 6379 <n{target}>"),
+            line: 1,
+            start: Duration::ZERO,
+            end: Duration::ZERO,
+            reply,
+            quiet: false,
+        }
     }
 
     fn all_met() -> Vec<BTreeSet<usize>> {
@@ -131,27 +153,43 @@ mod tests {
         let e = expected_members(&h, &hosts());
         assert_eq!((e[1].clone(), e[2].clone()), (BTreeSet::from([1, 3]), BTreeSet::from([2])));
         let e = expected_members(&[meet(1, 2, "OK"), forget, meet(1, 2, "OK")], &hosts());
-        assert_eq!((e[1].clone(), e[3].clone()), (BTreeSet::from([1, 2]), BTreeSet::from([3])), "found by sim fuzz: n3 was never met");
+        assert_eq!(
+            (e[1].clone(), e[3].clone()),
+            (BTreeSet::from([1, 2]), BTreeSet::from([3])),
+            "found by sim fuzz: n3 was never met"
+        );
     }
 
     #[test]
     fn a_forget_that_got_no_reply_leaves_the_node_obliged_to_nothing_even_after_a_later_meet() {
-        let unanswered = CallRecord { command: "CLUSTER FORGET <n2>".into(), ..meet(1, 2, "(client) no reply within 15000 ms") };
+        let unanswered =
+            CallRecord { command: "CLUSTER FORGET <n2>".into(), ..meet(1, 2, "(client) no reply within 15000 ms") };
         let e = expected_members(&[meet(1, 2, "OK"), meet(1, 3, "OK"), unanswered.clone()], &hosts());
         assert_eq!((e[1].clone(), e[2].clone()), (BTreeSet::from([1, 3]), BTreeSet::from([2])));
         let e = expected_members(&[meet(1, 3, "OK"), unanswered, meet(2, 3, "OK")], &hosts());
-        assert_eq!((e[1].clone(), e[2].clone()), (BTreeSet::from([1, 3]), BTreeSet::from([2])), "the FORGET may apply after the MEET");
+        assert_eq!(
+            (e[1].clone(), e[2].clone()),
+            (BTreeSet::from([1, 3]), BTreeSet::from([2])),
+            "the FORGET may apply after the MEET"
+        );
     }
 
     #[test]
     fn every_node_listing_every_node_has_converged() {
-        assert_eq!(judge(&[view(1, &[1, 2, 3]), view(2, &[2, 3, 1]), view(3, &[3, 1, 2])], &all_met(), &hosts(), 9), None);
+        assert_eq!(
+            judge(&[view(1, &[1, 2, 3]), view(2, &[2, 3, 1]), view(3, &[3, 1, 2])], &all_met(), &hosts(), 9),
+            None
+        );
     }
 
     #[test]
     fn a_node_missing_one_node_has_not_converged() {
-        let v = judge(&[view(1, &[1, 2, 3]), view(2, &[1, 2]), view(3, &[1, 2, 3])], &all_met(), &hosts(), 9).expect("fires");
-        assert_eq!(v, Violation::NotConverged { line: 9, node: 2, known: 2, expected: 3, missing: Some(3), error: None });
+        let v = judge(&[view(1, &[1, 2, 3]), view(2, &[1, 2]), view(3, &[1, 2, 3])], &all_met(), &hosts(), 9)
+            .expect("fires");
+        assert_eq!(
+            v,
+            Violation::NotConverged { line: 9, node: 2, known: 2, expected: 3, missing: Some(3), error: None }
+        );
         assert_eq!(v.to_string(), "line 9: n2 knows 2/3 nodes (missing n3)");
     }
 

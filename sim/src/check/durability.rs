@@ -87,7 +87,15 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
             "MEET" => args
                 .last()
                 .and_then(|w| host_ref(w))
-                .or_else(|| hosts.iter().position(|h| Some(h.ip.to_string().as_str()) == args.first().copied() && Some(h.port.to_string().as_str()) == args.get(1).copied()).map(|i| i + 1))
+                .or_else(|| {
+                    hosts
+                        .iter()
+                        .position(|h| {
+                            Some(h.ip.to_string().as_str()) == args.first().copied()
+                                && Some(h.port.to_string().as_str()) == args.get(1).copied()
+                        })
+                        .map(|i| i + 1)
+                })
                 .map(Fact::Listed),
             "ADDSLOTS" => Some(Fact::Owns { node: call.node, slots: slots_of(args, false) }),
             "ADDSLOTSRANGE" => Some(Fact::Owns { node: call.node, slots: slots_of(args, true) }),
@@ -127,7 +135,8 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
         for (viewer, entries, owners) in &parsed {
             // Only the cluster the write was made to owes it: nodes joined to the accepting node by acknowledged
             // MEETs, or listing it.
-            let owes = joined.get(*viewer).is_some_and(|m| m.contains(&accepted_by)) || entries.iter().any(|e| e.id == id(accepted_by));
+            let owes = joined.get(*viewer).is_some_and(|m| m.contains(&accepted_by))
+                || entries.iter().any(|e| e.id == id(accepted_by));
             if !owes {
                 continue;
             }
@@ -181,7 +190,11 @@ mod tests {
         let text: String = lines
             .iter()
             .map(|(n, flags, master, slots)| {
-                let master = if *master == "-" { "-".to_string() } else { hosts[master.parse::<usize>().unwrap() - 1].id.to_string() };
+                let master = if *master == "-" {
+                    "-".to_string()
+                } else {
+                    hosts[master.parse::<usize>().unwrap() - 1].id.to_string()
+                };
                 format!("{} 10.0.0.{n}:6379@16379 {flags} {master} 0 0 0 connected {slots}\n", hosts[n - 1].id)
             })
             .collect();

@@ -34,7 +34,8 @@ pub(crate) fn verb(command: &str) -> (String, Vec<&str>) {
 /// Which host a MEET names: by id (`<nK>` after normalization) or by `ip port`.
 pub(crate) fn meet_target(args: &[&str], hosts: &[Host]) -> Option<usize> {
     if let Some(last) = args.last() {
-        if let Some(k) = last.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse::<usize>().ok()) {
+        if let Some(k) = last.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse::<usize>().ok())
+        {
             return Some(k);
         }
     }
@@ -147,7 +148,9 @@ mod tests {
     }
 
     fn nodes(ids: &[usize]) -> Reply {
-        Reply::Verbatim(ids.iter().map(|i| format!("<n{i}> 10.0.0.{i}:6379@16379 master - 0 0 0 connected\n")).collect())
+        Reply::Verbatim(
+            ids.iter().map(|i| format!("<n{i}> 10.0.0.{i}:6379@16379 master - 0 0 0 connected\n")).collect(),
+        )
     }
 
     #[test]
@@ -170,13 +173,19 @@ mod tests {
 
     #[test]
     fn a_read_that_reflects_the_meet_passes() {
-        let h = vec![call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()), call(2, "CLUSTER NODES", 11, 12, nodes(&[1, 2]))];
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()),
+            call(2, "CLUSTER NODES", 11, 12, nodes(&[1, 2])),
+        ];
         assert_eq!(check(&h, &world()), vec![]);
     }
 
     #[test]
     fn a_read_concurrent_with_the_meet_is_not_judged() {
-        let h = vec![call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()), call(2, "CLUSTER NODES", 5, 12, nodes(&[2]))];
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", 0, 10, Reply::ok()),
+            call(2, "CLUSTER NODES", 5, 12, nodes(&[2])),
+        ];
         assert_eq!(check(&h, &world()), vec![]);
     }
 
@@ -200,7 +209,9 @@ mod tests {
         ];
         let v = check(&h, &world());
         assert_eq!(v.len(), 1);
-        assert!(matches!(&v[0], Violation::StaleMembershipRead { missing, write_ok_at, .. } if missing == "n3" && *write_ok_at == Duration::from_millis(20)));
+        assert!(
+            matches!(&v[0], Violation::StaleMembershipRead { missing, write_ok_at, .. } if missing == "n3" && *write_ok_at == Duration::from_millis(20))
+        );
     }
 
     #[test]

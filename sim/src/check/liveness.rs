@@ -19,7 +19,13 @@ pub fn settled(views: &[NodeView], expected: &[BTreeSet<usize>], hosts: &[Host])
 
 /// The violation for a `settle` whose bound passed with `last` as the final round of views (`None` if that
 /// round had in fact settled).
-pub fn verdict(last: &[NodeView], expected: &[BTreeSet<usize>], hosts: &[Host], line: usize, within_ms: u64) -> Option<Violation> {
+pub fn verdict(
+    last: &[NodeView],
+    expected: &[BTreeSet<usize>],
+    hosts: &[Host],
+    line: usize,
+    within_ms: u64,
+) -> Option<Violation> {
     let cause = convergence::judge(last, expected, hosts, line).or_else(|| agreement::judge(last, hosts, line))?;
     Some(Violation::NotSettled { line, within_ms, cause: Box::new(cause) })
 }

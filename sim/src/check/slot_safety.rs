@@ -58,7 +58,13 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
                 Some(_) => None,
             };
             if let Some(why) = why {
-                let v = Violation::ReplicaOfNonMaster { line: call.line, node: call.node, replica: name(&e.id), master: name(master), why };
+                let v = Violation::ReplicaOfNonMaster {
+                    line: call.line,
+                    node: call.node,
+                    replica: name(&e.id),
+                    master: name(master),
+                    why,
+                };
                 push(v, &mut out);
             }
         }
@@ -66,7 +72,13 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         for e in entries.iter().filter(|e| e.is_master()) {
             let previous = epochs.insert((call.node, e.id.clone()), e.config_epoch);
             if let Some(from) = previous.filter(|p| *p > e.config_epoch) {
-                let v = Violation::EpochWentBack { line: call.line, node: call.node, of: name(&e.id), from, to: e.config_epoch };
+                let v = Violation::EpochWentBack {
+                    line: call.line,
+                    node: call.node,
+                    of: name(&e.id),
+                    from,
+                    to: e.config_epoch,
+                };
                 push(v, &mut out);
             }
         }
@@ -108,7 +120,10 @@ mod tests {
     fn a_slot_with_two_owners_fires() {
         let h = [nodes(2, 7, "a 1:1@2 master - 0 0 1 connected 0-10\nb 1:1@2 myself,master - 0 0 2 connected 10-20\n")];
         let v = check(&h, &hosts());
-        assert_eq!(v, vec![Violation::SlotOwnedTwice { line: 7, node: 2, slot: 10, owners: vec!["a".into(), "b".into()] }]);
+        assert_eq!(
+            v,
+            vec![Violation::SlotOwnedTwice { line: 7, node: 2, slot: 10, owners: vec!["a".into(), "b".into()] }]
+        );
         assert_eq!(v[0].to_string(), "line 7: n2's CLUSTER NODES gives slot 10 two owners: a and b");
     }
 
@@ -126,7 +141,8 @@ mod tests {
         let after = nodes(1, 2, "a 1:1@2 myself,master - 0 0 4 connected\n");
         let v = check(&[before.clone(), after.clone()], &hosts());
         assert_eq!(v, vec![Violation::EpochWentBack { line: 2, node: 1, of: "a".into(), from: 5, to: 4 }]);
-        let reset = CallRecord { command: "CLUSTER RESET HARD".into(), reply: Reply::Simple("OK".into()), ..before.clone() };
+        let reset =
+            CallRecord { command: "CLUSTER RESET HARD".into(), reply: Reply::Simple("OK".into()), ..before.clone() };
         assert_eq!(check(&[before, reset, after], &hosts()), vec![]);
     }
 

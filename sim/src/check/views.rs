@@ -83,7 +83,11 @@ pub fn parse_nodes(text: &str) -> Vec<Entry> {
                 flags: fields[2].split(',').map(str::to_string).collect(),
                 master: (fields[3] != "-").then(|| fields[3].to_string()),
                 config_epoch: fields[6].parse().ok()?,
-                slot_tokens: fields[8..].iter().filter(|t| !t.starts_with('[') && !t.is_empty()).map(|t| t.to_string()).collect(),
+                slot_tokens: fields[8..]
+                    .iter()
+                    .filter(|t| !t.starts_with('[') && !t.is_empty())
+                    .map(|t| t.to_string())
+                    .collect(),
             })
         })
         .collect()

@@ -105,9 +105,13 @@ impl Ctx<'_> {
         if tok.text == "all" {
             return Ok(Target::All);
         }
-        let node = self.node_name(&tok.text).ok_or_else(|| self.err(tok.column, format!("expected a node (n1..n{}) or 'all', found '{}'", self.nodes, tok.text)))?;
+        let node = self.node_name(&tok.text).ok_or_else(|| {
+            self.err(tok.column, format!("expected a node (n1..n{}) or 'all', found '{}'", self.nodes, tok.text))
+        })?;
         if node == 0 || node > self.nodes {
-            return Err(self.err(tok.column, format!("node n{node} does not exist (the cluster has {} nodes)", self.nodes)));
+            return Err(
+                self.err(tok.column, format!("node n{node} does not exist (the cluster has {} nodes)", self.nodes))
+            );
         }
         Ok(Target::Node(node))
     }
@@ -147,7 +151,10 @@ impl Ctx<'_> {
                         return Err(self.err(column, format!("range {{{start}..{end}}} is empty")));
                     }
                     if (end - start) as usize >= ARGS_MAX {
-                        return Err(self.err(column, format!("range {{{start}..{end}}} expands to more than {ARGS_MAX} arguments")));
+                        return Err(self.err(
+                            column,
+                            format!("range {{{start}..{end}}} expands to more than {ARGS_MAX} arguments"),
+                        ));
                     }
                     return Ok(Word::Range { start, end });
                 }
@@ -175,7 +182,8 @@ impl Ctx<'_> {
                         self.err(col, format!("unknown field '{field_name}' (expected ip, port, bus or id)"))
                     })?;
                     if node == 0 || node > self.nodes {
-                        return Err(self.err(col, format!("node n{node} does not exist (the cluster has {} nodes)", self.nodes)));
+                        return Err(self
+                            .err(col, format!("node n{node} does not exist (the cluster has {} nodes)", self.nodes)));
                     }
                     pieces.push(Piece::Var { node, field });
                     offset += rest[..=close].chars().count();
@@ -268,7 +276,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         }
         let Some(h) = &header else {
             if verb.text != "cluster" {
-                return Err(ctx.err(verb.column, format!("the first line must be 'cluster <nodes> ...', found '{}'", verb.text)));
+                return Err(ctx
+                    .err(verb.column, format!("the first line must be 'cluster <nodes> ...', found '{}'", verb.text)));
             }
             header = Some(parse_header(&ctx, &tokens)?);
             continue;
@@ -295,7 +304,12 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             }
             "sleep" => {
                 need(2, "a duration such as 500ms or 2s")?;
-                let ms = duration_ms(&tokens[1].text).ok_or_else(|| ctx.err(tokens[1].column, format!("expected a duration such as 500ms or 2s, found '{}'", tokens[1].text)))?;
+                let ms = duration_ms(&tokens[1].text).ok_or_else(|| {
+                    ctx.err(
+                        tokens[1].column,
+                        format!("expected a duration such as 500ms or 2s, found '{}'", tokens[1].text),
+                    )
+                })?;
                 if tokens.len() > 2 {
                     return Err(ctx.err(tokens[2].column, "unexpected text after the duration"));
                 }
@@ -379,23 +393,38 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             "loss" => {
                 need(2, "a percentage such as 10%")?;
                 let tok = &tokens[1];
-                let Some(percent) = tok.text.strip_suffix('%').and_then(|d| d.parse::<u8>().ok()).filter(|p| *p <= LOSS_PERCENT_MAX) else {
-                    return Err(ctx.err(tok.column, format!("expected a loss such as 10% (0% to {LOSS_PERCENT_MAX}%), found '{}'", tok.text)));
+                let Some(percent) =
+                    tok.text.strip_suffix('%').and_then(|d| d.parse::<u8>().ok()).filter(|p| *p <= LOSS_PERCENT_MAX)
+                else {
+                    return Err(ctx.err(
+                        tok.column,
+                        format!("expected a loss such as 10% (0% to {LOSS_PERCENT_MAX}%), found '{}'", tok.text),
+                    ));
                 };
                 ctx.no_more(&tokens, 2)?;
                 Step::Fault(Fault::Loss { percent })
             }
             "wait-consistent" | "settle" => {
-                let default = if verb.text == "settle" { Step::SETTLE_DEFAULT_MS } else { Step::WAIT_CONSISTENT_DEFAULT_MS };
+                let default =
+                    if verb.text == "settle" { Step::SETTLE_DEFAULT_MS } else { Step::WAIT_CONSISTENT_DEFAULT_MS };
                 let mut within_ms = default;
                 if let Some(tok) = tokens.get(1) {
-                    let value = tok.text.strip_prefix("within=").ok_or_else(|| ctx.err(tok.column, format!("expected within=<duration>, found '{}'", tok.text)))?;
-                    within_ms = duration_ms(value)
-                        .filter(|ms| (1..=SLEEP_MS_MAX).contains(ms))
-                        .ok_or_else(|| ctx.err(tok.column + 7, format!("expected a duration such as 30s (at most {SLEEP_MS_MAX} ms), found '{value}'")))?;
+                    let value = tok.text.strip_prefix("within=").ok_or_else(|| {
+                        ctx.err(tok.column, format!("expected within=<duration>, found '{}'", tok.text))
+                    })?;
+                    within_ms = duration_ms(value).filter(|ms| (1..=SLEEP_MS_MAX).contains(ms)).ok_or_else(|| {
+                        ctx.err(
+                            tok.column + 7,
+                            format!("expected a duration such as 30s (at most {SLEEP_MS_MAX} ms), found '{value}'"),
+                        )
+                    })?;
                 }
                 ctx.no_more(&tokens, 2)?;
-                if verb.text == "settle" { Step::Settle { within_ms } } else { Step::WaitConsistent { within_ms } }
+                if verb.text == "settle" {
+                    Step::Settle { within_ms }
+                } else {
+                    Step::WaitConsistent { within_ms }
+                }
             }
             other => {
                 return Err(ctx.err(verb.column, format!("unknown verb '{other}' (expected one of: {VERBS})")));
@@ -417,13 +446,17 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
     let Some(count) = tokens.get(1) else {
         return Err(ctx.err(tokens[0].column + 7, "'cluster' needs the number of nodes"));
     };
-    let nodes: usize = count
-        .text
-        .parse()
-        .ok()
-        .filter(|n| (1..=Header::NODES_MAX).contains(n))
-        .ok_or_else(|| ctx.err(count.column, format!("expected a node count from 1 to {}, found '{}'", Header::NODES_MAX, count.text)))?;
-    let mut header = Header { nodes, strategy: None, profile: None, base_port: Header::DEFAULT_BASE_PORT, drift: Vec::new(), strict: false };
+    let nodes: usize = count.text.parse().ok().filter(|n| (1..=Header::NODES_MAX).contains(n)).ok_or_else(|| {
+        ctx.err(count.column, format!("expected a node count from 1 to {}, found '{}'", Header::NODES_MAX, count.text))
+    })?;
+    let mut header = Header {
+        nodes,
+        strategy: None,
+        profile: None,
+        base_port: Header::DEFAULT_BASE_PORT,
+        drift: Vec::new(),
+        strict: false,
+    };
     for tok in &tokens[2..] {
         if tok.text == "strict" && !tok.quoted {
             if std::mem::replace(&mut header.strict, true) {
@@ -437,10 +470,16 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
         let value_col = tok.column + key.chars().count() + 1;
         match key {
             "strategy" => {
-                header.strategy = Some(value.parse().map_err(|e: clustersim::server::StrategyParseError| ctx.err(value_col, e.to_string()))?);
+                header.strategy = Some(
+                    value
+                        .parse()
+                        .map_err(|e: clustersim::server::StrategyParseError| ctx.err(value_col, e.to_string()))?,
+                );
             }
             "profile" => {
-                header.profile = Some(value.parse().map_err(|e: crate::profile::ProfileParseError| ctx.err(value_col, e.to_string()))?);
+                header.profile = Some(
+                    value.parse().map_err(|e: crate::profile::ProfileParseError| ctx.err(value_col, e.to_string()))?,
+                );
             }
             "base-port" => {
                 header.base_port = value
@@ -454,7 +493,9 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
                 let mut seen = vec![false; nodes + 1];
                 let node_ctx = Ctx { file: ctx.file, line: ctx.line, nodes };
                 for item in value.split(',') {
-                    let bad = || node_ctx.err(column, format!("expected <node>:<+|-><percent>% such as n2:+20%, found '{item}'"));
+                    let bad = || {
+                        node_ctx.err(column, format!("expected <node>:<+|-><percent>% such as n2:+20%, found '{item}'"))
+                    };
                     let (name, pct) = item.split_once(':').ok_or_else(bad)?;
                     let node = node_ctx.node(&Token { text: name.to_string(), column, quoted: false })?;
                     let digits = pct.strip_suffix('%').ok_or_else(bad)?;
@@ -463,7 +504,14 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
                     }
                     let percent: i32 = digits.parse().map_err(|_| bad())?;
                     if !(Header::DRIFT_PERCENT_MIN..=Header::DRIFT_PERCENT_MAX).contains(&percent) {
-                        return Err(node_ctx.err(column, format!("a clock drift is from {}% to +{}%, found '{pct}'", Header::DRIFT_PERCENT_MIN, Header::DRIFT_PERCENT_MAX)));
+                        return Err(node_ctx.err(
+                            column,
+                            format!(
+                                "a clock drift is from {}% to +{}%, found '{pct}'",
+                                Header::DRIFT_PERCENT_MIN,
+                                Header::DRIFT_PERCENT_MAX
+                            ),
+                        ));
                     }
                     if std::mem::replace(&mut seen[node], true) {
                         return Err(node_ctx.err(column, format!("n{node} has two drifts")));
@@ -472,7 +520,12 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
                     column += item.chars().count() + 1;
                 }
             }
-            other => return Err(ctx.err(tok.column, format!("unknown key '{other}' (expected strategy, profile, base-port, drift or strict)"))),
+            other => {
+                return Err(ctx.err(
+                    tok.column,
+                    format!("unknown key '{other}' (expected strategy, profile, base-port, drift or strict)"),
+                ))
+            }
         }
     }
     Ok(header)
@@ -491,6 +544,9 @@ fn parse_check(ctx: &Ctx<'_>, tok: &Token) -> Result<Check, ScenarioError> {
         ),
         "knows" => Check::Knows(word()?),
         "contains" => Check::Contains(word()?),
-        other => return Err(ctx.err(tok.column, format!("unknown check '{other}' (expected reply, known-nodes, knows or contains)"))),
+        other => {
+            return Err(ctx
+                .err(tok.column, format!("unknown check '{other}' (expected reply, known-nodes, knows or contains)")))
+        }
     })
 }

@@ -25,7 +25,17 @@ fn a_runbook_parses_into_steps() {
     )
     .unwrap();
     assert_eq!(s.intro, vec!["intent"]);
-    assert_eq!(s.header, Header { nodes: 3, strategy: Some(NodeStrategy::ReadIndex), profile: None, base_port: 6379, drift: vec![], strict: false });
+    assert_eq!(
+        s.header,
+        Header {
+            nodes: 3,
+            strategy: Some(NodeStrategy::ReadIndex),
+            profile: None,
+            base_port: 6379,
+            drift: vec![],
+            strict: false
+        }
+    );
     assert_eq!(
         s.steps,
         vec![
@@ -41,8 +51,15 @@ fn a_runbook_parses_into_steps() {
             },
             Step::Sleep { ms: 500 },
             Step::Comment("check".into()),
-            Step::Expect { target: Target::All, command: vec![Word::text("CLUSTER"), Word::text("NODES")], check: Check::KnownNodes(3) },
-            Step::Call { target: Target::Node(2), command: vec![Word::text("CLUSTER"), Word::text("ADDSLOTS"), Word::Range { start: 0, end: 2 }] },
+            Step::Expect {
+                target: Target::All,
+                command: vec![Word::text("CLUSTER"), Word::text("NODES")],
+                check: Check::KnownNodes(3)
+            },
+            Step::Call {
+                target: Target::Node(2),
+                command: vec![Word::text("CLUSTER"), Word::text("ADDSLOTS"), Word::Range { start: 0, end: 2 }]
+            },
         ]
     );
 }
@@ -53,7 +70,12 @@ fn templates_glue_to_text_and_hash_tags_stay_literal() {
     let Step::Call { command, .. } = &s.steps[0] else { panic!() };
     assert_eq!(
         command[1],
-        Word::Pieces(vec![Piece::Text("{user1000}.x:".into()), Piece::Var { node: 2, field: Field::Ip }, Piece::Text(":".into()), Piece::Var { node: 2, field: Field::Port }])
+        Word::Pieces(vec![
+            Piece::Text("{user1000}.x:".into()),
+            Piece::Var { node: 2, field: Field::Ip },
+            Piece::Text(":".into()),
+            Piece::Var { node: 2, field: Field::Port }
+        ])
     );
 }
 
@@ -69,14 +91,23 @@ fn errors_name_file_line_and_column() {
     assert_eq!(err("call n1 PING\n"), "x.scn:1:1: the first line must be 'cluster <nodes> ...', found 'call'");
     assert_eq!(err("cluster 3\ncall n4 PING\n"), "x.scn:2:6: node n4 does not exist (the cluster has 3 nodes)");
     assert_eq!(err("cluster 3\n  frobnicate n1\n"), "x.scn:2:3: unknown verb 'frobnicate' (expected one of: call, sleep, expect, kill, restart, pause, resume, partition, heal, clog, unclog, latency, loss, wait-consistent, settle)");
-    assert_eq!(err("cluster 3 drift=n2:20%\n"), "x.scn:1:17: expected <node>:<+|-><percent>% such as n2:+20%, found 'n2:20%'");
+    assert_eq!(
+        err("cluster 3 drift=n2:20%\n"),
+        "x.scn:1:17: expected <node>:<+|-><percent>% such as n2:+20%, found 'n2:20%'"
+    );
     assert_eq!(err("cluster 3 drift=n1:+5%,n4:+5%\n"), "x.scn:1:24: node n4 does not exist (the cluster has 3 nodes)");
     assert_eq!(err("cluster 3 drift=n1:-95%\n"), "x.scn:1:17: a clock drift is from -90% to +900%, found '-95%'");
     assert_eq!(err("cluster 3\nkill all\n"), "x.scn:2:6: this verb takes one node, not 'all'");
     assert_eq!(err("cluster 3\nkill n2 now\n"), "x.scn:2:9: unexpected 'now'");
     assert_eq!(err("cluster 3\npartition n1,n2 n2,n3\n"), "x.scn:2:17: n2 is in more than one group");
-    assert_eq!(err("cluster 3\npartition n1,n2 n3,n7\n"), "x.scn:2:20: node n7 does not exist (the cluster has 3 nodes)");
-    assert_eq!(err("cluster 3\npartition n1,n2\n"), "x.scn:2:16: 'partition' needs at least two groups of nodes, such as n1,n2 n3,n4,n5");
+    assert_eq!(
+        err("cluster 3\npartition n1,n2 n3,n7\n"),
+        "x.scn:2:20: node n7 does not exist (the cluster has 3 nodes)"
+    );
+    assert_eq!(
+        err("cluster 3\npartition n1,n2\n"),
+        "x.scn:2:16: 'partition' needs at least two groups of nodes, such as n1,n2 n3,n4,n5"
+    );
     assert_eq!(err("cluster 3\nclog n1-n2\n"), "x.scn:2:6: expected a link such as n1->n2, found 'n1-n2'");
     assert_eq!(err("cluster 3\nclog n1->n5\n"), "x.scn:2:10: node n5 does not exist (the cluster has 3 nodes)");
     assert_eq!(err("cluster 3\nclog n1->n1\n"), "x.scn:2:6: a link joins two different nodes");
@@ -86,17 +117,32 @@ fn errors_name_file_line_and_column() {
     );
     assert_eq!(err("cluster 3\nloss 95%\n"), "x.scn:2:6: expected a loss such as 10% (0% to 90%), found '95%'");
     assert_eq!(err("cluster 3\nsettle in=3s\n"), "x.scn:2:8: expected within=<duration>, found 'in=3s'");
-    assert_eq!(err("cluster 3\nsettle within=soon\n"), "x.scn:2:15: expected a duration such as 30s (at most 3600000 ms), found 'soon'");
-    assert_eq!(err("cluster 3 speed=fast\n"), "x.scn:1:11: unknown key 'speed' (expected strategy, profile, base-port, drift or strict)");
+    assert_eq!(
+        err("cluster 3\nsettle within=soon\n"),
+        "x.scn:2:15: expected a duration such as 30s (at most 3600000 ms), found 'soon'"
+    );
+    assert_eq!(
+        err("cluster 3 speed=fast\n"),
+        "x.scn:1:11: unknown key 'speed' (expected strategy, profile, base-port, drift or strict)"
+    );
     assert_eq!(
         err("cluster 3 strategy=eventual\n"),
         "x.scn:1:20: unknown strategy 'eventual' (expected one of: local-only, fire-and-forget, commit-then-sleep, read-index)"
     );
     assert_eq!(err("cluster 3\nsleep 5 minutes\n"), "x.scn:2:7: expected a duration such as 500ms or 2s, found '5'");
-    assert_eq!(err("cluster 3\ncall n1 MEET {n2.host}\n"), "x.scn:2:14: unknown field 'host' (expected ip, port, bus or id)");
+    assert_eq!(
+        err("cluster 3\ncall n1 MEET {n2.host}\n"),
+        "x.scn:2:14: unknown field 'host' (expected ip, port, bus or id)"
+    );
     assert_eq!(err("cluster 3\ncall n1 X {n9.ip}\n"), "x.scn:2:11: node n9 does not exist (the cluster has 3 nodes)");
-    assert_eq!(err("cluster 3\nexpect all CLUSTER NODES x=1\n"), "x.scn:2:12: the command of an expect is quoted: \"CLUSTER NODES\"");
-    assert_eq!(err("cluster 3\nexpect all \"CLUSTER NODES\" nodes=3\n"), "x.scn:2:28: unknown check 'nodes' (expected reply, known-nodes, knows or contains)");
+    assert_eq!(
+        err("cluster 3\nexpect all CLUSTER NODES x=1\n"),
+        "x.scn:2:12: the command of an expect is quoted: \"CLUSTER NODES\""
+    );
+    assert_eq!(
+        err("cluster 3\nexpect all \"CLUSTER NODES\" nodes=3\n"),
+        "x.scn:2:28: unknown check 'nodes' (expected reply, known-nodes, knows or contains)"
+    );
     assert_eq!(err("cluster 3\ncall n1 ECHO \"abc\n"), "x.scn:2:14: unterminated quoted string");
     assert_eq!(err("cluster 3\ncall n1\n"), "x.scn:2:8: 'call' needs a target and a command");
     assert_eq!(err("cluster 0\n"), "x.scn:1:9: expected a node count from 1 to 16, found '0'");
@@ -107,7 +153,8 @@ fn errors_name_file_line_and_column() {
 
 #[test]
 fn printing_a_parsed_file_gives_it_back() {
-    let text = "# intent\ncluster 6 strategy=local-only drift=n2:+20%,n5:-10%\ncall n1 PING\nsleep 2s\nsleep 1500ms\n# x\n\
+    let text =
+        "# intent\ncluster 6 strategy=local-only drift=n2:+20%,n5:-10%\ncall n1 PING\nsleep 2s\nsleep 1500ms\n# x\n\
                 expect n2 \"CLUSTER NODES\" knows={n1.id}\ncall n3 ECHO \"a b\"\nexpect all \"PING\" reply=PONG\n\
                 kill n2\nrestart n2\npause n3\nresume n3\npartition n1,n2 n3,n4,n5\nheal\nclog n1->n2\nunclog n1->n2\n\
                 latency 10ms..200ms\nloss 10%\nwait-consistent within=10s\nsettle within=1500ms\n";
@@ -128,7 +175,8 @@ fn the_shipped_scenarios_parse() {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -162,21 +210,24 @@ fn arb_word(nodes: usize) -> impl proptest::strategy::Strategy<Value = Word> {
     prop_oneof![
         arb_text().prop_map(Word::text),
         (0u32..100, 0u32..100).prop_map(|(a, len)| Word::Range { start: a, end: a + len }),
-        (prop::collection::vec(prop_oneof![arb_text().prop_map(|t| Piece::Text(t.replace([' ', '"', '\\', '#'], ""))), var], 1..4))
-            .prop_map(|pieces| {
-                let mut merged: Vec<Piece> = Vec::new();
-                for p in pieces {
-                    match (merged.last_mut(), p) {
-                        (Some(Piece::Text(a)), Piece::Text(b)) => a.push_str(&b),
-                        (_, Piece::Text(t)) if t.is_empty() => {}
-                        (_, p) => merged.push(p),
-                    }
+        (prop::collection::vec(
+            prop_oneof![arb_text().prop_map(|t| Piece::Text(t.replace([' ', '"', '\\', '#'], ""))), var],
+            1..4
+        ))
+        .prop_map(|pieces| {
+            let mut merged: Vec<Piece> = Vec::new();
+            for p in pieces {
+                match (merged.last_mut(), p) {
+                    (Some(Piece::Text(a)), Piece::Text(b)) => a.push_str(&b),
+                    (_, Piece::Text(t)) if t.is_empty() => {}
+                    (_, p) => merged.push(p),
                 }
-                if merged.is_empty() {
-                    merged.push(Piece::Text("x".into()));
-                }
-                Word::Pieces(merged)
-            }),
+            }
+            if merged.is_empty() {
+                merged.push(Piece::Text("x".into()));
+            }
+            Word::Pieces(merged)
+        }),
     ]
 }
 
@@ -223,7 +274,11 @@ fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
         any::<bool>(),
     )
         .prop_flat_map(|(nodes, strategy, profile, base_port, strict)| {
-            (Just((nodes, strategy, profile, base_port, strict)), prop::sample::subsequence((1..=nodes).collect::<Vec<_>>(), 0..=nodes), prop::collection::vec(-90i32..=900, nodes))
+            (
+                Just((nodes, strategy, profile, base_port, strict)),
+                prop::sample::subsequence((1..=nodes).collect::<Vec<_>>(), 0..=nodes),
+                prop::collection::vec(-90i32..=900, nodes),
+            )
         })
         .prop_flat_map(|((nodes, strategy, profile, base_port, strict), drifted, percents)| {
             let drift: Vec<(usize, i32)> = drifted.iter().map(|&n| (n, percents[n - 1])).collect();
@@ -236,7 +291,8 @@ fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
             ];
             let step = prop_oneof![
                 "[a-z ]{0,12}".prop_map(|c| Step::Comment(c.trim().to_string())),
-                (target.clone(), prop::collection::vec(arb_word(nodes), 1..5)).prop_map(|(target, command)| Step::Call { target, command }),
+                (target.clone(), prop::collection::vec(arb_word(nodes), 1..5))
+                    .prop_map(|(target, command)| Step::Call { target, command }),
                 (0u64..5000).prop_map(|ms| Step::Sleep { ms }),
                 arb_fault(nodes).prop_map(Step::Fault),
                 (1u64..100_000).prop_map(|within_ms| Step::WaitConsistent { within_ms }),
@@ -248,7 +304,12 @@ fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
                 prop::collection::vec("[a-z ]{0,12}".prop_map(|c| c.trim().to_string()), 0..3),
                 prop::collection::vec(step, 0..20),
             )
-                .prop_map(move |(intro, steps)| Scenario { intro, header: Header { nodes, strategy, profile, base_port, drift: drift.clone(), strict }, steps, lines: vec![] })
+                .prop_map(move |(intro, steps)| Scenario {
+                    intro,
+                    header: Header { nodes, strategy, profile, base_port, drift: drift.clone(), strict },
+                    steps,
+                    lines: vec![],
+                })
         })
 }
 
@@ -279,7 +340,10 @@ fn real_mode_runs_process_faults_and_refuses_network_faults_by_line() {
     assert_eq!(refused.len(), 4, "{refused:?}");
     assert!(refused[0].starts_with("line 2: `partition n1 n2,n3`"), "{refused:?}");
     assert!(refused[1].starts_with("line 4: `heal`"), "{refused:?}");
-    assert_eq!(simulator_only(&process, Profile::Wan), vec!["profile wan: network profiles drive madsim's network".to_string()]);
+    assert_eq!(
+        simulator_only(&process, Profile::Wan),
+        vec!["profile wan: network profiles drive madsim's network".to_string()]
+    );
     let drift = parse("x.scn", "cluster 3 drift=n2:+20%\n").unwrap();
     assert_eq!(simulator_only(&drift, Profile::Lan).len(), 1);
 }

@@ -63,10 +63,7 @@ async fn read_until(strategy: Strategy, addr: SocketAddr, line: &str, done: impl
 }
 
 fn info_field(info: &str, key: &str) -> String {
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
+    info.lines().find_map(|l| l.strip_prefix(&format!("{key}:"))).map(|v| v.trim().to_string()).unwrap_or_default()
 }
 
 /// MEETs `a[1..]` into a[0]'s group one by one (each MEET sent to a[0]) and waits until a[0] sees them all.
@@ -108,14 +105,19 @@ fn meet_merges_clusters_of_one_into_one_group_seen_by_every_node() {
                 assert_eq!(ids_in(&nodes), vec![id(1), id(2), id(3), id(4)], "{strategy} n{}", i + 1);
                 assert_eq!(nodes.matches("myself").count(), 1, "{nodes}");
                 let mine = nodes.lines().find(|l| l.contains("myself")).unwrap();
-                assert!(mine.starts_with(&format!("{} 10.0.0.{}:7000@17000 myself,master", id(i as u64 + 1), i + 1)), "{mine}");
+                assert!(
+                    mine.starts_with(&format!("{} 10.0.0.{}:7000@17000 myself,master", id(i as u64 + 1), i + 1)),
+                    "{mine}"
+                );
                 let info = read_until(strategy, *addr, "CLUSTER INFO", |t| t.contains("cluster_known_nodes:4")).await;
                 assert!(info.contains("cluster_known_nodes:4"), "{info}");
             }
             // One group, one leader: everybody names the same one.
             let mut leaders = Vec::new();
             for addr in &a {
-                let info = read_until(POLL, *addr, "INFO", |t| !info_field(t, "clustersim_raft_leader").starts_with('-')).await;
+                let info =
+                    read_until(POLL, *addr, "INFO", |t| !info_field(t, "clustersim_raft_leader").starts_with('-'))
+                        .await;
                 leaders.push(info_field(&info, "clustersim_raft_leader"));
             }
             leaders.dedup();
@@ -160,7 +162,14 @@ fn a_merge_with_a_slot_conflict_fails_and_changes_nothing() {
             if strategy == Strategy::FireAndForget {
                 assert_eq!(r, Reply::ok(), "fire-and-forget answers before the merge is tried");
             } else {
-                assert_eq!(r, Reply::error(format!("ERR Can't meet node {}: it serves slot 50, which {} already serves", id(2), id(1))));
+                assert_eq!(
+                    r,
+                    Reply::error(format!(
+                        "ERR Can't meet node {}: it serves slot 50, which {} already serves",
+                        id(2),
+                        id(1)
+                    ))
+                );
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
             let n1 = c1.text("CLUSTER NODES").await;
@@ -189,10 +198,15 @@ fn writes_on_followers_are_forwarded_to_the_leader() {
             }
             assert_eq!(c3.call(&format!("CLUSTER REPLICATE {}", id(2))).await, Reply::ok());
             for addr in &a {
-                let nodes = read_until(strategy, *addr, "CLUSTER NODES", |t| t.contains(&format!("slave {}", id(2)))).await;
+                let nodes =
+                    read_until(strategy, *addr, "CLUSTER NODES", |t| t.contains(&format!("slave {}", id(2)))).await;
                 assert!(nodes.contains(&format!("{} 10.0.0.2:7000@17000", id(2))), "{nodes}");
                 assert!(nodes.contains("connected 0-100\n"), "{strategy}: {nodes}");
-                assert!(nodes.contains(&format!("{} 10.0.0.3:7000@17000", id(3))) && nodes.contains(&format!("slave {}", id(2))), "{nodes}");
+                assert!(
+                    nodes.contains(&format!("{} 10.0.0.3:7000@17000", id(3)))
+                        && nodes.contains(&format!("slave {}", id(2))),
+                    "{nodes}"
+                );
             }
         });
     }
@@ -261,7 +275,8 @@ fn writes_still_succeed_after_the_leader_is_killed() {
             // outlast: the client then retries, and a retry that finds the slots taken means the first landed.
             let mut reply = c2.call("CLUSTER ADDSLOTSRANGE 0 10").await;
             for _ in 0..2 {
-                let timed_out = matches!(&reply, Reply::Error(e) if e.starts_with("CLUSTERDOWN metadata write failed: "));
+                let timed_out =
+                    matches!(&reply, Reply::Error(e) if e.starts_with("CLUSTERDOWN metadata write failed: "));
                 if strategy != Strategy::CommitThenSleep || !timed_out {
                     break;
                 }
@@ -431,7 +446,10 @@ fn nodes_restarted_from_their_data_files_come_back_with_their_ids_and_tables() {
                 assert_eq!(Conn::open(a[2]).await.call("CLUSTER ADDSLOTSRANGE 200 300").await, Reply::ok());
                 let n3 = format!("{} 10.0.0.3:7000@17000", id(3));
                 for addr in &a {
-                    read_until(POLL, *addr, "CLUSTER NODES", |t| t.lines().any(|l| l.contains(&n3) && l.ends_with("connected 200-300"))).await;
+                    read_until(POLL, *addr, "CLUSTER NODES", |t| {
+                        t.lines().any(|l| l.contains(&n3) && l.ends_with("connected 200-300"))
+                    })
+                    .await;
                 }
             })
             .await
