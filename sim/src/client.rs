@@ -10,31 +10,16 @@ use clustersim::resp::{encode_request, take_reply, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::history::{CallRecord, Op};
+use crate::hosts::Host;
 use crate::trace::{now, TraceSink};
-
-/// One call of the history: which node, what was sent (as shown), what came back, and when.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CallRecord {
-    /// 1-based node index.
-    pub node: usize,
-    /// The command as shown in traces (ranges folded, ids as written).
-    pub command: String,
-    /// The scenario line that issued it (0 for the harness's own final reads).
-    pub line: usize,
-    pub start: Duration,
-    pub end: Duration,
-    pub reply: Reply,
-    /// A harness poll (`settle`, `wait-consistent`): in the history checkers read, but not in the trace or the
-    /// snapshot's step list, which show one summary line per poll instead.
-    pub quiet: bool,
-}
 
 /// Bound on one call: connect, send, and read the reply. Longer than the node's own write deadline (12 s), so a
 /// write riding out an election answers (OK or an error) before the client gives up on it.
 pub const CALL_TIMEOUT_MS: u64 = 15_000;
 
 pub struct Client {
-    addrs: Vec<SocketAddr>,
+    hosts: Vec<Host>,
     /// Open connections, with the generation of the node's process each was made to.
     conns: BTreeMap<usize, (TcpStream, BytesMut, u64)>,
     /// The current generation of each node's process (see `Faults::generation`).
@@ -44,8 +29,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(addrs: Vec<SocketAddr>, sink: TraceSink) -> Self {
-        Client { addrs, conns: BTreeMap::new(), generation: None, sink, history: Vec::new() }
+    pub fn new(hosts: &[Host], sink: TraceSink) -> Self {
+        Client { hosts: hosts.to_vec(), conns: BTreeMap::new(), generation: None, sink, history: Vec::new() }
     }
 
     /// Lets the client notice restarts: a connection made to an earlier process of a node is dropped before the
@@ -57,21 +42,38 @@ impl Client {
     /// Sends `args` to node `node` (1-based) and records the exchange. Transport failures become error replies
     /// starting with `(client)`, so they are visible in the history like any other answer.
     pub async fn call(&mut self, node: usize, args: &[Bytes], shown: &str, line: usize) -> Reply {
-        self.call_with(node, args, shown, line, false).await
+        self.call_with(node, args, shown, line, None).await
     }
 
-    /// Like [`Client::call`], recorded in the history but kept out of the trace.
-    pub async fn call_quiet(&mut self, node: usize, args: &[Bytes], shown: &str, line: usize) -> Reply {
-        self.call_with(node, args, shown, line, true).await
+    /// A harness poll: like [`Client::call`], recorded in the history but kept out of the trace, and given up
+    /// after `budget` if that is shorter than [`CALL_TIMEOUT_MS`] (a poll never outlives its step's bound).
+    pub async fn call_quiet_within(
+        &mut self,
+        node: usize,
+        args: &[Bytes],
+        shown: &str,
+        line: usize,
+        budget: Duration,
+    ) -> Reply {
+        self.call_with(node, args, shown, line, Some(budget)).await
     }
 
-    async fn call_with(&mut self, node: usize, args: &[Bytes], shown: &str, line: usize, quiet: bool) -> Reply {
+    /// `budget`: `None` for a scenario call (traced, [`CALL_TIMEOUT_MS`]); `Some` for a quiet poll.
+    async fn call_with(
+        &mut self,
+        node: usize,
+        args: &[Bytes],
+        shown: &str,
+        line: usize,
+        budget: Option<Duration>,
+    ) -> Reply {
+        let quiet = budget.is_some();
+        let timeout_ms = budget.map_or(CALL_TIMEOUT_MS, |b| (b.as_millis() as u64).min(CALL_TIMEOUT_MS));
         let start = now();
         if !quiet {
             self.sink.push("client", &format!("-> n{node} {shown}"));
         }
-        let reply = match tokio::time::timeout(Duration::from_millis(CALL_TIMEOUT_MS), self.exchange(node, args)).await
-        {
+        let reply = match tokio::time::timeout(Duration::from_millis(timeout_ms), self.exchange(node, args)).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(e)) => {
                 self.conns.remove(&node);
@@ -79,7 +81,7 @@ impl Client {
             }
             Err(_) => {
                 self.conns.remove(&node);
-                Reply::Error(format!("(client) no reply within {CALL_TIMEOUT_MS} ms"))
+                Reply::Error(format!("(client) no reply within {timeout_ms} ms"))
             }
         };
         let end = now();
@@ -89,6 +91,7 @@ impl Client {
         self.history.push(CallRecord {
             node,
             command: shown.to_string(),
+            op: Op::of(args, &self.hosts),
             line,
             start,
             end,
@@ -108,7 +111,7 @@ impl Client {
             // retries a lost SYN; any other error ends the call.
             let mut pause = 10;
             let stream = loop {
-                match TcpStream::connect(self.addrs[node - 1]).await {
+                match TcpStream::connect(SocketAddr::new(self.hosts[node - 1].ip, self.hosts[node - 1].port)).await {
                     Ok(stream) => break stream,
                     Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                         tokio::time::sleep(Duration::from_millis(pause)).await;

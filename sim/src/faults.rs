@@ -350,7 +350,7 @@ impl Faults {
     }
 }
 
-impl crate::run::Control for Faults {
+impl crate::executor::Control for Faults {
     fn apply(&self, fault: &Fault) {
         Faults::apply(self, fault);
     }

@@ -11,8 +11,9 @@ use clustersim::server::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::gen::{arb_case, Case, GenConfig};
+use crate::outcome::{Outcome, RunOptions};
 use crate::profile::Profile;
-use crate::run::{run, Outcome, RunOptions};
+use crate::run::run;
 use crate::scenario::{print, Scenario};
 use crate::verdict::{Class, Finding};
 

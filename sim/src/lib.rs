@@ -1,41 +1,72 @@
 //! sim: replays scenarios against real clustersim nodes inside madsim's simulated network and clock.
 //!
+//! A scenario file (docs/SCENARIOS.md) is parsed once and run under any number of seeds; each run gives an
+//! [`Outcome`]: the history of calls, the normalized trace and its hash, and the verdict — every violation as a
+//! [`Finding`] with its [`Class`] (safety, liveness, availability) and the rule that gave it.
+//!
 //! ```no_run
+//! use clustersim::server::Strategy;
+//! use sim::{Profile, RunOptions};
+//!
 //! let scenario = sim::scenario::load("scenarios/aikv_cluster_init.scn".as_ref()).unwrap();
-//! let outcome = sim::run(&scenario, &sim::RunOptions::new(42, clustersim::server::Strategy::LocalOnly));
-//! for finding in &outcome.findings {
-//!     println!("{finding}"); // the violation, then its class and the rule that gave it: `[safety: …]`
+//! for seed in 0..3 {
+//!     let outcome = sim::run(&scenario, &RunOptions::new(seed, Strategy::ReadIndex).profile(Profile::Lan));
+//!     assert!(outcome.passed(), "{}", sim::outcome_report(&outcome));
+//!     println!("seed {seed}: {} trace-hash {:016x}", sim::verdict_line(&outcome), outcome.trace_hash);
 //! }
-//! println!("trace-hash: {:016x}", outcome.trace_hash);
 //! ```
 //!
-//! The simulation pieces need the simulation flavour (`--cfg madsim`, the default through .cargo/config.toml).
-//! Built without it (the real flavour), the crate offers [`real`]: the same scenarios, client and checkers
-//! against real `clustersim-node` processes over real TCP.
+//! `sim/examples/embed.rs` is the same as a test of your own (`cargo test -p sim --example embed`). The
+//! simulation pieces need the simulation flavour (`--cfg madsim`, which .cargo/config.toml sets for this
+//! workspace; a crate of yours needs the same rustflags). Built without it (the real flavour), the crate offers
+//! [`real`]: the same scenarios, client and checkers against real `clustersim-node` processes over real TCP.
+//!
+//! Layers, each module knowing only those above it in this list (docs/ARCHITECTURE.md draws them): `trace`;
+//! `scenario` and `profile` (plain data); `hosts`; `history`; `client`; `check`; `verdict`; `outcome`;
+//! `executor`; `faults`, `schedule` and `real`; `run`; `sweep` and `fuzz` (`gen`); the `sim` binary.
 
-pub mod gen;
+mod trace;
+
 pub mod profile;
 pub mod scenario;
 
-pub mod check;
+mod history;
+mod hosts;
+
 mod client;
-#[cfg(madsim)]
-mod faults;
-#[cfg(madsim)]
-pub mod fuzz;
-#[cfg(not(madsim))]
-pub mod real;
-mod run;
-pub mod trace;
+
+pub mod check;
 pub mod verdict;
 
-pub use client::{show_reply, CallRecord};
-pub use run::{hosts, known_node_count, normalize, Host, Outcome, RunOptions, Violation};
+mod outcome;
+
+mod executor;
+
 #[cfg(madsim)]
-pub use run::{run, run_checking_determinism};
-pub use verdict::{Class, FaultWindow, Finding, Rule, Tally};
+mod faults;
+#[cfg(not(madsim))]
+pub mod real;
+#[cfg(madsim)]
+mod schedule;
+
+#[cfg(madsim)]
+mod run;
+
+#[cfg(madsim)]
+pub mod fuzz;
+pub mod gen;
 #[cfg(madsim)]
 pub mod sweep;
+
+pub use check::{Class, Property, Violation};
+pub use client::show_reply;
+pub use history::{CallRecord, Op};
+pub use hosts::{hosts, known_node_count, normalize, Host};
+pub use outcome::{Outcome, RunOptions};
+pub use profile::Profile;
+#[cfg(madsim)]
+pub use run::{run, run_checking_determinism};
+pub use verdict::{FaultWindow, Finding, Rule, Tally};
 
 /// The text a snapshot holds for one run: verdict, violations, every step's reply, and each node's final NODES.
 /// Normalized (ids as `<nK>`), without times, so it changes only when behaviour changes.

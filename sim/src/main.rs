@@ -401,7 +401,7 @@ mod cli {
                 let scenario = load_or_exit(&file, strict);
                 let strategy = strategy_or_exit(strategy, &scenario, &file);
                 let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
-                let outcome = sim::run(&scenario, &sim::RunOptions { seed, strategy, profile });
+                let outcome = sim::run(&scenario, &sim::RunOptions::new(seed, strategy).profile(profile));
                 println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}", file.display());
                 print!("{}", sim::outcome_report(&outcome));
                 if !outcome.passed() {
@@ -510,14 +510,14 @@ mod cli {
                     file.display()
                 );
                 print!("{:<18}", "strategy");
-                for p in Profile::ALL {
+                for p in Profile::NAMED {
                     print!(" {:>24}", p.name());
                 }
                 println!();
                 let mut cells = Vec::new();
                 for s in Strategy::ALL {
                     print!("{:<18}", s.name());
-                    for p in Profile::ALL {
+                    for p in Profile::NAMED {
                         let report = sweep(&scenario, s, p, 0..seeds, jobs, &|_| {});
                         let failed = report.failed_count();
                         let safety = report.class_count(Class::Safety);
@@ -531,7 +531,7 @@ mod cli {
                         cells.push(format!(
                             "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"safety\":{safety},\"liveness\":{liveness},\"unavailable\":{unavailable},\"stale\":{},\"lost_write\":{},\"calls\":{},\"errors\":{},\"errors_in_fault_windows\":{},\"first_failed\":{}}}",
                             report.stale_count(),
-                            report.property_count(&["durability"]),
+                            report.property_count(&[sim::check::durability::PROPERTY]),
                             tally.calls,
                             tally.errors,
                             tally.errors_in_windows,

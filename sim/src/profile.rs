@@ -62,7 +62,11 @@ fn splitmix(x: u64) -> u64 {
 }
 
 impl Profile {
-    pub const ALL: [Profile; 5] = [Profile::Lan, Profile::Wan, Profile::Lossy, Profile::SlowFollower, Profile::Flaky];
+    /// The named profiles, the columns `compare` runs (swarm, which draws its own network, is not one).
+    pub const NAMED: [Profile; 5] = [Profile::Lan, Profile::Wan, Profile::Lossy, Profile::SlowFollower, Profile::Flaky];
+    /// Every profile `--profile` and a scenario header accept.
+    pub const EVERY: [Profile; 6] =
+        [Profile::Lan, Profile::Wan, Profile::Lossy, Profile::SlowFollower, Profile::Flaky, Profile::Swarm];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -92,106 +96,6 @@ impl Profile {
         }
         net
     }
-
-    /// Runs this profile's fault schedule until `faults` is stopped (a no-op for static profiles).
-    #[cfg(madsim)]
-    pub async fn drive(self, faults: crate::faults::Faults) {
-        let nodes = faults.node_count();
-        match self {
-            Profile::SlowFollower => {
-                if nodes < 2 {
-                    return;
-                }
-                while !faults.profile_stopped() {
-                    faults.profile_pause(2, true);
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    faults.profile_pause(2, false);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            Profile::Flaky => {
-                if nodes < 2 {
-                    return;
-                }
-                while !faults.profile_stopped() {
-                    let (a, b, pause, hold) = {
-                        use madsim::rand::Rng;
-                        let mut rng = madsim::rand::thread_rng();
-                        let a = rng.gen_range(0..nodes);
-                        let mut b = rng.gen_range(0..nodes - 1);
-                        if b >= a {
-                            b += 1;
-                        }
-                        (a + 1, b + 1, rng.gen_range(100..1500u64), rng.gen_range(50..800u64))
-                    };
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                    faults.profile_clog(a, b, true);
-                    tokio::time::sleep(Duration::from_millis(hold)).await;
-                    faults.profile_clog(a, b, false);
-                }
-            }
-            Profile::Swarm => {
-                while !faults.profile_stopped() {
-                    use madsim::rand::Rng;
-                    let (gap, hold, action, a, b, cut) = {
-                        let mut rng = madsim::rand::thread_rng();
-                        let a = rng.gen_range(1..=nodes);
-                        let mut b = rng.gen_range(1..nodes.max(2));
-                        if b >= a {
-                            b += 1;
-                        }
-                        (
-                            rng.gen_range(300..3000u64),
-                            rng.gen_range(100..4000u64),
-                            rng.gen_range(0..4u8),
-                            a,
-                            b,
-                            rng.gen_range(1..nodes.max(2)),
-                        )
-                    };
-                    tokio::time::sleep(Duration::from_millis(gap)).await;
-                    let hold = Duration::from_millis(hold);
-                    match action {
-                        0 if faults.profile_kill(a) => {
-                            tokio::time::sleep(hold).await;
-                            faults.profile_restart(a);
-                        }
-                        0 => {}
-                        1 => {
-                            faults.trace(&format!("swarm: pause n{a} for {}ms", hold.as_millis()));
-                            faults.profile_pause(a, true);
-                            tokio::time::sleep(hold).await;
-                            faults.profile_pause(a, false);
-                        }
-                        2 if nodes >= 2 => {
-                            // Nodes 1..=cut on one side, the rest on the other (a seeded rotation by `a`).
-                            let side = |n: usize| (n + a) % nodes < cut;
-                            faults.trace(&format!("swarm: partition for {}ms", hold.as_millis()));
-                            let links: Vec<(usize, usize)> = (1..=nodes)
-                                .flat_map(|x| (1..=nodes).map(move |y| (x, y)))
-                                .filter(|&(x, y)| x != y && side(x) != side(y))
-                                .collect();
-                            for &(x, y) in &links {
-                                faults.profile_clog_one_way(x, y, true);
-                            }
-                            tokio::time::sleep(hold).await;
-                            for &(x, y) in &links {
-                                faults.profile_clog_one_way(x, y, false);
-                            }
-                        }
-                        _ if nodes >= 2 => {
-                            faults.trace(&format!("swarm: clog n{a}->n{b} for {}ms", hold.as_millis()));
-                            faults.profile_clog_one_way(a, b, true);
-                            tokio::time::sleep(hold).await;
-                            faults.profile_clog_one_way(a, b, false);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Profile::Lan | Profile::Wan | Profile::Lossy => {}
-        }
-    }
 }
 
 impl fmt::Display for Profile {
@@ -201,16 +105,12 @@ impl fmt::Display for Profile {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown profile '{0}' (expected one of: lan, wan, lossy, slow-follower, flaky, swarm)")]
+#[error("unknown profile '{0}' (expected one of: {names})", names = Profile::EVERY.map(Profile::name).join(", "))]
 pub struct ProfileParseError(pub String);
 
 impl FromStr for Profile {
     type Err = ProfileParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Profile::ALL
-            .into_iter()
-            .chain([Profile::Swarm])
-            .find(|p| p.name() == s)
-            .ok_or_else(|| ProfileParseError(s.to_string()))
+        Profile::EVERY.into_iter().find(|p| p.name() == s).ok_or_else(|| ProfileParseError(s.to_string()))
     }
 }

@@ -18,11 +18,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use clustersim::meta::NodeId;
 use clustersim::server::Strategy;
 
+use crate::executor::{execute, Control};
+use crate::hosts::Host;
+use crate::outcome::{finish, Outcome, RunOptions};
 use crate::profile::Profile;
-use crate::run::{execute, finish, Control, Host, Outcome, RunOptions};
 use crate::scenario::{Fault, Scenario};
 use crate::trace::{now, TraceSink};
 use crate::verdict::{FaultWindow, WindowLog};
@@ -45,22 +46,14 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// The hosts of a real run: 127.0.0.1, consecutive ports from `base_port`, ids `1..=N`.
 pub fn hosts(scenario: &Scenario, base_port: u16) -> Result<Vec<Host>, String> {
     let nodes = scenario.header.nodes;
-    let last = u32::from(base_port) + nodes as u32 - 1 + 10000;
-    if last > u32::from(u16::MAX) {
-        return Err(format!("--base-port {base_port}: {nodes} nodes need bus ports up to {last}, above 65535"));
-    }
-    Ok((1..=nodes)
+    (1..=nodes)
         .map(|i| {
-            let port = base_port + (i as u16 - 1);
-            Host {
-                name: format!("n{i}"),
-                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                port,
-                bus_port: port + 10000,
-                id: NodeId::from_u64(i as u64),
-            }
+            let port = u16::try_from(usize::from(base_port) + i - 1).ok();
+            port.and_then(|port| Host::new(i, IpAddr::V4(Ipv4Addr::LOCALHOST), port)).ok_or_else(|| {
+                format!("--base-port {base_port}: {nodes} nodes need ports and bus ports (port + 10000) up to 65535")
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Runs `scenario` on real processes. Errors: a node that would not start (with the end of its log), an
@@ -90,7 +83,7 @@ pub fn run(scenario: &Scenario, options: &RealOptions) -> Result<Outcome, String
     });
     processes.stop_every_process();
     let raw = raw?;
-    Ok(finish(raw, sink, hosts, &RunOptions { seed: 0, strategy: options.strategy, profile: Profile::Lan }))
+    Ok(finish(raw, sink, hosts, &RunOptions::new(0, options.strategy)))
 }
 
 /// The node processes of one run.

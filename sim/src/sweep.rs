@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use clustersim::server::Strategy;
 
+use crate::check::Property;
+use crate::outcome::{Outcome, RunOptions};
 use crate::profile::Profile;
-use crate::run::{run, Outcome, RunOptions};
+use crate::run::run;
 use crate::scenario::Scenario;
 use crate::verdict::{Class, Finding, Tally};
 
@@ -118,11 +120,11 @@ impl SweepReport {
 
     /// Seeds with at least one stale read (a linearizability violation found in the history; always safety).
     pub fn stale_count(&self) -> usize {
-        self.property_count(&["linearizable-reads"])
+        self.property_count(&[crate::check::linearizable_reads::PROPERTY])
     }
 
     /// Seeds with at least one violation of one of these properties (`Violation::property`).
-    pub fn property_count(&self, properties: &[&str]) -> usize {
+    pub fn property_count(&self, properties: &[Property]) -> usize {
         self.results
             .values()
             .filter(|r| r.findings().iter().any(|f| properties.contains(&f.violation.property())))
@@ -214,7 +216,7 @@ pub fn sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::Violation;
+    use crate::check::Violation;
     use crate::verdict::Rule;
 
     fn finding(rule: Rule) -> Finding {

@@ -10,15 +10,8 @@
 //! logs are not part of the trace). The trace hash is FNV-1a 64 over the lines: stable across processes and Rust
 //! versions, unlike `std`'s hashers.
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id};
-use tracing::{Event, Level, Metadata, Subscriber};
-use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::LookupSpan;
 
 /// The lines of one run, shared by the tracing layer and the client.
 #[derive(Clone, Default)]
@@ -79,131 +72,144 @@ pub fn hash_lines(lines: &[String]) -> u64 {
     h
 }
 
-thread_local! {
-    /// The sink of the run executing on this thread, if any.
-    static CURRENT: std::cell::RefCell<Option<TraceSink>> = const { std::cell::RefCell::new(None) };
-}
+#[cfg(madsim)]
+pub use capture::capture;
 
-/// Installs the process-wide subscriber (once) and routes this thread's events to `sink` until the guard drops.
-pub fn capture(sink: &TraceSink) -> CaptureGuard {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
+/// The node's tracing events of a simulated run, collected into the run's sink (simulation flavour only: in real
+/// mode the nodes are other processes).
+#[cfg(madsim)]
+mod capture {
+    use super::*;
+    use std::fmt::Write as _;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id};
+    use tracing::{Event, Level, Metadata, Subscriber};
+    use tracing_subscriber::layer::{Context, Layer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    thread_local! {
+        /// The sink of the run executing on this thread, if any.
+        static CURRENT: std::cell::RefCell<Option<TraceSink>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// Routes this thread's `clustersim*` events to `sink` until the guard drops, through a subscriber scoped to this
+    /// thread (`tracing::subscriber::set_default`): it takes precedence over any global subscriber the embedding
+    /// program installed, so a run's trace (and its hash) never depends on what else the process set up.
+    pub fn capture(sink: &TraceSink) -> CaptureGuard {
         use tracing_subscriber::layer::SubscriberExt;
-        let subscriber = tracing_subscriber::registry().with(TraceLayer);
-        // If the embedding program installed its own global subscriber first, traces stay empty (and say so in
-        // their hash); the simulation itself is unaffected.
-        let _ = tracing::subscriber::set_global_default(subscriber);
-    });
-    CURRENT.with(|c| *c.borrow_mut() = Some(sink.clone()));
-    CaptureGuard(())
-}
-
-/// Stops routing this thread's events when dropped.
-pub struct CaptureGuard(());
-
-impl Drop for CaptureGuard {
-    fn drop(&mut self) {
-        CURRENT.with(|c| *c.borrow_mut() = None);
+        CURRENT.with(|c| *c.borrow_mut() = Some(sink.clone()));
+        let scoped = tracing::subscriber::set_default(tracing_subscriber::registry().with(TraceLayer));
+        CaptureGuard(Some(scoped))
     }
-}
 
-/// The host name a madsim `node` span carries.
-struct HostName(String);
+    /// Stops routing this thread's events when dropped.
+    pub struct CaptureGuard(Option<tracing::subscriber::DefaultGuard>);
 
-/// Collects `clustersim*` events into the current thread's [`TraceSink`].
-struct TraceLayer;
-
-fn wanted(meta: &Metadata<'_>) -> bool {
-    meta.target().starts_with("clustersim") && *meta.level() <= Level::INFO
-}
-
-/// The only spans the trace needs are madsim's `node` and `task` spans (they name the host). Every other span
-/// (openraft instruments most of its functions) is disabled, which keeps it off the hot path entirely.
-fn wanted_span(meta: &Metadata<'_>) -> bool {
-    meta.is_span() && meta.target().starts_with("madsim")
-}
-
-impl<S> Layer<S> for TraceLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
-        if wanted_span(meta) || wanted(meta) {
-            tracing::subscriber::Interest::always()
-        } else {
-            tracing::subscriber::Interest::never()
+    impl Drop for CaptureGuard {
+        fn drop(&mut self) {
+            self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = None);
         }
     }
 
-    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        wanted_span(meta) || wanted(meta)
+    /// The host name a madsim `node` span carries.
+    struct HostName(String);
+
+    /// Collects `clustersim*` events into the current thread's [`TraceSink`].
+    struct TraceLayer;
+
+    fn wanted(meta: &Metadata<'_>) -> bool {
+        meta.target().starts_with("clustersim") && *meta.level() <= Level::INFO
     }
 
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if attrs.metadata().name() != "node" {
-            return;
+    /// The only spans the trace needs are madsim's `node` and `task` spans (they name the host). Every other span
+    /// (openraft instruments most of its functions) is disabled, which keeps it off the hot path entirely.
+    fn wanted_span(meta: &Metadata<'_>) -> bool {
+        meta.is_span() && meta.target().starts_with("madsim")
+    }
+
+    impl<S> Layer<S> for TraceLayer
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+            if wanted_span(meta) || wanted(meta) {
+                tracing::subscriber::Interest::always()
+            } else {
+                tracing::subscriber::Interest::never()
+            }
         }
-        let mut visitor = Fields::default();
-        attrs.record(&mut visitor);
-        if let (Some(span), Some(name)) = (ctx.span(id), visitor.name) {
-            span.extensions_mut().insert(HostName(name));
+
+        fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+            wanted_span(meta) || wanted(meta)
+        }
+
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+            if attrs.metadata().name() != "node" {
+                return;
+            }
+            let mut visitor = Fields::default();
+            attrs.record(&mut visitor);
+            if let (Some(span), Some(name)) = (ctx.span(id), visitor.name) {
+                span.extensions_mut().insert(HostName(name));
+            }
+        }
+
+        fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+            if !wanted(event.metadata()) {
+                return;
+            }
+            let Some(sink) = CURRENT.with(|c| c.borrow().clone()) else { return };
+            let host = ctx
+                .event_scope(event)
+                .and_then(|scope| {
+                    scope.from_root().find_map(|span| span.extensions().get::<HostName>().map(|h| h.0.clone()))
+                })
+                .unwrap_or_else(|| "?".to_string());
+            let mut visitor = Fields::default();
+            event.record(&mut visitor);
+            sink.push(&host, &visitor.line());
         }
     }
 
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if !wanted(event.metadata()) {
-            return;
-        }
-        let Some(sink) = CURRENT.with(|c| c.borrow().clone()) else { return };
-        let host = ctx
-            .event_scope(event)
-            .and_then(|scope| {
-                scope.from_root().find_map(|span| span.extensions().get::<HostName>().map(|h| h.0.clone()))
-            })
-            .unwrap_or_else(|| "?".to_string());
-        let mut visitor = Fields::default();
-        event.record(&mut visitor);
-        sink.push(&host, &visitor.line());
+    /// Renders an event as `message key=value ...` in field order (which is the callsite's, hence stable).
+    #[derive(Default)]
+    struct Fields {
+        message: String,
+        rest: String,
+        name: Option<String>,
     }
-}
 
-/// Renders an event as `message key=value ...` in field order (which is the callsite's, hence stable).
-#[derive(Default)]
-struct Fields {
-    message: String,
-    rest: String,
-    name: Option<String>,
-}
-
-impl Fields {
-    fn line(self) -> String {
-        if self.rest.is_empty() {
-            self.message
-        } else {
-            format!("{}{}", self.message, self.rest)
-        }
-    }
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "message" => self.message.push_str(value),
-            "name" => self.name = Some(value.to_string()),
-            other => {
-                let _ = write!(self.rest, " {other}={value}");
+    impl Fields {
+        fn line(self) -> String {
+            if self.rest.is_empty() {
+                self.message
+            } else {
+                format!("{}{}", self.message, self.rest)
             }
         }
     }
 
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "message" => {
-                let _ = write!(self.message, "{value:?}");
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            match field.name() {
+                "message" => self.message.push_str(value),
+                "name" => self.name = Some(value.to_string()),
+                other => {
+                    let _ = write!(self.rest, " {other}={value}");
+                }
             }
-            "name" => self.name = Some(format!("{value:?}")),
-            other => {
-                let _ = write!(self.rest, " {other}={value:?}");
+        }
+
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            match field.name() {
+                "message" => {
+                    let _ = write!(self.message, "{value:?}");
+                }
+                "name" => self.name = Some(format!("{value:?}")),
+                other => {
+                    let _ = write!(self.rest, " {other}={value:?}");
+                }
             }
         }
     }

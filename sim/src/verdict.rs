@@ -23,8 +23,9 @@ use std::time::Duration;
 
 use clustersim::resp::Reply;
 
-use crate::client::CallRecord;
-use crate::run::Violation;
+pub use crate::check::Class;
+use crate::check::{Property, Violation};
+use crate::history::CallRecord;
 use crate::trace::stamp;
 
 /// The node's write deadline under the Raft strategies (`WRITE_DEADLINE_MS` in the node crate's
@@ -37,38 +38,6 @@ pub const NODE_WRITE_DEADLINE_MS: u64 = 12_000;
 /// the write deadline ([`NODE_WRITE_DEADLINE_MS`], 12 s: a write begun meanwhile rides it out). 17 s. Drifted
 /// clocks are not counted in: a node 20 % slow times out 20 % later in true time.
 pub const RECOVERY_MS: u64 = clustersim::raft::ELECTION_TIMEOUT_MAX_MS + NODE_WRITE_DEADLINE_MS;
-
-/// The class of a violation. Ordered by severity: `Safety` is the worst, so the worst of several is their `max`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Class {
-    Availability,
-    Liveness,
-    Safety,
-}
-
-impl Class {
-    /// Worst first: the order a seed's violations are listed in.
-    pub const WORST_FIRST: [Class; 3] = [Class::Safety, Class::Liveness, Class::Availability];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Safety => "safety",
-            Class::Liveness => "liveness",
-            Class::Availability => "availability",
-        }
-    }
-
-    /// Whether a violation of this class fails the run: safety and liveness always, availability under strict.
-    pub fn fails(self, strict: bool) -> bool {
-        self != Class::Availability || strict
-    }
-}
-
-impl fmt::Display for Class {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// An interval of virtual time during which at least one fault was active, and the fault that opened it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,9 +112,10 @@ pub struct FailedWrite {
 /// Which rule put a violation in its class. Each rule belongs to one class ([`Rule::class`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rule {
-    /// Safety: a checked safety property (linearizable reads, durability, slot safety, agreement) broke; no
-    /// fault excuses a wrong answer or lost data.
-    SafetyProperty { property: &'static str },
+    /// A checked property (linearizable reads, durability, slot safety, agreement, any registered checker's)
+    /// broke: its violations keep the property's class whatever the faults (no fault excuses a wrong answer or
+    /// lost data).
+    Checked { property: Property },
     /// Safety: an `expect` got an answer (not an error) that does not satisfy it, with no earlier failed write
     /// to explain it.
     WrongAnswer,
@@ -172,7 +142,8 @@ pub enum Rule {
 impl Rule {
     pub fn class(&self) -> Class {
         match self {
-            Rule::SafetyProperty { .. } | Rule::WrongAnswer => Class::Safety,
+            Rule::Checked { property } => property.class,
+            Rule::WrongAnswer => Class::Safety,
             Rule::NotSettled
             | Rule::ErrorWhileHealthy
             | Rule::InconsistentWhileHealthy
@@ -186,7 +157,7 @@ impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.class())?;
         match self {
-            Rule::SafetyProperty { property } => write!(f, "{property}"),
+            Rule::Checked { property } => write!(f, "{property}"),
             Rule::WrongAnswer => f.write_str("wrong answer, no fault or earlier error explains it"),
             Rule::NotSettled => f.write_str("not settled after faults stopped"),
             Rule::ErrorWhileHealthy => f.write_str("error outside every fault window"),
@@ -294,34 +265,6 @@ impl fmt::Display for Tally {
     }
 }
 
-/// Read-only commands: an error from one of them excuses nothing later (it changed nothing). Every other
-/// command counts as a write. CLUSTER subcommands by name, other commands by their first word.
-const CLUSTER_READS: [&str; 11] = [
-    "NODES",
-    "SLOTS",
-    "SHARDS",
-    "INFO",
-    "MYID",
-    "MYSHARDID",
-    "KEYSLOT",
-    "COUNTKEYSINSLOT",
-    "GETKEYSINSLOT",
-    "COUNT-FAILURE-REPORTS",
-    "LINKS",
-];
-const READS: [&str; 12] =
-    ["PING", "ECHO", "INFO", "GET", "EXISTS", "DBSIZE", "COMMAND", "HELLO", "READONLY", "READWRITE", "TIME", "TTL"];
-
-/// Whether a recorded command (as shown in the history) may change the cluster.
-pub fn is_write(command: &str) -> bool {
-    let mut words = command.split_whitespace().map(str::to_ascii_uppercase);
-    match words.next().as_deref() {
-        Some("CLUSTER") => words.next().is_none_or(|sub| !CLUSTER_READS.contains(&sub.as_str())),
-        Some(first) => !READS.contains(&first),
-        None => false,
-    }
-}
-
 /// The latest window `[start, end]` meets, with whether it began after that window ended.
 fn window_meeting(windows: &[FaultWindow], start: Duration, end: Duration) -> Option<(&FaultWindow, bool)> {
     windows.iter().filter(|w| w.meets(start, end)).max_by_key(|w| w.start).map(|w| (w, start > w.end))
@@ -337,9 +280,7 @@ fn failed_write(
 ) -> Option<(FailedWrite, Option<FaultWindow>)> {
     let failed: Vec<&CallRecord> = history
         .iter()
-        .filter(|c| {
-            !c.quiet && c.line > 0 && c.end <= start && matches!(c.reply, Reply::Error(_)) && is_write(&c.command)
-        })
+        .filter(|c| !c.quiet && c.line > 0 && c.end <= start && matches!(c.reply, Reply::Error(_)) && c.op.is_write())
         .collect();
     let write = |c: &CallRecord| FailedWrite { line: c.line, node: c.node, at: c.end };
     let windowed = failed
@@ -357,7 +298,8 @@ pub fn classify(violation: &Violation, history: &[CallRecord], windows: &[FaultW
         | Violation::SlotOwnedTwice { .. }
         | Violation::ReplicaOfNonMaster { .. }
         | Violation::EpochWentBack { .. }
-        | Violation::Disagreement { .. } => Rule::SafetyProperty { property: violation.property() },
+        | Violation::Disagreement { .. }
+        | Violation::Broken { .. } => Rule::Checked { property: violation.property() },
         Violation::NotSettled { .. } | Violation::NotConverged { .. } | Violation::OneSidedMembership { .. } => {
             Rule::NotSettled
         }
@@ -436,7 +378,8 @@ mod tests {
     }
 
     fn call(node: usize, line: usize, command: &str, start: u64, end: u64, reply: Reply) -> CallRecord {
-        CallRecord { node, command: command.to_string(), line, start: ms(start), end: ms(end), reply, quiet: false }
+        let hosts = crate::hosts::hosts(&crate::scenario::parse("t", "cluster 6\n").unwrap());
+        crate::history::record(node, line, command, (start, end), reply, &hosts)
     }
 
     fn window(start: u64, end: u64) -> FaultWindow {
@@ -560,7 +503,7 @@ mod tests {
             read_start: ms(2),
         };
         let rule = classify(&stale, &[], &[window(0, 100_000)]);
-        assert_eq!(rule, Rule::SafetyProperty { property: "linearizable-reads" });
+        assert_eq!(rule, Rule::Checked { property: crate::check::linearizable_reads::PROPERTY });
         assert_eq!(rule.class(), Class::Safety);
     }
 
@@ -653,15 +596,5 @@ mod tests {
         );
         assert_eq!((windows[1].start, windows[1].end), (ms(5_000), ms(5_000)));
         assert_eq!((windows[2].start, windows[2].end), (ms(6_000), ms(7_000)), "an open window ends now");
-    }
-
-    #[test]
-    fn writes_are_every_command_but_the_reads() {
-        assert!(is_write("CLUSTER MEET 10.0.0.2 6380"));
-        assert!(is_write("cluster addslotsrange 0 100"));
-        assert!(is_write("SET k v"));
-        assert!(!is_write("CLUSTER NODES"));
-        assert!(!is_write("CLUSTER INFO"));
-        assert!(!is_write("GET k"));
     }
 }

@@ -88,8 +88,8 @@ fn every_regression_still_reproduces_and_read_index_passes_it() {
         // Under the profile the finding was made with (a swarm finding needs its swarm schedule).
         let profile = scenario.header.profile.unwrap_or(Profile::Lan);
         if strategy != Strategy::ReadIndex {
-            let o = run(&scenario, &RunOptions { seed, strategy, profile });
-            let kept = broken(&o).iter().any(|f| f.violation.property() == property);
+            let o = run(&scenario, &RunOptions::new(seed, strategy).profile(profile));
+            let kept = broken(&o).iter().any(|f| f.violation.property().name == property);
             assert!(
                 kept,
                 "{}: {strategy} no longer breaks {property} (as a failure): {:?}",
@@ -97,7 +97,7 @@ fn every_regression_still_reproduces_and_read_index_passes_it() {
                 o.findings
             );
         }
-        let fixed = run(&scenario, &RunOptions { seed, strategy: Strategy::ReadIndex, profile });
+        let fixed = run(&scenario, &RunOptions::new(seed, Strategy::ReadIndex).profile(profile));
         assert!(fixed.passed(), "{}: read-index breaks {:?}", path.display(), fixed.findings);
     }
 }

@@ -9,14 +9,14 @@ use sim::profile::Profile;
 use sim::{run, Class, Outcome, RunOptions, Violation};
 
 fn outcome(file: &str, seed: u64, strategy: Strategy, profile: Profile) -> Outcome {
-    run(&common::load(file), &RunOptions { seed, strategy, profile })
+    run(&common::load(file), &RunOptions::new(seed, strategy).profile(profile))
 }
 
 /// read-index may refuse to answer during a fault (availability violations: counted, not failures) but never
 /// fails: no safety violation (stale read, lost write, slot-safety break, wrong answer) and no liveness one (it
 /// settles, and answers once the faults are over). An availability violation needs an error reply.
 fn assert_read_index_safe(file: &str, seeds: std::ops::Range<u64>) {
-    for profile in Profile::ALL {
+    for profile in Profile::NAMED {
         for seed in seeds.clone() {
             let o = outcome(file, seed, Strategy::ReadIndex, profile);
             assert!(o.passed(), "{file} {profile} seed {seed}: {:?}", o.findings);
@@ -46,7 +46,7 @@ fn read_index_never_breaks_a_property_across_a_partition_in_any_profile() {
 
 #[test]
 fn local_only_fails_read_your_writes_in_every_profile() {
-    for profile in Profile::ALL {
+    for profile in Profile::NAMED {
         for seed in 0..5 {
             assert!(
                 !outcome("meet_read_your_writes.scn", seed, Strategy::LocalOnly, profile).passed(),
@@ -58,7 +58,7 @@ fn local_only_fails_read_your_writes_in_every_profile() {
 
 #[test]
 fn fire_and_forget_serves_a_stale_read_in_every_profile() {
-    for profile in Profile::ALL {
+    for profile in Profile::NAMED {
         let stale = (0..20).find(|&seed| {
             outcome("meet_read_your_writes.scn", seed, Strategy::FireAndForget, profile)
                 .violations()
@@ -134,11 +134,11 @@ fn a_restarted_leader_reopens_its_log_and_rejoins_with_every_acknowledged_slot()
 #[test]
 fn swarm_runs_are_reproducible_and_draw_faults_from_the_seed() {
     let scenario = common::load("kill_leader_during_addslots.scn");
-    let options = RunOptions { seed: 3, strategy: Strategy::ReadIndex, profile: Profile::Swarm };
+    let options = RunOptions::new(3, Strategy::ReadIndex).profile(Profile::Swarm);
     let (a, b) = (run(&scenario, &options), run(&scenario, &options));
     assert_eq!(a.trace_hash, b.trace_hash);
     assert!(a.trace.iter().any(|l| l.contains("swarm:")), "the swarm injected faults");
-    let other = run(&scenario, &RunOptions { seed: 4, ..options });
+    let other = run(&scenario, &options.clone().seed(4));
     let schedule = |o: &Outcome| o.trace.iter().filter(|l| l.contains("swarm:")).cloned().collect::<Vec<_>>();
     assert_ne!(schedule(&a), schedule(&other), "another seed, another schedule");
 }

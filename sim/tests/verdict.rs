@@ -73,7 +73,7 @@ fn a_non_lan_profile_is_one_fault_window_from_the_start_until_settle() {
         "cluster 3\ncall n1 CLUSTER MEET {n2.ip} {n2.port} {n2.id}\nsleep 2s\nsettle\nsleep 1s\n",
     )
     .unwrap();
-    let o = run(&scenario, &RunOptions { seed: 1, strategy: Strategy::ReadIndex, profile: Profile::Wan });
+    let o = run(&scenario, &RunOptions::new(1, Strategy::ReadIndex).profile(Profile::Wan));
     assert_eq!(o.windows.len(), 1, "{:?}", o.windows);
     assert_eq!(o.windows[0].opened_by, "profile wan");
     assert_eq!(o.windows[0].start, std::time::Duration::ZERO);

@@ -9,7 +9,8 @@
 
 use super::linearizable_reads::listed;
 use super::views::{config_signature, NodeView};
-use crate::run::{Host, Violation};
+use super::Violation;
+use crate::hosts::Host;
 
 /// The first disagreement between two nodes that list each other: on the config signature, then on CLUSTER
 /// SLOTS. Texts are as the nodes sent them; the caller normalizes ids for display.
@@ -27,7 +28,7 @@ pub fn judge(views: &[NodeView], hosts: &[Host], line: usize) -> Option<Violatio
         if a != b {
             return Some(Violation::Disagreement {
                 line,
-                property: "config signature",
+                on: "config signature",
                 first: (answered[i].0.node, a),
                 other: (answered[j].0.node, b),
             });
@@ -38,7 +39,7 @@ pub fn judge(views: &[NodeView], hosts: &[Host], line: usize) -> Option<Violatio
             if a != b {
                 return Some(Violation::Disagreement {
                     line,
-                    property: "CLUSTER SLOTS",
+                    on: "CLUSTER SLOTS",
                     first: (answered[i].0.node, a.clone()),
                     other: (answered[j].0.node, b.clone()),
                 });
@@ -50,12 +51,12 @@ pub fn judge(views: &[NodeView], hosts: &[Host], line: usize) -> Option<Violatio
 
 /// The first difference between the config signatures of all nodes that answered (redis-cli's wait for the
 /// cluster to join, which compares all nodes regardless of membership).
-pub fn signatures_identical(views: &[NodeView], line: usize) -> Option<Violation> {
+pub fn first_difference(views: &[NodeView], line: usize) -> Option<Violation> {
     let sigs: Vec<(usize, String)> =
         views.iter().filter_map(|v| v.nodes.as_ref().ok().map(|t| (v.node, config_signature(t)))).collect();
     let (first, rest) = sigs.split_first()?;
     let other = rest.iter().find(|(_, s)| *s != first.1)?;
-    Some(Violation::Disagreement { line, property: "config signature", first: first.clone(), other: other.clone() })
+    Some(Violation::Disagreement { line, on: "config signature", first: first.clone(), other: other.clone() })
 }
 
 #[cfg(test)]
@@ -63,7 +64,7 @@ mod tests {
     use super::*;
 
     fn hosts() -> Vec<Host> {
-        crate::run::hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
+        crate::hosts::hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
     }
 
     fn view(node: usize, lines: &[(usize, &str)], slots: &str) -> NodeView {
@@ -87,7 +88,7 @@ mod tests {
             v,
             Violation::Disagreement {
                 line: 3,
-                property: "config signature",
+                on: "config signature",
                 first: (1, "<n1>:0-99|<n2>:100-199".into()),
                 other: (2, "<n2>:100-199".into())
             }
@@ -98,7 +99,7 @@ mod tests {
     fn same_signature_but_different_slots_replies_disagree() {
         let t = [(1, "0-99"), (2, "100-199")];
         let v = judge(&[view(1, &t, "[x]"), view(2, &t, "[y]")], &hosts(), 3).expect("fires");
-        assert!(matches!(v, Violation::Disagreement { property: "CLUSTER SLOTS", .. }), "{v:?}");
+        assert!(matches!(v, Violation::Disagreement { on: "CLUSTER SLOTS", .. }), "{v:?}");
     }
 
     #[test]
@@ -107,6 +108,6 @@ mod tests {
         let alone = [(3, "200-300")];
         let down = NodeView { node: 2, nodes: Err("CLUSTERDOWN".into()), slots: Some(Err("CLUSTERDOWN".into())) };
         assert_eq!(judge(&[view(1, &a, "[x]"), down, view(3, &alone, "[z]")], &hosts(), 3), None);
-        assert!(signatures_identical(&[view(1, &a, "[x]"), view(3, &alone, "[z]")], 3).is_some());
+        assert!(first_difference(&[view(1, &a, "[x]"), view(3, &alone, "[z]")], 3).is_some());
     }
 }

@@ -14,10 +14,11 @@
 
 use std::collections::BTreeSet;
 
-use super::linearizable_reads::{is_ok, listed, meet_target, verb};
+use super::linearizable_reads::listed;
 use super::views::NodeView;
-use crate::client::CallRecord;
-use crate::run::{Host, Violation};
+use super::Violation;
+use crate::history::{CallRecord, Op};
+use crate::hosts::Host;
 
 /// For each node (index 0 unused), the nodes it must list: its component under acknowledged MEETs, where an
 /// acknowledged FORGET of a node (or a RESET on it) first cuts every MEET edge that node had. A FORGET or RESET
@@ -29,12 +30,11 @@ pub fn expected_members(history: &[CallRecord], hosts: &[Host]) -> Vec<BTreeSet<
     let mut edges: Vec<(usize, usize)> = Vec::new();
     let mut uncertain: BTreeSet<usize> = BTreeSet::new();
     for call in history {
-        let (v, args) = verb(&call.command);
-        let cut = match v.as_str() {
-            "CLUSTER FORGET" => args.first().and_then(|w| listed(w, hosts).into_iter().next()),
-            "CLUSTER RESET" => Some(call.node),
-            "CLUSTER MEET" if is_ok(&call.reply) => {
-                if let Some(t) = meet_target(&args, hosts).filter(|t| (1..=n).contains(t) && *t != call.node) {
+        let cut = match call.op {
+            Op::Forget { node } => node,
+            Op::Reset => Some(call.node),
+            Op::Meet { target: Some(t) } if call.is_ok() => {
+                if (1..=n).contains(&t) && t != call.node {
                     edges.push((call.node, t));
                 }
                 None
@@ -43,7 +43,7 @@ pub fn expected_members(history: &[CallRecord], hosts: &[Host]) -> Vec<BTreeSet<
         };
         if let Some(gone) = cut {
             edges.retain(|&(a, b)| a != gone && b != gone);
-            if !is_ok(&call.reply) {
+            if !call.is_ok() {
                 uncertain.insert(gone);
             }
         }
@@ -110,10 +110,9 @@ pub fn judge(views: &[NodeView], expected: &[BTreeSet<usize>], hosts: &[Host], l
 mod tests {
     use super::*;
     use clustersim::resp::Reply;
-    use std::time::Duration;
 
     fn hosts() -> Vec<Host> {
-        crate::run::hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
+        crate::hosts::hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
     }
 
     fn view(node: usize, ids: &[usize]) -> NodeView {
@@ -121,17 +120,13 @@ mod tests {
         NodeView { node, nodes: Ok(text), slots: None }
     }
 
-    fn meet(node: usize, target: usize, reply: &str) -> CallRecord {
+    fn sent(node: usize, command: &str, reply: &str) -> CallRecord {
         let reply = if reply == "OK" { Reply::Simple("OK".into()) } else { Reply::Error(reply.into()) };
-        CallRecord {
-            node,
-            command: format!("CLUSTER MEET 10.0.0.{target} 6379 <n{target}>"),
-            line: 1,
-            start: Duration::ZERO,
-            end: Duration::ZERO,
-            reply,
-            quiet: false,
-        }
+        crate::history::record(node, 1, command, (0, 0), reply, &hosts())
+    }
+
+    fn meet(node: usize, target: usize, reply: &str) -> CallRecord {
+        sent(node, &format!("CLUSTER MEET 10.0.0.{target} 6379 <n{target}>"), reply)
     }
 
     fn all_met() -> Vec<BTreeSet<usize>> {
@@ -148,7 +143,7 @@ mod tests {
 
     #[test]
     fn a_forget_cuts_the_forgotten_node_out_until_it_is_met_again() {
-        let forget = CallRecord { command: "CLUSTER FORGET <n2>".into(), ..meet(1, 2, "OK") };
+        let forget = sent(1, "CLUSTER FORGET <n2>", "OK");
         let h = [meet(1, 2, "OK"), meet(1, 3, "OK"), forget.clone()];
         let e = expected_members(&h, &hosts());
         assert_eq!((e[1].clone(), e[2].clone()), (BTreeSet::from([1, 3]), BTreeSet::from([2])));
@@ -162,8 +157,7 @@ mod tests {
 
     #[test]
     fn a_forget_that_got_no_reply_leaves_the_node_obliged_to_nothing_even_after_a_later_meet() {
-        let unanswered =
-            CallRecord { command: "CLUSTER FORGET <n2>".into(), ..meet(1, 2, "(client) no reply within 15000 ms") };
+        let unanswered = sent(1, "CLUSTER FORGET <n2>", "(client) no reply within 15000 ms");
         let e = expected_members(&[meet(1, 2, "OK"), meet(1, 3, "OK"), unanswered.clone()], &hosts());
         assert_eq!((e[1].clone(), e[2].clone()), (BTreeSet::from([1, 3]), BTreeSet::from([2])));
         let e = expected_members(&[meet(1, 3, "OK"), unanswered, meet(2, 3, "OK")], &hosts());

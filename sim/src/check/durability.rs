@@ -17,13 +17,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use clustersim::resp::Reply;
+use super::views::{parse_nodes, slot_owners, Entry};
+use super::{Class, Property, Settled, Violation};
+use crate::history::{CallRecord, Op};
+use crate::hosts::{normalize, Host};
 
-use super::views::{parse_nodes, slot_owners, Entry, NodeView};
-use crate::client::CallRecord;
-use crate::run::{Host, Violation};
-
-const REMOVING: [&str; 6] = ["FORGET", "RESET", "DELSLOTS", "DELSLOTSRANGE", "FLUSHSLOTS", "SETSLOT"];
+pub const PROPERTY: Property = Property { name: "durability", class: Class::Safety };
 
 /// A fact an acknowledged write established.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,73 +32,19 @@ enum Fact {
     Replicates { node: usize, master: usize },
 }
 
-/// `<nK>` → K.
-fn host_ref(word: &str) -> Option<usize> {
-    word.strip_prefix("<n")?.strip_suffix('>')?.parse().ok()
-}
+/// One acknowledged write and the fact it established: (line, write as shown, OK time, accepting node, fact).
+type Acknowledged = (usize, String, Duration, usize, Fact);
 
-/// Slot numbers of `ADDSLOTS` arguments (`{a..b}` folded ranges included) or of `ADDSLOTSRANGE` pairs.
-fn slots_of(args: &[&str], pairs: bool) -> Vec<u16> {
-    let mut numbers = Vec::new();
-    for a in args {
-        if let Some((x, y)) = a.strip_prefix('{').and_then(|r| r.strip_suffix('}')).and_then(|r| r.split_once("..")) {
-            if let (Ok(x), Ok(y)) = (x.parse::<u16>(), y.parse::<u16>()) {
-                numbers.extend(x..=y.min(16_383));
-            }
-        } else if let Ok(n) = a.parse::<u16>() {
-            numbers.push(n);
-        }
-    }
-    if !pairs {
-        return numbers;
-    }
-    numbers.chunks(2).filter(|c| c.len() == 2).flat_map(|c| c[0]..=c[1].min(16_383)).collect()
-}
-
-/// Checks the views a settle ended with against the writes acknowledged before `settle_start`.
-pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_start: Duration) -> Vec<Violation> {
-    // (line, write, ok time, the node that accepted it, fact)
-    let mut facts: Vec<(usize, String, Duration, usize, Fact)> = Vec::new();
+/// The facts the writes acknowledged before `settle_start` established, each REPLICATE but a node's last
+/// dropped.
+fn acknowledged(history: &[CallRecord], settle_start: Duration) -> Vec<Acknowledged> {
+    let mut facts: Vec<Acknowledged> = Vec::new();
     let mut replicate_last: BTreeMap<usize, usize> = BTreeMap::new();
-    // A removing write sent before the settle may have taken effect whatever its reply (an unanswered one too).
-    let removing = |c: &CallRecord| {
-        let mut words = c.command.split_whitespace();
-        words.next().is_some_and(|w| w.eq_ignore_ascii_case("CLUSTER"))
-            && words.next().is_some_and(|w| REMOVING.contains(&w.to_ascii_uppercase().as_str()))
-    };
-    if history.iter().any(|c| c.start < settle_start && removing(c)) {
-        return Vec::new();
-    }
-    for call in history.iter().filter(|c| c.end <= settle_start) {
-        if !matches!(&call.reply, Reply::Simple(s) if s == "OK") {
-            continue;
-        }
-        let words: Vec<&str> = call.command.split_whitespace().collect();
-        if words.len() < 2 || !words[0].eq_ignore_ascii_case("CLUSTER") {
-            continue;
-        }
-        let sub = words[1].to_ascii_uppercase();
-        if REMOVING.contains(&sub.as_str()) {
-            return Vec::new();
-        }
-        let args = &words[2..];
-        let fact = match sub.as_str() {
-            "MEET" => args
-                .last()
-                .and_then(|w| host_ref(w))
-                .or_else(|| {
-                    hosts
-                        .iter()
-                        .position(|h| {
-                            Some(h.ip.to_string().as_str()) == args.first().copied()
-                                && Some(h.port.to_string().as_str()) == args.get(1).copied()
-                        })
-                        .map(|i| i + 1)
-                })
-                .map(Fact::Listed),
-            "ADDSLOTS" => Some(Fact::Owns { node: call.node, slots: slots_of(args, false) }),
-            "ADDSLOTSRANGE" => Some(Fact::Owns { node: call.node, slots: slots_of(args, true) }),
-            "REPLICATE" => args.first().and_then(|w| host_ref(w)).map(|master| {
+    for call in history.iter().filter(|c| c.end <= settle_start && c.is_ok()) {
+        let fact = match &call.op {
+            Op::Meet { target } => target.map(Fact::Listed),
+            Op::AddSlots { slots } => Some(Fact::Owns { node: call.node, slots: slots.clone() }),
+            Op::Replicate { master } => master.map(|master| {
                 replicate_last.insert(call.node, master);
                 Fact::Replicates { node: call.node, master }
             }),
@@ -113,6 +58,21 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
             facts.push((call.line, call.command.clone(), call.end, call.node, fact));
         }
     }
+    facts.retain(|(.., fact)| match fact {
+        Fact::Replicates { node, master } => replicate_last.get(node) == Some(master),
+        _ => true,
+    });
+    facts
+}
+
+/// Checks the views a settle ended with against the writes acknowledged before it began.
+pub fn check(history: &[CallRecord], hosts: &[Host], settled: &Settled) -> Vec<Violation> {
+    let (views, settle_start) = (&settled.views, settled.start);
+    // A removing write sent before the settle may have taken effect whatever its reply (an unanswered one too).
+    if history.iter().any(|c| c.start < settle_start && c.op.removes()) {
+        return Vec::new();
+    }
+    let facts = acknowledged(history, settle_start);
     let id = |n: usize| hosts[n - 1].id.to_string();
     let before: Vec<CallRecord> = history.iter().filter(|c| c.end <= settle_start).cloned().collect();
     let joined = super::convergence::expected_members(&before, hosts);
@@ -127,11 +87,6 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
         .collect();
     let mut out = Vec::new();
     for (line, write, ok_at, accepted_by, fact) in facts {
-        if let Fact::Replicates { node, master } = fact {
-            if replicate_last.get(&node) != Some(&master) {
-                continue;
-            }
-        }
         for (viewer, entries, owners) in &parsed {
             // Only the cluster the write was made to owes it: nodes joined to the accepting node by acknowledged
             // MEETs, or listing it.
@@ -146,7 +101,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
                     let owner_id = |s: u16| owners[usize::from(s)].map(|i| entries[i].id.as_str());
                     let want = id(*node);
                     slots.iter().find(|&&s| owner_id(s) != Some(want.as_str())).map(|&s| match owner_id(s) {
-                        Some(other) => format!("slot {s} belongs to {}", crate::run::normalize(other, hosts)),
+                        Some(other) => format!("slot {s} belongs to {}", normalize(other, hosts)),
                         None => format!("slot {s} has no owner"),
                     })
                 }
@@ -169,20 +124,21 @@ pub fn check(history: &[CallRecord], hosts: &[Host], views: &[NodeView], settle_
 mod tests {
     use super::*;
 
+    use super::super::views::NodeView;
+    use clustersim::resp::Reply;
+
     fn hosts() -> Vec<Host> {
-        crate::run::hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
+        crate::hosts::hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
     }
 
     fn ok(node: usize, line: usize, command: &str) -> CallRecord {
-        CallRecord {
-            node,
-            command: command.into(),
-            line,
-            start: Duration::from_millis(line as u64 * 10),
-            end: Duration::from_millis(line as u64 * 10 + 5),
-            reply: Reply::Simple("OK".into()),
-            quiet: false,
-        }
+        let times = (line as u64 * 10, line as u64 * 10 + 5);
+        crate::history::record(node, line, command, times, Reply::Simple("OK".into()), &hosts())
+    }
+
+    /// The views a settle that began at `start` ended with.
+    fn settled(views: &[NodeView], start: Duration) -> Settled {
+        Settled { start, views: views.to_vec() }
     }
 
     fn view(node: usize, lines: &[(usize, &str, &str, &str)]) -> NodeView {
@@ -218,14 +174,14 @@ mod tests {
     #[test]
     fn a_table_reflecting_every_acknowledged_write_is_durable() {
         let views = [view(1, &good()), view(2, &good()), view(3, &good())];
-        assert_eq!(check(&history(), &hosts(), &views, Duration::from_secs(1)), vec![]);
+        assert_eq!(check(&history(), &hosts(), &settled(&views, Duration::from_secs(1))), vec![]);
     }
 
     #[test]
     fn a_lost_addslots_fires_with_the_write_and_the_missing_fact() {
         let lost = vec![(1, "master", "-", "0-99"), (2, "master", "-", "100-149"), (3, "slave", "1", "")];
         let views = [view(1, &good()), view(2, &lost)];
-        let v = check(&history(), &hosts(), &views, Duration::from_secs(1));
+        let v = check(&history(), &hosts(), &settled(&views, Duration::from_secs(1)));
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(
             v[0].to_string(),
@@ -236,7 +192,7 @@ mod tests {
     #[test]
     fn a_lost_replica_link_and_a_lost_member_fire() {
         let lost = vec![(1, "master", "-", "0-99 150"), (2, "master", "-", "100-149")];
-        let v = check(&history(), &hosts(), &[view(1, &lost)], Duration::from_secs(1));
+        let v = check(&history(), &hosts(), &settled(&[view(1, &lost)], Duration::from_secs(1)));
         let kinds: Vec<String> = v.iter().map(|v| v.to_string()).collect();
         assert!(kinds.iter().any(|k| k.contains("<n3> is not listed")), "{kinds:?}");
         assert!(kinds.iter().any(|k| k.contains("<n3> does not replicate <n1>")), "{kinds:?}");
@@ -246,15 +202,15 @@ mod tests {
     fn a_node_outside_the_writers_cluster_owes_nothing() {
         let alone = vec![(3, "master", "-", "")];
         let h = [ok(1, 2, "CLUSTER ADDSLOTS {0..99} 150")];
-        assert_eq!(check(&h, &hosts(), &[view(3, &alone)], Duration::from_secs(1)), vec![]);
+        assert_eq!(check(&h, &hosts(), &settled(&[view(3, &alone)], Duration::from_secs(1))), vec![]);
     }
 
     #[test]
     fn writes_after_the_settle_began_and_removing_writes_are_not_judged() {
         let views = [view(1, &[(1, "master", "-", "")])];
-        assert_eq!(check(&history(), &hosts(), &views, Duration::ZERO), vec![]);
+        assert_eq!(check(&history(), &hosts(), &settled(&views, Duration::ZERO)), vec![]);
         let mut h = history();
         h.push(ok(1, 6, "CLUSTER FORGET <n3>"));
-        assert_eq!(check(&h, &hosts(), &views, Duration::from_secs(1)), vec![]);
+        assert_eq!(check(&h, &hosts(), &settled(&views, Duration::from_secs(1))), vec![]);
     }
 }

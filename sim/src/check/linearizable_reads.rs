@@ -15,46 +15,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use clustersim::resp::Reply;
+use super::{Class, Property, Violation};
+use crate::history::{CallRecord, Op};
+use crate::hosts::{host_of_id, Host};
 
-use crate::client::CallRecord;
-use crate::run::{Host, Violation};
-
-pub(crate) fn is_ok(reply: &Reply) -> bool {
-    matches!(reply, Reply::Simple(s) if s == "OK")
-}
-
-pub(crate) fn verb(command: &str) -> (String, Vec<&str>) {
-    let mut words = command.split_whitespace();
-    let first = words.next().unwrap_or_default().to_ascii_uppercase();
-    let second = words.next().unwrap_or_default().to_ascii_uppercase();
-    (format!("{first} {second}"), words.collect())
-}
-
-/// Which host a MEET names: by id (`<nK>` after normalization) or by `ip port`.
-pub(crate) fn meet_target(args: &[&str], hosts: &[Host]) -> Option<usize> {
-    if let Some(last) = args.last() {
-        if let Some(k) = last.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse::<usize>().ok())
-        {
-            return Some(k);
-        }
-    }
-    let (ip, port) = (args.first()?, args.get(1)?);
-    hosts.iter().position(|h| h.ip.to_string() == *ip && h.port.to_string() == *port).map(|i| i + 1)
-}
+pub const PROPERTY: Property = Property { name: "linearizable-reads", class: Class::Safety };
 
 /// Ids listed at the start of the reply's lines (normalized `<nK>` or raw 40-hex).
 pub(crate) fn listed(text: &str, hosts: &[Host]) -> BTreeSet<usize> {
-    let mut out = BTreeSet::new();
-    for line in text.lines() {
-        let first = line.split(' ').next().unwrap_or_default();
-        if let Some(k) = first.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse().ok()) {
-            out.insert(k);
-        } else if let Some(i) = hosts.iter().position(|h| h.id.to_string() == first) {
-            out.insert(i + 1);
-        }
-    }
-    out
+    text.lines().filter_map(|line| host_of_id(line.split(' ').next().unwrap_or_default(), hosts)).collect()
 }
 
 /// Checks every CLUSTER NODES read of the history. Reports the first stale read per (reader, missing node) pair
@@ -64,19 +33,12 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let mut edges: Vec<(Duration, usize, usize)> = Vec::new();
     let mut horizon: Option<Duration> = None;
     for call in history {
-        let (v, args) = verb(&call.command);
-        match v.as_str() {
-            "CLUSTER MEET" if is_ok(&call.reply) => {
-                if let Some(t) = meet_target(&args, hosts) {
-                    if t != call.node {
-                        edges.push((call.end, call.node, t));
-                    }
-                }
-            }
+        match call.op {
+            Op::Meet { target: Some(t) } if call.is_ok() && t != call.node => edges.push((call.end, call.node, t)),
             // From the moment a FORGET or RESET is *sent*: it may take effect before its reply, and one that got
             // no reply (or an error that does not say it was refused) may take effect any time later — `sim
             // fuzz` found a FORGET queued on a paused node applied after the client had given up on it.
-            "CLUSTER FORGET" | "CLUSTER RESET" => {
+            Op::Forget { .. } | Op::Reset => {
                 horizon = Some(horizon.map_or(call.start, |h| h.min(call.start)));
             }
             _ => {}
@@ -85,7 +47,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut reported: std::collections::BTreeSet<(usize, usize)> = std::collections::BTreeSet::new();
     for read in history {
-        if verb(&read.command).0 != "CLUSTER NODES" || matches!(read.reply, Reply::Error(_)) {
+        if read.op != Op::Nodes || read.is_error() {
             continue;
         }
         if horizon.is_some_and(|h| read.start >= h) {
@@ -128,23 +90,16 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::hosts;
+    use crate::hosts::hosts;
     use crate::scenario::parse;
+    use clustersim::resp::Reply;
 
     fn world() -> Vec<Host> {
         hosts(&parse("t.scn", "cluster 4\n").unwrap())
     }
 
     fn call(node: usize, command: &str, start_ms: u64, end_ms: u64, reply: Reply) -> CallRecord {
-        CallRecord {
-            node,
-            command: command.to_string(),
-            line: 1,
-            start: Duration::from_millis(start_ms),
-            end: Duration::from_millis(end_ms),
-            reply,
-            quiet: false,
-        }
+        crate::history::record(node, 1, command, (start_ms, end_ms), reply, &world())
     }
 
     fn nodes(ids: &[usize]) -> Reply {

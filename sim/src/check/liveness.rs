@@ -8,8 +8,9 @@
 use std::collections::BTreeSet;
 
 use super::views::NodeView;
+use super::Violation;
 use super::{agreement, convergence};
-use crate::run::{Host, Violation};
+use crate::hosts::Host;
 
 /// Whether a round of views shows a converged, agreeing cluster (`expected`: see
 /// [`convergence::expected_members`]).
@@ -35,7 +36,7 @@ mod tests {
     use super::*;
 
     fn hosts() -> Vec<Host> {
-        crate::run::hosts(&crate::scenario::parse("t", "cluster 2\n").unwrap())
+        crate::hosts::hosts(&crate::scenario::parse("t", "cluster 2\n").unwrap())
     }
 
     fn view(node: usize, ids: &[usize]) -> NodeView {

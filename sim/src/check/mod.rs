@@ -1,21 +1,78 @@
-//! Checkers judge, they never drive: they read the recorded history after a run. One property per file, each
-//! opening with the property and its source, each with unit tests on hand-built histories (including one that
-//! proves it fires).
+//! Checkers judge, they never drive: they read the recorded history (and the views each `settle` ended with)
+//! after a run. One property per file, each opening with the property and its source, each with unit tests on
+//! hand-built histories (including one that proves it fires).
+//!
+//! Layer: above `hosts` and `history`; nothing here knows the executor or the simulated world.
+//!
+//! Two kinds of checks:
+//! - **while the run goes on** (the executor calls them to decide when a `settle` or `wait-consistent` is
+//!   done): [`liveness::settled`] over [`convergence`] and [`agreement`], and [`agreement::first_difference`];
+//! - **after the run**, every entry of [`CHECKERS`], over the whole history or over each settled cluster.
 
 pub mod agreement;
 pub mod convergence;
 pub mod durability;
 pub mod linearizable_reads;
 pub mod liveness;
+pub mod property;
 pub mod slot_safety;
 pub mod views;
+pub mod violation;
 
-use crate::client::CallRecord;
-use crate::run::{Host, Violation};
+use std::time::Duration;
 
-/// Every checker that reads the whole history (the others judge the views `settle` collects).
-pub fn all(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
-    let mut out = linearizable_reads::check(history, hosts);
-    out.extend(slot_safety::check(history, hosts));
+pub use property::{Class, Property};
+pub use violation::Violation;
+
+use crate::history::CallRecord;
+use crate::hosts::Host;
+use views::NodeView;
+
+/// A `settle` that settled: when it began (the faults stopped) and the views of its last poll round.
+#[derive(Clone, Debug)]
+pub struct Settled {
+    pub start: Duration,
+    pub views: Vec<NodeView>,
+}
+
+/// What a checker reads.
+#[derive(Clone, Copy)]
+pub enum Judge {
+    /// The whole history, once per run.
+    History(fn(&[CallRecord], &[Host]) -> Vec<Violation>),
+    /// Each settled cluster, with the history.
+    Settled(fn(&[CallRecord], &[Host], &Settled) -> Vec<Violation>),
+}
+
+/// A registered checker: the property it judges and what it reads.
+#[derive(Clone, Copy)]
+pub struct Checker {
+    pub property: Property,
+    pub judge: Judge,
+}
+
+/// Every checker that runs after a run, in the order their violations are listed. A new checker is one file
+/// (its property, its `check` function, its tests) and one line here.
+pub const CHECKERS: &[Checker] = &[
+    Checker { property: linearizable_reads::PROPERTY, judge: Judge::History(linearizable_reads::check) },
+    Checker { property: slot_safety::PROPERTY, judge: Judge::History(slot_safety::check) },
+    Checker { property: durability::PROPERTY, judge: Judge::Settled(durability::check) },
+];
+
+/// Runs every registered checker over a finished run.
+pub fn after_run(history: &[CallRecord], hosts: &[Host], settled: &[Settled]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for checker in CHECKERS {
+        if let Judge::History(check) = checker.judge {
+            out.extend(check(history, hosts));
+        }
+    }
+    for one in settled {
+        for checker in CHECKERS {
+            if let Judge::Settled(check) = checker.judge {
+                out.extend(check(history, hosts, one));
+            }
+        }
+    }
     out
 }

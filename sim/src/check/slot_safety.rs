@@ -5,16 +5,20 @@
 //! epochs only grow — "the configEpoch is never decremented" outside CLUSTER RESET HARD) and the state machine's
 //! own invariants (`MetaState::check_invariants`), judged again from the outside. Epochs are compared on master
 //! lines only: a replica's line shows its master's epoch (`nodeEpoch` in Redis). Every CLUSTER NODES reply of
-//! the history is a view; error replies are not. After an acknowledged CLUSTER RESET, epochs may restart at 0, so
-//! epoch tracking starts over (RESET HARD is the spec's one exception).
+//! the history is a view; error replies are not. A CLUSTER RESET of node X may restart X's epochs at 0 (RESET
+//! HARD is the spec's one exception): an acknowledged one starts over the tracking of X's own view and of every
+//! view of X; one that got no OK (it may still take effect, at any later time) ends that tracking for good.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use clustersim::resp::Reply;
 
 use super::views::{parse_nodes, slot_owners};
-use crate::client::CallRecord;
-use crate::run::{Host, Violation};
+use super::{Class, Property, Violation};
+use crate::history::{CallRecord, Op};
+use crate::hosts::{normalize, Host};
+
+pub const PROPERTY: Property = Property { name: "slot-safety", class: Class::Safety };
 
 fn reply_text(reply: &Reply) -> Option<String> {
     match reply {
@@ -25,18 +29,24 @@ fn reply_text(reply: &Reply) -> Option<String> {
 
 /// Checks every CLUSTER NODES reply of the history. Reports at most one violation per kind and viewing node.
 pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
-    let name = |id: &str| crate::run::normalize(id, hosts);
+    let name = |id: &str| normalize(id, hosts);
     let mut out = Vec::new();
     let mut reported: BTreeSet<(&'static str, usize)> = BTreeSet::new();
-    // (viewer, id) -> (epoch, line of the reply that showed it)
+    // (viewer, id) -> the epoch the viewer last showed for that id.
     let mut epochs: BTreeMap<(usize, String), u64> = BTreeMap::new();
+    // Nodes a RESET without OK was sent to: their epochs may restart at any time.
+    let mut untracked: BTreeSet<usize> = BTreeSet::new();
+    let id_of = |node: usize| hosts.get(node - 1).map(|h| h.id.to_string()).unwrap_or_default();
     for call in history {
-        let upper = call.command.to_ascii_uppercase();
-        if upper.starts_with("CLUSTER RESET") && matches!(&call.reply, Reply::Simple(s) if s == "OK") {
-            epochs.clear();
+        if call.op == Op::Reset {
+            let reset = id_of(call.node);
+            epochs.retain(|(viewer, id), _| *viewer != call.node && *id != reset);
+            if !call.is_ok() {
+                untracked.insert(call.node);
+            }
             continue;
         }
-        if upper != "CLUSTER NODES" {
+        if call.op != Op::Nodes {
             continue;
         }
         let Some(text) = reply_text(&call.reply) else { continue };
@@ -69,7 +79,8 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
             }
         }
         // A replica's line shows its master's epoch (Redis's `nodeEpoch`), so only master lines are compared.
-        for e in entries.iter().filter(|e| e.is_master()) {
+        let tracked = |id: &str| !untracked.contains(&call.node) && !untracked.iter().any(|&n| id_of(n) == id);
+        for e in entries.iter().filter(|e| e.is_master() && tracked(&e.id)) {
             let previous = epochs.insert((call.node, e.id.clone()), e.config_epoch);
             if let Some(from) = previous.filter(|p| *p > e.config_epoch) {
                 let v = Violation::EpochWentBack {
@@ -89,22 +100,17 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    fn sent(node: usize, line: usize, command: &str, reply: Reply) -> CallRecord {
+        crate::history::record(node, line, command, (line as u64, line as u64 + 1), reply, &hosts())
+    }
 
     fn nodes(node: usize, line: usize, text: &str) -> CallRecord {
-        CallRecord {
-            node,
-            command: "CLUSTER NODES".into(),
-            line,
-            start: Duration::from_millis(line as u64),
-            end: Duration::from_millis(line as u64 + 1),
-            reply: Reply::Bulk(text.as_bytes().to_vec().into()),
-            quiet: false,
-        }
+        sent(node, line, "CLUSTER NODES", Reply::Bulk(text.as_bytes().to_vec().into()))
     }
 
     fn hosts() -> Vec<Host> {
-        crate::run::hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
+        crate::hosts::hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
     }
 
     #[test]
@@ -141,9 +147,27 @@ mod tests {
         let after = nodes(1, 2, "a 1:1@2 myself,master - 0 0 4 connected\n");
         let v = check(&[before.clone(), after.clone()], &hosts());
         assert_eq!(v, vec![Violation::EpochWentBack { line: 2, node: 1, of: "a".into(), from: 5, to: 4 }]);
-        let reset =
-            CallRecord { command: "CLUSTER RESET HARD".into(), reply: Reply::Simple("OK".into()), ..before.clone() };
+        let reset = sent(1, 1, "CLUSTER RESET HARD", Reply::Simple("OK".into()));
         assert_eq!(check(&[before, reset, after], &hosts()), vec![]);
+    }
+
+    #[test]
+    fn a_reset_of_one_node_does_not_excuse_another_nodes_epoch_going_back() {
+        let before = nodes(1, 1, "a 1:1@2 myself,master - 0 0 5 connected\n");
+        let after = nodes(1, 3, "a 1:1@2 myself,master - 0 0 4 connected\n");
+        let reset_n3 = sent(3, 2, "CLUSTER RESET HARD", Reply::Simple("OK".into()));
+        let v = check(&[before, reset_n3, after], &hosts());
+        assert_eq!(v, vec![Violation::EpochWentBack { line: 3, node: 1, of: "a".into(), from: 5, to: 4 }]);
+    }
+
+    #[test]
+    fn a_reset_that_got_no_ok_stops_judging_that_nodes_epochs_for_good() {
+        let n2 = hosts()[1].id.to_string();
+        let before = nodes(1, 1, &format!("{n2} 1:1@2 master - 0 0 5 connected\n"));
+        let unanswered = sent(2, 2, "CLUSTER RESET HARD", Reply::Error("(client) no reply within 15000 ms".into()));
+        let later = nodes(1, 3, &format!("{n2} 1:1@2 master - 0 0 6 connected\n"));
+        let after = nodes(1, 4, &format!("{n2} 1:1@2 master - 0 0 0 connected\n"));
+        assert_eq!(check(&[before, unanswered, later, after], &hosts()), vec![]);
     }
 
     #[test]

@@ -269,7 +269,7 @@ fn arb_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
     (
         1usize..8,
         prop::option::of(prop::sample::select(Strategy_ALL.to_vec())),
-        prop::option::of(prop::sample::select(crate::profile::Profile::ALL.to_vec())),
+        prop::option::of(prop::sample::select(crate::profile::Profile::NAMED.to_vec())),
         prop_oneof![Just(6379u16), 7000u16..7100],
         any::<bool>(),
     )

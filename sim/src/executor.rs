@@ -1,0 +1,277 @@
+//! The executor: runs a scenario's steps with one client, judging `expect`, `settle` and `wait-consistent` as it
+//! goes, and hands fault steps to a [`Control`]. The same in simulation (`faults::Faults`) and in real mode
+//! (`real::Processes`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clustersim::resp::Reply;
+
+use crate::check::views::NodeView;
+use crate::check::{Settled, Violation};
+use crate::client::{show_reply, Client};
+use crate::hosts::{expand_all, known_node_count, normalize, resolve_one, show_command, Host};
+use crate::outcome::RawOutcome;
+use crate::scenario::{Check, Fault, Scenario, Step, Target, Word};
+use crate::trace::{now, TraceSink};
+use crate::verdict::FaultWindow;
+
+/// What carries out the scenario's fault steps: madsim's hosts and network in simulation (`faults::Faults`),
+/// real processes in real mode (`real::Processes`).
+pub(crate) trait Control: Send + Sync {
+    /// Carries out one fault step.
+    fn apply(&self, fault: &Fault);
+    /// The liveness phase begins (`settle`): every fault is undone.
+    fn stop_all(&self);
+    /// How many times `node`'s process was killed or restarted (the client reconnects when it changes).
+    fn generation(&self, node: usize) -> u64;
+    /// The fault windows so far (a window still open ends now): the intervals during which any fault was active.
+    fn windows(&self) -> Vec<FaultWindow>;
+}
+
+/// How often `settle` and `wait-consistent` poll the nodes.
+pub const POLL_INTERVAL_MS: u64 = 100;
+
+/// One run's executor state: the client, its history, and what was judged so far.
+struct Executor<'a> {
+    hosts: &'a [Host],
+    sink: TraceSink,
+    faults: Arc<dyn Control>,
+    client: Client,
+    violations: Vec<Violation>,
+    settled: Vec<Settled>,
+}
+
+/// Executes the scenario's steps, then reads every node's final CLUSTER NODES.
+pub(crate) async fn execute(
+    scenario: &Scenario,
+    hosts: &[Host],
+    sink: TraceSink,
+    faults: Arc<dyn Control>,
+) -> RawOutcome {
+    let mut client = Client::new(hosts, sink.clone());
+    let restarts = faults.clone();
+    client.follow_restarts(move |node| restarts.generation(node));
+    let mut run = Executor { hosts, sink, faults, client, violations: Vec::new(), settled: Vec::new() };
+    for (index, step) in scenario.steps.iter().enumerate() {
+        run.step(step, scenario.line_of(index)).await;
+    }
+    let end = now();
+    let mut final_nodes = Vec::new();
+    for node in 1..=hosts.len() {
+        let args = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"NODES")];
+        let reply = run.client.call(node, &args, "CLUSTER NODES", 0).await;
+        final_nodes.push(normalize(&reply_text(&reply).unwrap_or_else(|| show_reply(&reply)), hosts));
+    }
+    RawOutcome {
+        history: run.client.history,
+        violations: run.violations,
+        final_nodes,
+        virtual_time: end,
+        settled: run.settled,
+        windows: run.faults.windows(),
+        strict: scenario.header.strict,
+    }
+}
+
+impl Executor<'_> {
+    async fn step(&mut self, step: &Step, line: usize) {
+        match step {
+            Step::Comment(_) => {}
+            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Step::Fault(fault) => self.faults.apply(fault),
+            Step::WaitConsistent { within_ms } => self.wait_consistent(line, *within_ms).await,
+            Step::Settle { within_ms } => self.settle(line, *within_ms).await,
+            Step::Call { target, command } => {
+                self.calls(*target, command, line).await;
+            }
+            Step::Expect { target, command, check } => {
+                for (node, reply) in self.calls(*target, command, line).await {
+                    if let Some(v) = judge(check, &reply, node, line, self.hosts) {
+                        self.violation(v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `command` to every target node in turn; their replies.
+    async fn calls(&mut self, target: Target, command: &[Word], line: usize) -> Vec<(usize, Reply)> {
+        let args = expand_all(command, self.hosts);
+        let shown = show_command(command, self.hosts);
+        let mut replies = Vec::new();
+        for node in targets(target, self.hosts.len()) {
+            replies.push((node, self.client.call(node, &args, &shown, line).await));
+        }
+        replies
+    }
+
+    fn violation(&mut self, v: Violation) {
+        self.sink.push("check", &format!("VIOLATION {v}"));
+        self.violations.push(v);
+    }
+
+    /// redis-cli's wait for the cluster to join: polls until every node answers and the config signatures agree,
+    /// or the bound passes.
+    async fn wait_consistent(&mut self, line: usize, within_ms: u64) {
+        let start = now();
+        let deadline = start + Duration::from_millis(within_ms);
+        let mut last = None;
+        loop {
+            let round = self.poll_views(line, false, deadline).await;
+            if let Some(views) = round {
+                let unreachable = views.iter().find_map(|v| v.nodes.as_ref().err().map(|e| (v.node, e.clone())));
+                let differ = crate::check::agreement::first_difference(&views, line);
+                if unreachable.is_none() && differ.is_none() {
+                    let waited = (now() - start).as_millis();
+                    self.sink.push("check", &format!("wait-consistent: config signatures agree after {waited}ms"));
+                    return;
+                }
+                last = Some(unreachable.map_or_else(
+                    || differ.expect("checked above"),
+                    |(node, error)| Violation::Unavailable { line, node, error },
+                ));
+            }
+            if now() >= deadline {
+                let cause = last.unwrap_or_else(|| unpolled(line, within_ms));
+                let v = Violation::NeverConsistent { line, within_ms, cause: Box::new(cause) };
+                self.violation(v.normalized(self.hosts));
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+        }
+    }
+
+    /// The liveness phase: every fault stops, then the nodes are polled until converged and agreeing, or the
+    /// bound passes. No poll outlives the bound: a round cut short by it is not judged, the last whole round is.
+    async fn settle(&mut self, line: usize, within_ms: u64) {
+        self.faults.stop_all();
+        let start = now();
+        let deadline = start + Duration::from_millis(within_ms);
+        let expected = crate::check::convergence::expected_members(&self.client.history, self.hosts);
+        let mut last = None;
+        loop {
+            if let Some(views) = self.poll_views(line, true, deadline).await {
+                if crate::check::liveness::settled(&views, &expected, self.hosts) {
+                    let waited = (now() - start).as_millis();
+                    self.sink.push("check", &format!("settle: converged and agreeing after {waited}ms"));
+                    self.settled.push(Settled { start, views });
+                    return;
+                }
+                last = Some(views);
+            }
+            if now() >= deadline {
+                let verdict = match &last {
+                    Some(views) => crate::check::liveness::verdict(views, &expected, self.hosts, line, within_ms),
+                    None => Some(Violation::NotSettled { line, within_ms, cause: Box::new(unpolled(line, within_ms)) }),
+                };
+                if let Some(v) = verdict {
+                    self.violation(v.normalized(self.hosts));
+                }
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+        }
+    }
+
+    /// One poll round: every node's CLUSTER NODES (and CLUSTER SLOTS if `with_slots`), recorded quietly. `None`
+    /// when `deadline` passed before the round was whole (a call still unanswered at the deadline is given up).
+    async fn poll_views(&mut self, line: usize, with_slots: bool, deadline: Duration) -> Option<Vec<NodeView>> {
+        let mut views = Vec::with_capacity(self.hosts.len());
+        for node in 1..=self.hosts.len() {
+            let nodes = self.poll(node, "NODES", line, deadline).await?;
+            let slots = if with_slots { Some(self.poll(node, "SLOTS", line, deadline).await?) } else { None };
+            views.push(NodeView { node, nodes, slots });
+        }
+        Some(views)
+    }
+
+    /// One poll: the reply's text or error; `None` when the deadline passed first.
+    async fn poll(
+        &mut self,
+        node: usize,
+        sub: &'static str,
+        line: usize,
+        deadline: Duration,
+    ) -> Option<Result<String, String>> {
+        let budget = deadline.checked_sub(now()).filter(|b| !b.is_zero())?;
+        let args = [Bytes::from_static(b"CLUSTER"), Bytes::from(sub)];
+        let shown = format!("CLUSTER {sub}");
+        let reply = self.client.call_quiet_within(node, &args, &shown, line, budget).await;
+        match reply {
+            Reply::Error(_) if now() >= deadline => None,
+            Reply::Error(e) => Some(Err(e)),
+            other => Some(Ok(reply_text(&other).unwrap_or_else(|| show_reply(&other)))),
+        }
+    }
+}
+
+/// The cause when not one poll round was whole before the bound.
+fn unpolled(line: usize, within_ms: u64) -> Violation {
+    Violation::Unavailable { line, node: 0, error: format!("(harness) no whole poll round within {within_ms} ms") }
+}
+
+fn targets(target: Target, nodes: usize) -> Vec<usize> {
+    match target {
+        Target::Node(i) => vec![i],
+        Target::All => (1..=nodes).collect(),
+    }
+}
+
+fn reply_text(reply: &Reply) -> Option<String> {
+    reply.as_text().map(|t| t.into_owned())
+}
+fn judge(check: &Check, reply: &Reply, node: usize, line: usize, hosts: &[Host]) -> Option<Violation> {
+    let error = match reply {
+        Reply::Error(e) => Some(e.clone()),
+        _ => None,
+    };
+    let text = reply_text(reply).unwrap_or_default();
+    if let (Some(error), Check::KnownNodes(_) | Check::Knows(_) | Check::Contains(_)) = (&error, check) {
+        return Some(Violation::Unavailable { line, node, error: error.clone() });
+    }
+    match check {
+        Check::KnownNodes(expected) => {
+            let known = if error.is_some() { 0 } else { known_node_count(&text) };
+            (error.is_some() || known != *expected).then_some(Violation::KnownNodes {
+                line,
+                node,
+                expected: *expected,
+                known,
+                error,
+            })
+        }
+        Check::Knows(word) => {
+            let id = resolve_one(word, hosts);
+            let listed = error.is_none() && text.lines().any(|l| l.starts_with(&id));
+            (!listed).then(|| Violation::MissingNode { line, node, missing: normalize(&id, hosts), error })
+        }
+        Check::Reply(word) => {
+            let expected = resolve_one(word, hosts);
+            let matches = match reply {
+                Reply::Simple(s) | Reply::Error(s) | Reply::Verbatim(s) => *s == expected,
+                Reply::Bulk(b) => **b == *expected.as_bytes(),
+                Reply::Int(i) => i.to_string() == expected,
+                _ => false,
+            };
+            (!matches).then(|| Violation::UnexpectedReply {
+                line,
+                node,
+                expected: normalize(&expected, hosts),
+                got: normalize(&show_reply(reply), hosts),
+            })
+        }
+        Check::Contains(word) => {
+            let expected = resolve_one(word, hosts);
+            let shown = show_reply(reply);
+            let found = text.contains(&expected) || shown.contains(&expected);
+            (!found).then(|| Violation::MissingText {
+                line,
+                node,
+                expected: normalize(&expected, hosts),
+                got: normalize(&shown, hosts),
+            })
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The hosts of a run and what a scenario's words become on them: per-node facts (`{n2.port}`), the arguments a
+//! word expands to, how a command is shown, and the normalization that turns node ids into `<nK>` names in
+//! traces, snapshots and violations.
+//!
+//! Layer: above `scenario`, below everything that runs or judges (`client`, `check`, `executor`).
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use clustersim::meta::NodeId;
+
+use crate::scenario::{print_word, Field, Piece, Scenario, Word};
+
+/// Per-node facts templates resolve to.
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// `n1`, `n2`, …
+    pub name: String,
+    /// The host's 1-based position in the scenario (`n3` → 3): the index every history and view uses.
+    pub number: usize,
+    pub ip: IpAddr,
+    pub port: u16,
+    pub bus_port: u16,
+    pub id: NodeId,
+}
+
+impl Host {
+    /// Host `n<number>` at `ip:port`, its bus on Redis's port + 10000, its id `number` (AiKv's u64 ids).
+    /// `None` when the bus port would pass 65535.
+    pub fn new(number: usize, ip: IpAddr, port: u16) -> Option<Host> {
+        let bus_port = port.checked_add(10_000)?;
+        Some(Host { name: format!("n{number}"), number, ip, port, bus_port, id: NodeId::from_u64(number as u64) })
+    }
+}
+
+/// The simulated hosts: `n1..nN` at 10.0.0.i, port `base_port + i - 1`.
+pub fn hosts(scenario: &Scenario) -> Vec<Host> {
+    (1..=scenario.header.nodes)
+        .map(|i| {
+            let port = scenario.header.base_port + (i as u16 - 1);
+            Host::new(i, IpAddr::from([10, 0, 0, i as u8]), port)
+                .expect("the scenario parser keeps base-port + nodes + 10000 within 65535")
+        })
+        .collect()
+}
+
+fn field_value(host: &Host, field: Field) -> String {
+    match field {
+        Field::Ip => host.ip.to_string(),
+        Field::Port => host.port.to_string(),
+        Field::Bus => host.bus_port.to_string(),
+        Field::Id => host.id.to_string(),
+    }
+}
+
+/// Appends the arguments `word` expands to: a range `{a..b}` to one argument per number, anything else to one
+/// argument with its `{nK.field}` variables resolved.
+pub fn expand(word: &Word, hosts: &[Host], out: &mut Vec<Bytes>) {
+    match word {
+        Word::Range { start, end } => out.extend((*start..=*end).map(|n| Bytes::from(n.to_string()))),
+        Word::Pieces(pieces) => {
+            let mut text = String::new();
+            for p in pieces {
+                match p {
+                    Piece::Text(t) => text.push_str(t),
+                    Piece::Var { node, field } => text.push_str(&field_value(&hosts[node - 1], *field)),
+                }
+            }
+            out.push(Bytes::from(text));
+        }
+    }
+}
+
+/// The arguments of a whole command.
+pub fn expand_all(words: &[Word], hosts: &[Host]) -> Vec<Bytes> {
+    let mut args = Vec::new();
+    for w in words {
+        expand(w, hosts, &mut args);
+    }
+    args
+}
+
+/// A word's expansion as one text (a range's numbers joined by spaces).
+pub fn resolve_one(word: &Word, hosts: &[Host]) -> String {
+    let mut v = Vec::new();
+    expand(word, hosts, &mut v);
+    v.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+/// How a command is shown in traces: variables resolved, ranges kept folded (`{0..5460}`).
+pub fn show_command(words: &[Word], hosts: &[Host]) -> String {
+    words
+        .iter()
+        .map(|w| match w {
+            Word::Range { .. } => print_word(w),
+            Word::Pieces(_) => resolve_one(w, hosts),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Replaces every host id with `<nK>`, so traces and snapshots read as names.
+pub fn normalize(text: &str, hosts: &[Host]) -> String {
+    let mut out = text.to_string();
+    for h in hosts {
+        out = out.replace(&h.id.to_string(), &format!("<{}>", h.name));
+    }
+    out
+}
+
+/// The host whose id is exactly `id` (raw 40 hex digits, or `<nK>` once normalized).
+pub fn host_of_id(id: &str, hosts: &[Host]) -> Option<usize> {
+    if let Some(k) = id.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse::<usize>().ok()) {
+        return hosts.iter().find(|h| h.number == k).map(|h| h.number);
+    }
+    hosts.iter().find(|h| h.id.to_string() == id).map(|h| h.number)
+}
+
+/// The host listening on `ip:port`.
+pub fn host_at(ip: &str, port: &str, hosts: &[Host]) -> Option<usize> {
+    hosts.iter().find(|h| h.ip.to_string() == ip && h.port.to_string() == port).map(|h| h.number)
+}
+
+/// Lines of a CLUSTER NODES-like reply that start with a 40-hex id (AiKv's `grep -cE '^[0-9a-f]{40}'`).
+pub fn known_node_count(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.len() >= 40 && l.as_bytes()[..40].iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn three() -> Vec<Host> {
+        hosts(&crate::scenario::parse("t", "cluster 3\n").unwrap())
+    }
+
+    #[test]
+    fn hosts_are_numbered_from_one_with_the_bus_on_port_plus_10000() {
+        let h = three();
+        assert_eq!(
+            h.iter().map(|h| (h.number, h.port, h.bus_port)).collect::<Vec<_>>(),
+            [(1, 6379, 16379), (2, 6380, 16380), (3, 6381, 16381)]
+        );
+        assert_eq!(h[2].name, "n3");
+    }
+
+    #[test]
+    fn a_host_whose_bus_port_would_pass_65535_is_refused() {
+        assert!(Host::new(1, IpAddr::from([127, 0, 0, 1]), 55_535).is_some());
+        assert!(Host::new(1, IpAddr::from([127, 0, 0, 1]), 55_536).is_none());
+    }
+
+    #[test]
+    fn ids_are_found_raw_or_normalized_and_addresses_by_ip_and_port() {
+        let h = three();
+        assert_eq!(host_of_id(&h[1].id.to_string(), &h), Some(2));
+        assert_eq!(host_of_id("<n3>", &h), Some(3));
+        assert_eq!(host_of_id("<n4>", &h), None);
+        assert_eq!(host_at("10.0.0.1", "6379", &h), Some(1));
+        assert_eq!(host_at("10.0.0.1", "6380", &h), None);
+        assert_eq!(normalize(&format!("{} x", h[0].id), &h), "<n1> x");
+    }
+}
