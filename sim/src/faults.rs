@@ -160,23 +160,7 @@ impl Faults {
                 state.scenario_paused.remove(n);
                 self.sync_pause(&state, *n);
             }
-            Fault::Partition(groups) => {
-                let old = std::mem::take(&mut state.scenario_clogs);
-                for (i, g) in groups.iter().enumerate() {
-                    for h in groups.iter().skip(i + 1) {
-                        for &a in g {
-                            for &b in h {
-                                state.scenario_clogs.insert((a, b));
-                                state.scenario_clogs.insert((b, a));
-                            }
-                        }
-                    }
-                }
-                let touched: BTreeSet<Link> = old.union(&state.scenario_clogs).copied().collect();
-                for link in touched {
-                    self.sync_link(&state, link);
-                }
-            }
+            Fault::Partition(groups) => self.partition(&mut state, groups),
             Fault::Heal => {
                 let old = std::mem::take(&mut state.scenario_clogs);
                 for link in old {
@@ -191,27 +175,44 @@ impl Faults {
                 state.scenario_clogs.remove(&(*from, *to));
                 self.sync_link(&state, (*from, *to));
             }
-            Fault::Latency { min_ms, max_ms } => {
-                let calm = &self.calm;
-                NetSim::current().update_config(|c| {
-                    c.send_latency = Duration::from_millis(*min_ms)..Duration::from_millis(*max_ms);
-                    state.net_impaired =
-                        c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
-                })
-            }
-            Fault::Loss { percent } => {
-                let calm = &self.calm;
-                NetSim::current().update_config(|c| {
-                    c.packet_loss_rate = f64::from(*percent) / 100.0;
-                    state.net_impaired =
-                        c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
-                })
-            }
+            Fault::Latency { min_ms, max_ms } => self.impair(&mut state, |c| {
+                c.send_latency = Duration::from_millis(*min_ms)..Duration::from_millis(*max_ms)
+            }),
+            Fault::Loss { percent } => self.impair(&mut state, |c| c.packet_loss_rate = f64::from(*percent) / 100.0),
         }
         if matches!(fault, Fault::Restart(_)) {
             state.windows.instant(now(), &fault.to_string());
         }
         state.track(&fault.to_string());
+    }
+
+    /// `partition`: links between hosts of different groups cut both ways, replacing any earlier partition.
+    fn partition(&self, state: &mut State, groups: &[Vec<usize>]) {
+        let old = std::mem::take(&mut state.scenario_clogs);
+        for (i, g) in groups.iter().enumerate() {
+            for h in groups.iter().skip(i + 1) {
+                for &a in g {
+                    for &b in h {
+                        state.scenario_clogs.insert((a, b));
+                        state.scenario_clogs.insert((b, a));
+                    }
+                }
+            }
+        }
+        let touched: BTreeSet<Link> = old.union(&state.scenario_clogs).copied().collect();
+        for link in touched {
+            self.sync_link(state, link);
+        }
+    }
+
+    /// `latency` / `loss`: changes madsim's network configuration; the network counts as impaired while it
+    /// differs from the run's calm configuration.
+    fn impair(&self, state: &mut State, change: impl FnOnce(&mut madsim::net::Config)) {
+        let calm = &self.calm;
+        NetSim::current().update_config(|c| {
+            change(c);
+            state.net_impaired = c.send_latency != calm.send_latency || c.packet_loss_rate != calm.packet_loss_rate;
+        })
     }
 
     /// The liveness phase begins: the profile's schedule stops, every link is healed, every paused host resumed,

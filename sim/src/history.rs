@@ -50,8 +50,8 @@ pub enum Op {
     Meet { target: Option<usize> },
     /// `CLUSTER FORGET id`.
     Forget { node: Option<usize> },
-    /// `CLUSTER RESET [HARD|SOFT]`.
-    Reset,
+    /// `CLUSTER RESET [HARD|SOFT]` (HARD gives the node a new id).
+    Reset { hard: bool },
     /// `CLUSTER ADDSLOTS` / `ADDSLOTSRANGE`: the slots it adds (arguments that are not slots are left out).
     AddSlots { slots: Vec<u16> },
     /// `CLUSTER DELSLOTS`, `DELSLOTSRANGE`, `FLUSHSLOTS`, `SETSLOT`: slot ownership removed or moved.
@@ -103,7 +103,7 @@ impl Op {
         match sub.as_str() {
             "MEET" => Op::Meet { target: host(rest.last()).or_else(|| host_at(rest.first()?, rest.get(1)?, hosts)) },
             "FORGET" => Op::Forget { node: host(rest.first()) },
-            "RESET" => Op::Reset,
+            "RESET" => Op::Reset { hard: rest.first().is_some_and(|m| m.eq_ignore_ascii_case("hard")) },
             "ADDSLOTS" => Op::AddSlots { slots: slot_numbers(rest) },
             "ADDSLOTSRANGE" => Op::AddSlots { slots: slot_pairs(rest) },
             "DELSLOTS" | "DELSLOTSRANGE" | "FLUSHSLOTS" | "SETSLOT" => Op::RemoveSlots,
@@ -123,7 +123,7 @@ impl Op {
     /// Whether the command removes facts (a node, slot ownership): after one, "the last write wins" depends
     /// on an order the history alone does not settle.
     pub fn removes(&self) -> bool {
-        matches!(self, Op::Forget { .. } | Op::Reset | Op::RemoveSlots)
+        matches!(self, Op::Forget { .. } | Op::Reset { .. } | Op::RemoveSlots)
     }
 }
 
@@ -195,6 +195,10 @@ mod tests {
         assert_eq!(op("CLUSTER ADDSLOTSRANGE 0 2 10 10"), Op::AddSlots { slots: vec![0, 1, 2, 10] });
         assert!(op("CLUSTER DELSLOTS 1").removes());
         assert!(op("CLUSTER RESET HARD").removes());
+        assert_eq!(
+            (op("CLUSTER RESET hard"), op("CLUSTER RESET")),
+            (Op::Reset { hard: true }, Op::Reset { hard: false })
+        );
         assert!(!op("CLUSTER ADDSLOTS 1").removes());
     }
 

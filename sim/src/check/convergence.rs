@@ -32,7 +32,7 @@ pub fn expected_members(history: &[CallRecord], hosts: &[Host]) -> Vec<BTreeSet<
     for call in history {
         let cut = match call.op {
             Op::Forget { node } => node,
-            Op::Reset => Some(call.node),
+            Op::Reset { .. } => Some(call.node),
             Op::Meet { target: Some(t) } if call.is_ok() => {
                 if (1..=n).contains(&t) && t != call.node {
                     edges.push((call.node, t));

@@ -38,7 +38,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
             // From the moment a FORGET or RESET is *sent*: it may take effect before its reply, and one that got
             // no reply (or an error that does not say it was refused) may take effect any time later — `sim
             // fuzz` found a FORGET queued on a paused node applied after the client had given up on it.
-            Op::Forget { .. } | Op::Reset => {
+            Op::Forget { .. } | Op::Reset { .. } => {
                 horizon = Some(horizon.map_or(call.start, |h| h.min(call.start)));
             }
             _ => {}

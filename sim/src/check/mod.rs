@@ -12,6 +12,7 @@
 pub mod agreement;
 pub mod convergence;
 pub mod durability;
+pub mod identity;
 pub mod linearizable_reads;
 pub mod liveness;
 pub mod property;
@@ -57,6 +58,7 @@ pub const CHECKERS: &[Checker] = &[
     Checker { property: linearizable_reads::PROPERTY, judge: Judge::History(linearizable_reads::check) },
     Checker { property: slot_safety::PROPERTY, judge: Judge::History(slot_safety::check) },
     Checker { property: durability::PROPERTY, judge: Judge::Settled(durability::check) },
+    Checker { property: identity::PROPERTY, judge: Judge::History(identity::check) },
 ];
 
 /// Runs every registered checker over a finished run.

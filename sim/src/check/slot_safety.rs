@@ -38,7 +38,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let mut untracked: BTreeSet<usize> = BTreeSet::new();
     let id_of = |node: usize| hosts.get(node - 1).map(|h| h.id.to_string()).unwrap_or_default();
     for call in history {
-        if call.op == Op::Reset {
+        if let Op::Reset { .. } = call.op {
             let reset = id_of(call.node);
             epochs.retain(|(viewer, id), _| *viewer != call.node && *id != reset);
             if !call.is_ok() {
