@@ -7,7 +7,7 @@
 #[cfg(madsim)]
 mod embedded {
     use clustersim::server::Strategy;
-    use sim::{Class, Outcome, RunOptions};
+    use sim::{Outcome, RunOptions};
 
     /// Runs the scenario at `path` (relative to the workspace) on `seeds` under `strategy`.
     pub fn outcomes(path: &str, strategy: Strategy, seeds: std::ops::Range<u64>) -> Vec<Outcome> {
@@ -24,6 +24,7 @@ mod embedded {
             assert!(outcome.passed(), "{}", sim::outcome_report(&outcome));
             assert!(!outcome.trace.is_empty(), "seed {}: the trace was captured", outcome.seed);
         }
+        use sim::Class;
         let historical = outcomes("scenarios/aikv_cluster_init.scn", Strategy::LocalOnly, 0..1);
         assert_eq!(historical[0].class(), Some(Class::Safety), "{}", sim::outcome_report(&historical[0]));
     }
