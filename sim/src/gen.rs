@@ -19,7 +19,7 @@ use std::ops::RangeInclusive;
 
 use proptest::prelude::*;
 
-use crate::scenario::{Fault, Field, Header, Piece, Scenario, Step, Target, Word};
+use crate::scenario::{Fault, Field, Header, Scenario, Step, Target, Word};
 
 /// Bounds on generated cases (see `sim fuzz --help`).
 #[derive(Clone, Debug)]
@@ -29,8 +29,9 @@ pub struct GenConfig {
     pub faults: bool,
     /// Largest number of extra actions (reads, sleeps, faults) beyond the cluster set-up.
     pub extras_max: usize,
-    /// Longest sleep, and the `settle` bound.
+    /// Longest sleep.
     pub sleep_ms_max: u64,
+    /// The bound of the `settle` every case ends with.
     pub settle_ms: u64,
 }
 
@@ -147,10 +148,6 @@ pub struct Case {
     pub drift: Vec<(usize, i32)>,
 }
 
-fn var(node: usize, field: Field) -> Word {
-    Word::Pieces(vec![Piece::Var { node, field }])
-}
-
 fn cluster(sub: &str) -> Vec<Word> {
     vec![Word::text("CLUSTER"), Word::text(sub)]
 }
@@ -159,72 +156,11 @@ impl Case {
     /// The scenario this case runs (the kept actions, then `settle`).
     pub fn scenario(&self) -> Scenario {
         let mut steps = Vec::new();
+        // Undo steps of open fault windows, with the index of the kept action after which each is due.
         let mut pending: Vec<(usize, Fault)> = Vec::new();
         let kept: Vec<&Action> = self.actions.iter().filter(|(k, _)| *k).map(|(_, a)| a).collect();
-        for (i, action) in kept.iter().enumerate() {
-            let call = |node: usize, command: Vec<Word>| Step::Call { target: Target::Node(node), command };
-            match action {
-                Action::Meet { from, to, with_id } => {
-                    let mut c = cluster("MEET");
-                    c.push(var(*to, Field::Ip));
-                    c.push(var(*to, Field::Port));
-                    if *with_id {
-                        c.push(var(*to, Field::Id));
-                    }
-                    steps.push(call(*from, c));
-                }
-                Action::AddSlotsRange { node, ranges } => {
-                    let mut c = cluster("ADDSLOTSRANGE");
-                    for (a, b) in ranges {
-                        c.push(Word::text(a.to_string()));
-                        c.push(Word::text(b.to_string()));
-                    }
-                    steps.push(call(*node, c));
-                }
-                Action::AddSlots { node, ranges } => {
-                    let mut c = cluster("ADDSLOTS");
-                    c.extend(ranges.iter().map(|&(start, end)| Word::Range { start, end }));
-                    steps.push(call(*node, c));
-                }
-                Action::Replicate { node, master } => {
-                    let mut c = cluster("REPLICATE");
-                    c.push(var(*master, Field::Id));
-                    steps.push(call(*node, c));
-                }
-                Action::Forget { by, target } => {
-                    // FORGET, then MEET it again (Redis's isolate-and-rejoin).
-                    let mut c = cluster("FORGET");
-                    c.push(var(*target, Field::Id));
-                    steps.push(call(*by, c));
-                    let mut c = cluster("MEET");
-                    c.push(var(*target, Field::Ip));
-                    c.push(var(*target, Field::Port));
-                    steps.push(call(*by, c));
-                }
-                Action::Read { node } => steps.push(call(*node, cluster("NODES"))),
-                Action::Sleep { ms } => steps.push(Step::Sleep { ms: *ms }),
-                Action::FaultWindow { fault, undo, undo_after, hold_ms } => {
-                    steps.push(Step::Fault(fault.clone()));
-                    if *hold_ms > 0 {
-                        steps.push(Step::Sleep { ms: *hold_ms });
-                    }
-                    pending.push((i + undo_after, undo.clone()));
-                }
-                Action::ElectionRestarts { first, second, gap_ms, down_ms } => {
-                    steps.push(Step::Fault(Fault::Kill(*first)));
-                    steps.push(Step::Sleep { ms: *gap_ms });
-                    steps.push(Step::Fault(Fault::Kill(*second)));
-                    steps.push(Step::Sleep { ms: *down_ms });
-                    steps.push(Step::Fault(Fault::Restart(*second)));
-                    steps.push(Step::Fault(Fault::Restart(*first)));
-                }
-                Action::KillLastReceiver { undo_after } => {
-                    if let Some(node) = kept[..i].iter().rev().find_map(|a| a.receiver()) {
-                        steps.push(Step::Fault(Fault::Kill(node)));
-                        pending.push((i + undo_after, Fault::Restart(node)));
-                    }
-                }
-            }
+        for i in 0..kept.len() {
+            compile(&kept, i, &mut steps, &mut pending);
             let (due, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(at, _)| *at <= i);
             pending = later;
             steps.extend(due.into_iter().map(|(_, undo)| Step::Fault(undo)));
@@ -249,6 +185,73 @@ impl Case {
             },
             steps,
             lines: Vec::new(),
+        }
+    }
+}
+
+/// The steps of kept action `i`; a fault window's undo goes to `pending` with the index it is due after.
+fn compile(kept: &[&Action], i: usize, steps: &mut Vec<Step>, pending: &mut Vec<(usize, Fault)>) {
+    let call = |node: usize, command: Vec<Word>| Step::Call { target: Target::Node(node), command };
+    match kept[i] {
+        Action::Meet { from, to, with_id } => {
+            let mut c = cluster("MEET");
+            c.push(Word::var(*to, Field::Ip));
+            c.push(Word::var(*to, Field::Port));
+            if *with_id {
+                c.push(Word::var(*to, Field::Id));
+            }
+            steps.push(call(*from, c));
+        }
+        Action::AddSlotsRange { node, ranges } => {
+            let mut c = cluster("ADDSLOTSRANGE");
+            for (a, b) in ranges {
+                c.push(Word::text(a.to_string()));
+                c.push(Word::text(b.to_string()));
+            }
+            steps.push(call(*node, c));
+        }
+        Action::AddSlots { node, ranges } => {
+            let mut c = cluster("ADDSLOTS");
+            c.extend(ranges.iter().map(|&(start, end)| Word::Range { start, end }));
+            steps.push(call(*node, c));
+        }
+        Action::Replicate { node, master } => {
+            let mut c = cluster("REPLICATE");
+            c.push(Word::var(*master, Field::Id));
+            steps.push(call(*node, c));
+        }
+        Action::Forget { by, target } => {
+            // FORGET, then MEET it again (Redis's isolate-and-rejoin).
+            let mut c = cluster("FORGET");
+            c.push(Word::var(*target, Field::Id));
+            steps.push(call(*by, c));
+            let mut c = cluster("MEET");
+            c.push(Word::var(*target, Field::Ip));
+            c.push(Word::var(*target, Field::Port));
+            steps.push(call(*by, c));
+        }
+        Action::Read { node } => steps.push(call(*node, cluster("NODES"))),
+        Action::Sleep { ms } => steps.push(Step::Sleep { ms: *ms }),
+        Action::FaultWindow { fault, undo, undo_after, hold_ms } => {
+            steps.push(Step::Fault(fault.clone()));
+            if *hold_ms > 0 {
+                steps.push(Step::Sleep { ms: *hold_ms });
+            }
+            pending.push((i + undo_after, undo.clone()));
+        }
+        Action::ElectionRestarts { first, second, gap_ms, down_ms } => {
+            steps.push(Step::Fault(Fault::Kill(*first)));
+            steps.push(Step::Sleep { ms: *gap_ms });
+            steps.push(Step::Fault(Fault::Kill(*second)));
+            steps.push(Step::Sleep { ms: *down_ms });
+            steps.push(Step::Fault(Fault::Restart(*second)));
+            steps.push(Step::Fault(Fault::Restart(*first)));
+        }
+        Action::KillLastReceiver { undo_after } => {
+            if let Some(node) = kept[..i].iter().rev().find_map(|a| a.receiver()) {
+                steps.push(Step::Fault(Fault::Kill(node)));
+                pending.push((i + undo_after, Fault::Restart(node)));
+            }
         }
     }
 }
@@ -369,6 +372,65 @@ fn arb_extra(n: usize, config: &GenConfig) -> BoxedStrategy<Action> {
     }
 }
 
+/// The cluster set-up of a case, before the extras: the MEETs (`pairs`, each flipped or not, with or without the
+/// id), the slots over the masters, then REPLICATE of the others; redis-cli's order puts the slots first.
+struct SetUp {
+    order: MeetOrder,
+    pairs: Vec<(usize, usize)>,
+    flips: Vec<(bool, bool)>,
+    masters: usize,
+    contiguous: bool,
+    pieces: usize,
+    replica_of: Vec<usize>,
+}
+
+impl SetUp {
+    fn plan(&self) -> Vec<Action> {
+        let order = self.order;
+        let meet_actions = self.pairs.iter().zip(&self.flips).map(|(&(a, b), &(flip, with_id))| {
+            // redis-cli's star MEET always goes from the joining node to n1.
+            let (from, to) = if flip && order != MeetOrder::RedisCli { (b, a) } else { (a, b) };
+            Action::Meet { from, to, with_id }
+        });
+        let pieces = if self.contiguous { 1 } else { self.pieces };
+        let slot_actions = slot_split(self.masters, pieces).into_iter().enumerate().map(|(i, ranges)| {
+            if self.contiguous {
+                Action::AddSlotsRange { node: i + 1, ranges }
+            } else {
+                Action::AddSlots { node: i + 1, ranges }
+            }
+        });
+        let mut plan: Vec<Action> = Vec::new();
+        if order == MeetOrder::RedisCli {
+            plan.extend(slot_actions);
+            plan.extend(meet_actions);
+        } else {
+            plan.extend(meet_actions);
+            plan.extend(slot_actions);
+        }
+        let masters = self.masters;
+        plan.extend(
+            self.replica_of.iter().enumerate().map(|(i, &m)| Action::Replicate { node: masters + 1 + i, master: m }),
+        );
+        plan
+    }
+}
+
+/// The planned actions with the extras interleaved (one after every other planned action until they run out,
+/// the rest at the end), each with its keep bit (`keep` in order, then kept).
+fn interleave(plan: Vec<Action>, extras: Vec<Option<Action>>, extras_max: usize, keep: &[bool]) -> Vec<(bool, Action)> {
+    let mut actions = Vec::new();
+    let mut extras = extras.into_iter().flatten().take(extras_max);
+    for (i, a) in plan.into_iter().enumerate() {
+        actions.push(a);
+        if i % 2 == 1 {
+            actions.extend(extras.next());
+        }
+    }
+    actions.extend(extras);
+    actions.into_iter().zip(keep.iter().copied().chain(std::iter::repeat(true))).map(|(a, k)| (k, a)).collect()
+}
+
 /// The proptest strategy for whole cases.
 pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
     let settle_ms = config.settle_ms;
@@ -400,56 +462,8 @@ pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
                         replica_of,
                         drift,
                     )| {
-                        let mut plan: Vec<Action> = Vec::new();
-                        let meet_actions: Vec<Action> = pairs
-                            .iter()
-                            .zip(&flips)
-                            .map(|(&(a, b), &(flip, with_id))| {
-                                // redis-cli's star MEET always goes from the joining node to n1.
-                                let (from, to) = if flip && order != MeetOrder::RedisCli { (b, a) } else { (a, b) };
-                                Action::Meet { from, to, with_id }
-                            })
-                            .collect();
-                        let slot_actions: Vec<Action> = slot_split(masters, if contiguous { 1 } else { pieces })
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, ranges)| {
-                                if contiguous {
-                                    Action::AddSlotsRange { node: i + 1, ranges }
-                                } else {
-                                    Action::AddSlots { node: i + 1, ranges }
-                                }
-                            })
-                            .collect();
-                        if order == MeetOrder::RedisCli {
-                            plan.extend(slot_actions);
-                            plan.extend(meet_actions);
-                        } else {
-                            plan.extend(meet_actions);
-                            plan.extend(slot_actions);
-                        }
-                        plan.extend(
-                            replica_of
-                                .iter()
-                                .enumerate()
-                                .map(|(i, &m)| Action::Replicate { node: masters + 1 + i, master: m }),
-                        );
-                        // Interleave the extras: one optional extra after each planned action.
-                        let mut actions = Vec::new();
-                        let mut extras = extras.into_iter().flatten().take(extras_max);
-                        for (i, a) in plan.into_iter().enumerate() {
-                            actions.push(a);
-                            // Extras go after every other planned action until they run out.
-                            if i % 2 == 1 {
-                                actions.extend(extras.next());
-                            }
-                        }
-                        actions.extend(extras);
-                        let actions = actions
-                            .into_iter()
-                            .zip(keep.iter().copied().chain(std::iter::repeat(true)))
-                            .map(|(a, k)| (k, a))
-                            .collect();
+                        let set_up = SetUp { order, pairs, flips, masters, contiguous, pieces, replica_of };
+                        let actions = interleave(set_up.plan(), extras, extras_max, &keep);
                         Case { nodes: n, seed, order, actions, settle_ms, drift }
                     },
                 )

@@ -1,4 +1,7 @@
-//! `sim`: sweep a scenario over many seeds, replay one seed with its full trace, benchmark.
+//! `sim`: sweep a scenario over many seeds, replay one seed with its full trace, compare every strategy under
+//! every profile, fuzz generated scenarios, benchmark; `sim real` runs a scenario on real processes.
+//!
+//! One subcommand is one variant of `Command` (its help text) and one `…Args` struct whose `run` carries it out.
 
 #[cfg(not(madsim))]
 fn main() {
@@ -135,8 +138,7 @@ mod cli {
     use clustersim::server::Strategy;
     use sim::profile::Profile;
     use sim::scenario::{load, Scenario};
-    use sim::sweep::{seed_line, sweep};
-    use sim::Class;
+    use sim::sweep::{seed_line, sweep, CompareCell, CompareMatrix};
 
     #[derive(Parser)]
     #[command(
@@ -149,125 +151,158 @@ mod cli {
         command: Command,
     }
 
+    /// One variant per subcommand; each one's arguments are a struct whose `run` carries it out.
     #[derive(Subcommand)]
     enum Command {
         /// Run a scenario under many seeds; one line per failing seed (with its replay command), then a summary.
-        Sweep {
-            /// Scenario file (.scn).
-            file: PathBuf,
-            /// Consistency strategy (overrides the scenario's header).
-            #[arg(long, value_parser = parse_strategy)]
-            strategy: Option<Strategy>,
-            /// Seeds as a half-open range a..b (0..1000 runs 1000 seeds), or a count n (= 0..n).
-            #[arg(long, default_value = "0..100", value_parser = parse_range)]
-            seeds: Range<u64>,
-            /// Parallel jobs (OS threads), each running whole simulations.
-            #[arg(long, default_value_t = 1)]
-            jobs: usize,
-            /// Network profile (overrides the scenario's header; default lan).
-            #[arg(long, value_parser = parse_profile, conflicts_with = "swarm")]
-            profile: Option<Profile>,
-            /// Swarm testing: each seed draws its own network and fault schedule (= --profile swarm).
-            #[arg(long)]
-            swarm: bool,
-            /// Availability violations (errors during a fault window) fail a seed too, as the scenario header's
-            /// `strict` does.
-            #[arg(long)]
-            strict: bool,
-        },
-        /// Run every strategy under every network profile and print failed/total and the first failing seed per cell.
-        Compare {
-            file: PathBuf,
-            /// Seeds per cell (0..n).
-            #[arg(long, default_value_t = 50)]
-            seeds: u64,
-            #[arg(long, default_value_t = 2)]
-            jobs: usize,
-            /// Also write the matrix as JSON.
-            #[arg(long)]
-            json: Option<PathBuf>,
-            /// Availability violations fail a seed too (see `sweep --strict`).
-            #[arg(long)]
-            strict: bool,
-        },
+        Sweep(SweepArgs),
+        /// Run every strategy under every network profile and print per cell failed/total, the seeds by their worst
+        /// class (S safety, L liveness, U only availability) and the first failing seed.
+        Compare(CompareArgs),
         /// Run one seed and print its full trace, the verdict, and `trace-hash: <hex>` last.
-        Replay {
-            file: PathBuf,
-            #[arg(long)]
-            seed: u64,
-            #[arg(long, value_parser = parse_strategy)]
-            strategy: Option<Strategy>,
-            #[arg(long, value_parser = parse_profile, conflicts_with = "swarm")]
-            profile: Option<Profile>,
-            /// = --profile swarm.
-            #[arg(long)]
-            swarm: bool,
-            /// Availability violations fail the run too (see `sweep --strict`).
-            #[arg(long)]
-            strict: bool,
-        },
+        Replay(ReplayArgs),
         /// Run generated scenarios until a checker fires; shrink the failing case and write it under
         /// scenarios/regressions/. Summary line: `fuzz: strategy=… cases=… passed=… found=<kind|none> …`. Findings are
         /// violations that fail a run: safety and liveness (availability too with --strict).
-        Fuzz {
-            /// Generated cases to run (shrinking runs come on top).
-            #[arg(long, default_value_t = 100)]
-            cases: u32,
-            /// The strategy under test: read-index must hold every property; weaker ones show what the
-            /// generator finds on its own.
-            #[arg(long, default_value = "read-index", value_parser = parse_strategy)]
-            strategy: Strategy,
-            #[arg(long, default_value = "lan", value_parser = parse_profile)]
-            profile: Profile,
-            /// Cluster sizes, as an inclusive range a..=b.
-            #[arg(long, default_value = "3..=9", value_parser = parse_inclusive)]
-            nodes: std::ops::RangeInclusive<usize>,
-            /// Generate no fault steps.
-            #[arg(long)]
-            no_faults: bool,
-            /// Count only safety violations (linearizable reads, durability, slot safety, wrong answers), not
-            /// liveness.
-            #[arg(long)]
-            safety_only: bool,
-            /// Availability violations (errors during a fault window) count as findings too; the regression
-            /// file written gets the `strict` header, so it replays under the same rule.
-            #[arg(long)]
-            strict: bool,
-            /// Largest number of extra actions (reads, sleeps, FORGETs, fault windows) per case.
-            #[arg(long, default_value_t = 12)]
-            extras: usize,
-            /// Longest generated sleep, in ms.
-            #[arg(long, default_value_t = 2000)]
-            sleep_ms_max: u64,
-            /// Seed of the case generator (the same seed finds and shrinks the same case).
-            #[arg(long, default_value_t = 0)]
-            seed: u64,
-            /// Bound on shrinking steps.
-            #[arg(long, default_value_t = 512)]
-            shrink_iters: u32,
-            /// Where to write the shrunk case (default: scenarios/regressions/).
-            #[arg(long, default_value = "scenarios/regressions")]
-            out: PathBuf,
-        },
+        Fuzz(FuzzArgs),
         /// Run a scenario on real clustersim-node processes over real TCP: builds the real flavour (empty
         /// RUSTFLAGS, target/real) of clustersim-node and sim, then runs `target/real/<profile>/sim real`.
-        /// Arguments after the file: --strategy, --base-port, --work-dir (see `sim real --help` there).
+        /// Arguments after the file: --strategy, --base-port, --node-bin, --work-dir (see `sim real --help` there).
         #[command(disable_help_flag = true)]
         Real {
             #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
             args: Vec<String>,
         },
         /// Measure seeds per second (1 job and 2 jobs) and virtual seconds per wall second, per strategy.
-        Bench {
-            #[arg(default_value = "scenarios/aikv_cluster_init.scn")]
-            file: PathBuf,
-            /// Seeds per measurement.
-            #[arg(long, default_value_t = 40)]
-            seeds: u64,
-            /// Strategies to measure (default: all four).
-            #[arg(long, value_parser = parse_strategy, num_args = 1..)]
-            strategy: Vec<Strategy>,
-        },
+        Bench(BenchArgs),
+    }
+
+    // `sim sweep`.
+    #[derive(clap::Args)]
+    struct SweepArgs {
+        /// Scenario file (.scn).
+        file: PathBuf,
+        /// Consistency strategy (overrides the scenario's header).
+        #[arg(long, value_parser = parse_strategy)]
+        strategy: Option<Strategy>,
+        /// Seeds as a half-open range a..b (0..1000 runs 1000 seeds), or a count n (= 0..n).
+        #[arg(long, default_value = "0..100", value_parser = parse_range)]
+        seeds: Range<u64>,
+        /// Parallel jobs (OS threads), each running whole simulations.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Network profile (overrides the scenario's header; default lan).
+        #[arg(long, value_parser = parse_profile, conflicts_with = "swarm")]
+        profile: Option<Profile>,
+        /// Swarm testing: each seed draws its own network and fault schedule (= --profile swarm).
+        #[arg(long)]
+        swarm: bool,
+        /// Availability violations (errors during a fault window) fail a seed too, as the scenario header's
+        /// `strict` does.
+        #[arg(long)]
+        strict: bool,
+    }
+
+    // `sim compare`.
+    #[derive(clap::Args)]
+    struct CompareArgs {
+        file: PathBuf,
+        /// Seeds per cell (0..n).
+        #[arg(long, default_value_t = 50)]
+        seeds: u64,
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Also write the matrix as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Availability violations fail a seed too (see `sweep --strict`).
+        #[arg(long)]
+        strict: bool,
+    }
+
+    // `sim replay`.
+    #[derive(clap::Args)]
+    struct ReplayArgs {
+        file: PathBuf,
+        #[arg(long)]
+        seed: u64,
+        #[arg(long, value_parser = parse_strategy)]
+        strategy: Option<Strategy>,
+        #[arg(long, value_parser = parse_profile, conflicts_with = "swarm")]
+        profile: Option<Profile>,
+        /// = --profile swarm.
+        #[arg(long)]
+        swarm: bool,
+        /// Availability violations fail the run too (see `sweep --strict`).
+        #[arg(long)]
+        strict: bool,
+    }
+
+    // `sim fuzz`.
+    #[derive(clap::Args)]
+    struct FuzzArgs {
+        /// Generated cases to run (shrinking runs come on top).
+        #[arg(long, default_value_t = 100)]
+        cases: u32,
+        /// The strategy under test: read-index must hold every property; weaker ones show what the
+        /// generator finds on its own.
+        #[arg(long, default_value = "read-index", value_parser = parse_strategy)]
+        strategy: Strategy,
+        #[arg(long, default_value = "lan", value_parser = parse_profile)]
+        profile: Profile,
+        /// Cluster sizes, as an inclusive range a..=b.
+        #[arg(long, default_value = "3..=9", value_parser = parse_inclusive)]
+        nodes: std::ops::RangeInclusive<usize>,
+        /// Generate no fault steps.
+        #[arg(long)]
+        no_faults: bool,
+        /// Count only safety violations (linearizable reads, durability, slot safety, wrong answers), not
+        /// liveness.
+        #[arg(long)]
+        safety_only: bool,
+        /// Availability violations (errors during a fault window) count as findings too; the regression
+        /// file written gets the `strict` header, so it replays under the same rule.
+        #[arg(long)]
+        strict: bool,
+        /// Largest number of extra actions (reads, sleeps, FORGETs, fault windows) per case.
+        #[arg(long, default_value_t = 12)]
+        extras: usize,
+        /// Longest generated sleep, in ms.
+        #[arg(long, default_value_t = 2000)]
+        sleep_ms_max: u64,
+        /// Seed of the case generator (the same seed finds and shrinks the same case).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Bound on shrinking steps.
+        #[arg(long, default_value_t = 512)]
+        shrink_iters: u32,
+        /// Where to write the shrunk case (default: scenarios/regressions/).
+        #[arg(long, default_value = "scenarios/regressions")]
+        out: PathBuf,
+    }
+
+    // `sim bench`.
+    #[derive(clap::Args)]
+    struct BenchArgs {
+        #[arg(default_value = "scenarios/aikv_cluster_init.scn")]
+        file: PathBuf,
+        /// Seeds per measurement.
+        #[arg(long, default_value_t = 40)]
+        seeds: u64,
+        /// Strategies to measure (default: all four).
+        #[arg(long, value_parser = parse_strategy, num_args = 1..)]
+        strategy: Vec<Strategy>,
+    }
+
+    pub fn main() -> i32 {
+        match Cli::parse().command {
+            Command::Sweep(args) => args.run(),
+            Command::Compare(args) => args.run(),
+            Command::Replay(args) => args.run(),
+            Command::Fuzz(args) => args.run(),
+            Command::Real { args } => real(&args),
+            Command::Bench(args) => args.run(),
+        }
     }
 
     fn parse_strategy(text: &str) -> Result<Strategy, String> {
@@ -325,6 +360,12 @@ mod cli {
         }
     }
 
+    /// The profile a run uses: `--swarm`, else `--profile`, else the scenario header's, else lan.
+    fn profile_of(cli: Option<Profile>, swarm: bool, scenario: &Scenario) -> Profile {
+        let cli = if swarm { Some(Profile::Swarm) } else { cli };
+        cli.or(scenario.header.profile).unwrap_or(Profile::Lan)
+    }
+
     pub fn replay_command(file: &Path, seed: u64, strategy: Strategy, profile: Profile, strict: bool) -> String {
         let profile = if profile == Profile::Lan { String::new() } else { format!(" --profile {profile}") };
         let strict = if strict { " --strict" } else { "" };
@@ -332,6 +373,179 @@ mod cli {
             "cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}{strict}",
             file.display()
         )
+    }
+
+    impl SweepArgs {
+        fn run(self) -> i32 {
+            let mut scenario = load_or_exit(&self.file, false);
+            // The replay command needs --strict only when the file's header does not say it.
+            let strict_flag = self.strict && !scenario.header.strict;
+            scenario.header.strict |= self.strict;
+            let strategy = strategy_or_exit(self.strategy, &scenario, &self.file);
+            let profile = profile_of(self.profile, self.swarm, &scenario);
+            let bar = progress_bar(self.seeds.end - self.seeds.start);
+            let report = sweep(&scenario, strategy, profile, self.seeds, self.jobs, &|done| bar.set_position(done));
+            bar.finish_and_clear();
+            for (seed, result) in report.reported() {
+                println!(
+                    "seed {seed}: {} | replay: {}",
+                    seed_line(result),
+                    replay_command(&self.file, *seed, strategy, profile, strict_flag)
+                );
+            }
+            let strict = if scenario.header.strict { " strict" } else { "" };
+            println!("availability: {}{strict}", report.tally());
+            println!("{}", report.summary(&self.file.display().to_string(), strategy));
+            i32::from(report.failed_count() > 0)
+        }
+    }
+
+    impl ReplayArgs {
+        fn run(self) -> i32 {
+            let (file, seed) = (&self.file, self.seed);
+            let scenario = load_or_exit(file, self.strict);
+            let strategy = strategy_or_exit(self.strategy, &scenario, file);
+            let profile = profile_of(self.profile, self.swarm, &scenario);
+            let outcome = sim::run(&scenario, &sim::RunOptions::new(seed, strategy).profile(profile));
+            println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}", file.display());
+            print!("{}", sim::outcome_report(&outcome));
+            if !outcome.passed() {
+                println!("replay: {}", replay_command(file, seed, strategy, profile, self.strict));
+            }
+            println!("trace-hash: {:016x}", outcome.trace_hash);
+            i32::from(!outcome.passed())
+        }
+    }
+
+    impl FuzzArgs {
+        fn run(self) -> i32 {
+            let gen = sim::gen::GenConfig {
+                nodes: self.nodes.clone(),
+                faults: !self.no_faults,
+                extras_max: self.extras,
+                sleep_ms_max: self.sleep_ms_max,
+                settle_ms: 30_000,
+            };
+            let options = sim::fuzz::FuzzOptions {
+                cases: self.cases,
+                strategy: self.strategy,
+                profile: self.profile,
+                gen,
+                seed: self.seed,
+                shrink_iters_max: self.shrink_iters,
+                safety_only: self.safety_only,
+                strict: self.strict,
+            };
+            let bar = progress_bar(u64::from(self.cases));
+            let report = sim::fuzz::fuzz(&options, &|passed, runs| {
+                bar.set_position(passed);
+                bar.set_message(format!("{runs} runs"));
+            });
+            bar.finish_and_clear();
+            if let Some(why) = &report.aborted {
+                println!("fuzz: aborted: {why}");
+            }
+            match &report.found {
+                Some(found) => self.write_found(&report, found),
+                None => {
+                    println!(
+                        "fuzz: strategy={} profile={} cases={} passed={} runs={} found=none",
+                        self.strategy, self.profile, self.cases, report.passed, report.runs
+                    );
+                    i32::from(report.aborted.is_some())
+                }
+            }
+        }
+
+        /// Writes the shrunk case under `--out` and prints its violations, replay command and summary line.
+        fn write_found(&self, report: &sim::fuzz::FuzzReport, found: &sim::fuzz::Found) -> i32 {
+            let (strategy, profile) = (self.strategy, self.profile);
+            let path = self.out.join(sim::fuzz::regression_name(strategy, found));
+            let text = sim::fuzz::regression_text(&path, strategy, profile, found);
+            if let Err(e) = std::fs::create_dir_all(&self.out).and_then(|()| std::fs::write(&path, &text)) {
+                eprintln!("{}: {e}", path.display());
+                return 2;
+            }
+            for finding in &found.findings {
+                println!("{finding}");
+            }
+            println!("shrunk to {} steps: {}", found.scenario.steps.len(), path.display());
+            println!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed);
+            println!(
+                "fuzz: strategy={strategy} profile={profile} cases={} passed={} runs={} found={} class={} file={}",
+                self.cases,
+                report.passed,
+                report.runs,
+                found.first().violation.kind(),
+                found.first().class(),
+                path.display()
+            );
+            1
+        }
+    }
+
+    impl BenchArgs {
+        fn run(self) -> i32 {
+            let (file, seeds) = (&self.file, self.seeds);
+            let scenario = load_or_exit(file, false);
+            let strategies = if self.strategy.is_empty() { Strategy::ALL.to_vec() } else { self.strategy };
+            println!("bench: file={} seeds={seeds} per measurement", file.display());
+            println!(
+                "{:<18} {:>12} {:>12} {:>9} {:>16}",
+                "strategy", "seeds/s 1job", "seeds/s 2job", "speedup", "virtual s/wall s"
+            );
+            for s in strategies {
+                let one = sweep(&scenario, s, Profile::Lan, 0..seeds, 1, &|_| {});
+                let two = sweep(&scenario, s, Profile::Lan, seeds..2 * seeds, 2, &|_| {});
+                let rate = |r: &sim::sweep::SweepReport| seeds as f64 / r.wall.as_secs_f64();
+                let speed = one.virtual_time().as_secs_f64() / one.wall.as_secs_f64();
+                println!(
+                    "{:<18} {:>12.1} {:>12.1} {:>8.2}x {:>16.0}",
+                    s.name(),
+                    rate(&one),
+                    rate(&two),
+                    rate(&two) / rate(&one),
+                    speed
+                );
+            }
+            0
+        }
+    }
+
+    impl CompareArgs {
+        fn run(self) -> i32 {
+            let (file, seeds) = (&self.file, self.seeds);
+            let scenario = load_or_exit(file, self.strict);
+            let strict_note = if scenario.header.strict { " (strict: availability fails too)" } else { "" };
+            println!(
+                "compare: file={} seeds={seeds}{strict_note}; per cell: failed/total, then seeds by their worst violation: Sn safety (wrong answer or lost data), Ln liveness (no convergence once faults stopped, or an error with no fault active), Un only availability (errors during faults: not failed unless strict), then the first failing seed",
+                file.display()
+            );
+            print!("{:<18}", "strategy");
+            for p in Profile::NAMED {
+                print!(" {:>24}", p.name());
+            }
+            println!();
+            let mut cells = Vec::new();
+            for s in Strategy::ALL {
+                print!("{:<18}", s.name());
+                for p in Profile::NAMED {
+                    let cell = CompareCell::of(&sweep(&scenario, s, p, 0..seeds, self.jobs, &|_| {}), s, p, seeds);
+                    print!(" {:>24}", cell.text());
+                    use std::io::Write as _;
+                    let _ = std::io::stdout().flush();
+                    cells.push(cell);
+                }
+                println!();
+            }
+            let Some(path) = &self.json else { return 0 };
+            let matrix = CompareMatrix { file: file.display().to_string(), strict: scenario.header.strict, cells };
+            if let Err(e) = std::fs::write(path, matrix.to_json()) {
+                eprintln!("{}: {e}", path.display());
+                return 2;
+            }
+            0
+        }
     }
 
     /// `sim real` from the simulation build: build the real flavour, then hand over to its `sim real`.
@@ -364,195 +578,6 @@ mod cli {
             Err(e) => {
                 eprintln!("{}: {e}", bin.display());
                 2
-            }
-        }
-    }
-
-    pub fn main() -> i32 {
-        let cli = Cli::parse();
-        match cli.command {
-            Command::Real { args } => real(&args),
-            Command::Sweep { file, strategy, seeds, jobs, profile, swarm, strict } => {
-                let profile = if swarm { Some(Profile::Swarm) } else { profile };
-                let mut scenario = load_or_exit(&file, false);
-                // The replay command needs --strict only when the file's header does not say it.
-                let strict_flag = strict && !scenario.header.strict;
-                scenario.header.strict |= strict;
-                let strategy = strategy_or_exit(strategy, &scenario, &file);
-                let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
-                let total = seeds.end - seeds.start;
-                let bar = progress_bar(total);
-                let report = sweep(&scenario, strategy, profile, seeds, jobs, &|done| bar.set_position(done));
-                bar.finish_and_clear();
-                for (seed, result) in report.reported() {
-                    println!(
-                        "seed {seed}: {} | replay: {}",
-                        seed_line(result),
-                        replay_command(&file, *seed, strategy, profile, strict_flag)
-                    );
-                }
-                let strict = if scenario.header.strict { " strict" } else { "" };
-                println!("availability: {}{strict}", report.tally());
-                println!("{}", report.summary(&file.display().to_string(), strategy));
-                i32::from(report.failed_count() > 0)
-            }
-            Command::Replay { file, seed, strategy, profile, swarm, strict } => {
-                let profile = if swarm { Some(Profile::Swarm) } else { profile };
-                let scenario = load_or_exit(&file, strict);
-                let strategy = strategy_or_exit(strategy, &scenario, &file);
-                let profile = profile.or(scenario.header.profile).unwrap_or(Profile::Lan);
-                let outcome = sim::run(&scenario, &sim::RunOptions::new(seed, strategy).profile(profile));
-                println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}", file.display());
-                print!("{}", sim::outcome_report(&outcome));
-                if !outcome.passed() {
-                    println!("replay: {}", replay_command(&file, seed, strategy, profile, strict));
-                }
-                println!("trace-hash: {:016x}", outcome.trace_hash);
-                i32::from(!outcome.passed())
-            }
-            Command::Fuzz {
-                cases,
-                strategy,
-                profile,
-                nodes,
-                no_faults,
-                safety_only,
-                strict,
-                extras,
-                sleep_ms_max,
-                seed,
-                shrink_iters,
-                out,
-            } => {
-                let gen = sim::gen::GenConfig {
-                    nodes,
-                    faults: !no_faults,
-                    extras_max: extras,
-                    sleep_ms_max,
-                    settle_ms: 30_000,
-                };
-                let options = sim::fuzz::FuzzOptions {
-                    cases,
-                    strategy,
-                    profile,
-                    gen,
-                    seed,
-                    shrink_iters_max: shrink_iters,
-                    safety_only,
-                    strict,
-                };
-                let bar = progress_bar(u64::from(cases));
-                let report = sim::fuzz::fuzz(&options, &|passed, runs| {
-                    bar.set_position(passed);
-                    bar.set_message(format!("{runs} runs"));
-                });
-                bar.finish_and_clear();
-                if let Some(why) = &report.aborted {
-                    println!("fuzz: aborted: {why}");
-                }
-                let Some(found) = &report.found else {
-                    println!(
-                        "fuzz: strategy={strategy} profile={profile} cases={cases} passed={} runs={} found=none",
-                        report.passed, report.runs
-                    );
-                    return i32::from(report.aborted.is_some());
-                };
-                let path = out.join(sim::fuzz::regression_name(strategy, found));
-                let text = sim::fuzz::regression_text(&path, strategy, profile, found);
-                if let Err(e) = std::fs::create_dir_all(&out).and_then(|()| std::fs::write(&path, &text)) {
-                    eprintln!("{}: {e}", path.display());
-                    return 2;
-                }
-                for finding in &found.findings {
-                    println!("{finding}");
-                }
-                println!("shrunk to {} steps: {}", found.scenario.steps.len(), path.display());
-                println!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed);
-                println!(
-                    "fuzz: strategy={strategy} profile={profile} cases={cases} passed={} runs={} found={} class={} file={}",
-                    report.passed,
-                    report.runs,
-                    found.first().violation.kind(),
-                    found.first().class(),
-                    path.display()
-                );
-                1
-            }
-            Command::Bench { file, seeds, strategy } => {
-                let scenario = load_or_exit(&file, false);
-                let strategies = if strategy.is_empty() { Strategy::ALL.to_vec() } else { strategy };
-                println!("bench: file={} seeds={seeds} per measurement", file.display());
-                println!(
-                    "{:<18} {:>12} {:>12} {:>9} {:>16}",
-                    "strategy", "seeds/s 1job", "seeds/s 2job", "speedup", "virtual s/wall s"
-                );
-                for s in strategies {
-                    let one = sweep(&scenario, s, Profile::Lan, 0..seeds, 1, &|_| {});
-                    let two = sweep(&scenario, s, Profile::Lan, seeds..2 * seeds, 2, &|_| {});
-                    let rate = |r: &sim::sweep::SweepReport| seeds as f64 / r.wall.as_secs_f64();
-                    let speed = one.virtual_time().as_secs_f64() / one.wall.as_secs_f64();
-                    println!(
-                        "{:<18} {:>12.1} {:>12.1} {:>8.2}x {:>16.0}",
-                        s.name(),
-                        rate(&one),
-                        rate(&two),
-                        rate(&two) / rate(&one),
-                        speed
-                    );
-                }
-                0
-            }
-            Command::Compare { file, seeds, jobs, json, strict } => {
-                let scenario = load_or_exit(&file, strict);
-                let strict_note = if scenario.header.strict { " (strict: availability fails too)" } else { "" };
-                println!(
-                    "compare: file={} seeds={seeds}{strict_note}; per cell: failed/total, then seeds by their worst violation: Sn safety (wrong answer or lost data), Ln liveness (no convergence once faults stopped, or an error with no fault active), Un only availability (errors during faults: not failed unless strict), then the first failing seed",
-                    file.display()
-                );
-                print!("{:<18}", "strategy");
-                for p in Profile::NAMED {
-                    print!(" {:>24}", p.name());
-                }
-                println!();
-                let mut cells = Vec::new();
-                for s in Strategy::ALL {
-                    print!("{:<18}", s.name());
-                    for p in Profile::NAMED {
-                        let report = sweep(&scenario, s, p, 0..seeds, jobs, &|_| {});
-                        let failed = report.failed_count();
-                        let safety = report.class_count(Class::Safety);
-                        let liveness = report.class_count(Class::Liveness);
-                        let unavailable = report.class_count(Class::Availability);
-                        let first = report.first_failed().map_or("-".to_string(), |f| f.to_string());
-                        print!(" {:>24}", format!("{failed}/{seeds} S{safety} L{liveness} U{unavailable} {first}"));
-                        use std::io::Write as _;
-                        let _ = std::io::stdout().flush();
-                        let tally = report.tally();
-                        cells.push(format!(
-                            "{{\"strategy\":\"{s}\",\"profile\":\"{p}\",\"seeds\":{seeds},\"failed\":{failed},\"safety\":{safety},\"liveness\":{liveness},\"unavailable\":{unavailable},\"stale\":{},\"lost_write\":{},\"calls\":{},\"errors\":{},\"errors_in_fault_windows\":{},\"first_failed\":{}}}",
-                            report.stale_count(),
-                            report.property_count(&[sim::check::durability::PROPERTY]),
-                            tally.calls,
-                            tally.errors,
-                            tally.errors_in_windows,
-                            report.first_failed().map_or("null".to_string(), |f| f.to_string())
-                        ));
-                    }
-                    println!();
-                }
-                if let Some(path) = json {
-                    let text = format!(
-                        "{{\"file\":\"{}\",\"strict\":{},\"cells\":[{}]}}\n",
-                        file.display(),
-                        scenario.header.strict,
-                        cells.join(",")
-                    );
-                    if let Err(e) = std::fs::write(&path, text) {
-                        eprintln!("{}: {e}", path.display());
-                        return 2;
-                    }
-                }
-                0
             }
         }
     }

@@ -184,6 +184,80 @@ pub fn seed_line(result: &SeedResult) -> String {
     }
 }
 
+/// One cell of `sim compare`'s matrix: a strategy under a profile, swept over `0..seeds`. It serializes as one
+/// entry of the `--json` file's `cells` (the field names are the file's).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CompareCell {
+    #[serde(serialize_with = "as_text")]
+    pub strategy: Strategy,
+    #[serde(serialize_with = "as_text")]
+    pub profile: Profile,
+    pub seeds: u64,
+    /// Seeds that failed (as [`SweepReport::failed_count`]): any violation that fails a run counts, an `expect`
+    /// line's as much as a checker's.
+    pub failed: usize,
+    /// Seeds by their worst class ([`SweepReport::class_count`]).
+    pub safety: usize,
+    pub liveness: usize,
+    pub unavailable: usize,
+    /// Seeds with a stale read, seeds with a lost write.
+    pub stale: usize,
+    pub lost_write: usize,
+    /// The scenario calls of every seed added up ([`SweepReport::tally`]).
+    pub calls: u64,
+    pub errors: u64,
+    pub errors_in_fault_windows: u64,
+    pub first_failed: Option<u64>,
+}
+
+fn as_text<T: std::fmt::Display, S: serde::Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+impl CompareCell {
+    pub fn of(report: &SweepReport, strategy: Strategy, profile: Profile, seeds: u64) -> Self {
+        let tally = report.tally();
+        CompareCell {
+            strategy,
+            profile,
+            seeds,
+            failed: report.failed_count(),
+            safety: report.class_count(Class::Safety),
+            liveness: report.class_count(Class::Liveness),
+            unavailable: report.class_count(Class::Availability),
+            stale: report.stale_count(),
+            lost_write: report.property_count(&[crate::check::durability::PROPERTY]),
+            calls: tally.calls,
+            errors: tally.errors,
+            errors_in_fault_windows: tally.errors_in_windows,
+            first_failed: report.first_failed(),
+        }
+    }
+
+    /// The cell as the printed matrix shows it: `failed/total S<n> L<n> U<n> <first failing seed or ->`.
+    pub fn text(&self) -> String {
+        let first = self.first_failed.map_or("-".to_string(), |f| f.to_string());
+        format!("{}/{} S{} L{} U{} {first}", self.failed, self.seeds, self.safety, self.liveness, self.unavailable)
+    }
+}
+
+/// `sim compare --json`: the scenario file, whether availability failed seeds (strict), and every cell.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CompareMatrix {
+    pub file: String,
+    pub strict: bool,
+    pub cells: Vec<CompareCell>,
+}
+
+impl CompareMatrix {
+    /// The JSON text, one line with a newline at the end.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string(self).expect("strings, numbers and booleans always serialize");
+        text.push('\n');
+        text
+    }
+}
+
 /// Runs every seed of `seeds` on `jobs` threads; `progress` is called after each seed with the count done.
 pub fn sweep(
     scenario: &Scenario,
@@ -264,6 +338,75 @@ mod tests {
             report(true).summary("x.scn", Strategy::ReadIndex),
             "sweep: file=x.scn strategy=read-index seeds=5 passed=1 failed=4 first_failed=1 safety=1 liveness=1 unavailable=1"
         );
+    }
+
+    fn matrix(file: &str, cells: Vec<CompareCell>) -> CompareMatrix {
+        CompareMatrix { file: file.to_string(), strict: false, cells }
+    }
+
+    #[test]
+    fn the_compare_json_keeps_its_field_names_and_order() {
+        let cell = CompareCell::of(&report(false), Strategy::ReadIndex, Profile::Wan, 5);
+        assert_eq!(cell.text(), "3/5 S1 L1 U1 2");
+        assert_eq!(
+            matrix("scenarios/x.scn", vec![cell]).to_json(),
+            "{\"file\":\"scenarios/x.scn\",\"strict\":false,\"cells\":[{\"strategy\":\"read-index\",\"profile\":\"wan\",\
+             \"seeds\":5,\"failed\":3,\"safety\":1,\"liveness\":1,\"unavailable\":1,\"stale\":0,\"lost_write\":0,\"calls\":40,\
+             \"errors\":5,\"errors_in_fault_windows\":0,\"first_failed\":2}]}\n"
+        );
+        let passing = CompareCell::of(
+            &SweepReport { results: BTreeMap::new(), wall: Duration::ZERO },
+            Strategy::LocalOnly,
+            Profile::Lan,
+            0,
+        );
+        assert!(matrix("x", vec![passing]).to_json().ends_with(",\"first_failed\":null}]}\n"));
+    }
+
+    #[test]
+    fn a_file_path_with_quotes_or_backslashes_gives_valid_json() {
+        let file = r#"C:\scenarios\a "quoted" name.scn"#;
+        let text = matrix(file, vec![]).to_json();
+        let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(value["file"], file);
+        assert_eq!(value["cells"], serde_json::json!([]));
+    }
+
+    /// Sweeps a scenario text under local-only, lan, over seeds 0..2; every violation must come from its
+    /// `expect` line (no checker fires).
+    fn expect_only(text: &str) -> SweepReport {
+        let scenario = crate::scenario::parse("x.scn", text).expect("parses");
+        let report = sweep(&scenario, Strategy::LocalOnly, Profile::Lan, 0..2, 1, &|_| {});
+        for result in report.results.values() {
+            assert!(!result.findings().is_empty(), "{result:?}");
+            for f in result.findings() {
+                assert!(matches!(f.violation, crate::Violation::UnexpectedReply { .. }), "{f}");
+            }
+        }
+        report
+    }
+
+    #[test]
+    fn seeds_failing_only_by_an_expect_line_count_in_the_compare_cell_and_its_json() {
+        // A wrong answer with nothing to explain it: safety.
+        let wrong = expect_only("cluster 1\nexpect n1 \"PING\" reply=NOPE\n");
+        let cell = CompareCell::of(&wrong, Strategy::LocalOnly, Profile::Lan, 2);
+        assert_eq!(cell.text(), "2/2 S2 L0 U0 0");
+        let json = matrix("x.scn", vec![cell]).to_json();
+        assert!(json.contains("\"failed\":2,\"safety\":2,\"liveness\":0,\"unavailable\":0,"), "{json}");
+        // An error reply with no fault active: liveness.
+        let refused = expect_only("cluster 1\nexpect n1 \"NOSUCHCOMMAND\" reply=OK\n");
+        assert_eq!(CompareCell::of(&refused, Strategy::LocalOnly, Profile::Lan, 2).text(), "2/2 S0 L2 U0 0");
+    }
+
+    #[test]
+    fn seeds_whose_expect_fails_during_a_fault_count_as_availability_and_fail_under_strict() {
+        let text = "cluster 2\nkill n2\nexpect n2 \"PING\" reply=PONG\n";
+        let lenient = CompareCell::of(&expect_only(text), Strategy::LocalOnly, Profile::Lan, 2);
+        assert_eq!(lenient.text(), "0/2 S0 L0 U2 -");
+        let strict = expect_only(&text.replace("cluster 2", "cluster 2 strict"));
+        let strict = CompareCell::of(&strict, Strategy::LocalOnly, Profile::Lan, 2);
+        assert_eq!(strict.text(), "2/2 S0 L0 U2 0");
     }
 
     #[test]

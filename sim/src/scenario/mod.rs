@@ -7,7 +7,7 @@ mod parse;
 mod print;
 
 pub use ast::*;
-pub use parse::{parse, ScenarioError, ARGS_MAX, LATENCY_MS_MAX, LOSS_PERCENT_MAX, SLEEP_MS_MAX, STEPS_MAX};
+pub use parse::{parse, verbs, ScenarioError, ARGS_MAX, LATENCY_MS_MAX, LOSS_PERCENT_MAX, SLEEP_MS_MAX, STEPS_MAX};
 pub use print::{print, word as print_word};
 
 /// Reads and parses a scenario file.

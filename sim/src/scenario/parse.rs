@@ -26,9 +26,6 @@ pub const ARGS_MAX: usize = 20_000;
 pub const LATENCY_MS_MAX: u64 = 10_000;
 pub const LOSS_PERCENT_MAX: u8 = 90;
 
-const VERBS: &str =
-    "call, sleep, expect, kill, restart, pause, resume, partition, heal, clog, unclog, latency, loss, wait-consistent, settle";
-
 /// A token of a line and the 1-based column where it starts.
 #[derive(Debug)]
 struct Token {
@@ -198,8 +195,7 @@ impl Ctx<'_> {
         Ok(Word::Pieces(pieces))
     }
 
-    /// The words of a command: quoted tokens in a `call` are single words; the quoted command of an `expect`
-    /// is split on spaces.
+    /// The words of a `call`'s command, one per token (a quoted token is a single word).
     fn words(&self, tokens: &[Token]) -> Result<Vec<Word>, ScenarioError> {
         let mut words = Vec::with_capacity(tokens.len());
         for t in tokens {
@@ -208,6 +204,7 @@ impl Ctx<'_> {
         Ok(words)
     }
 
+    /// The words of an `expect`'s quoted command, split on spaces.
     fn split_command(&self, tok: &Token) -> Result<Vec<Word>, ScenarioError> {
         let mut words = Vec::new();
         let mut column = tok.column + 1;
@@ -247,6 +244,163 @@ fn duration_ms(text: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(scale)
 }
 
+/// One scenario verb: a row of [`VERBS`]. Adding a verb is one row and its handler.
+struct Verb {
+    name: &'static str,
+    /// How the line is written, as docs/SCENARIOS.md shows it.
+    usage: &'static str,
+    /// The fewest tokens a line of this verb has (the verb included), and what a shorter line lacks:
+    /// `'partition' needs at least two groups of nodes, ...`.
+    tokens_min: usize,
+    needs: &'static str,
+    /// The `key=value` options it takes ([`Ctx::option`] checks them).
+    options: &'static [&'static str],
+    handler: fn(&Line<'_>) -> Result<Step, ScenarioError>,
+}
+
+/// Every verb but `cluster` (the header, parsed apart: it must come first, exactly once). The unknown-verb error
+/// lists them in this order.
+const VERBS: &[Verb] = &[
+    Verb {
+        name: "call",
+        usage: "call <target> <word>...",
+        tokens_min: 3,
+        needs: "a target and a command",
+        options: &[],
+        handler: call,
+    },
+    Verb {
+        name: "sleep",
+        usage: "sleep <duration>",
+        tokens_min: 2,
+        needs: "a duration such as 500ms or 2s",
+        options: &[],
+        handler: sleep,
+    },
+    Verb {
+        name: "expect",
+        usage: "expect <target> \"<command>\" <check>=<value>",
+        tokens_min: 4,
+        needs: "a target, a quoted command and one check (key=value)",
+        options: &[],
+        handler: expect,
+    },
+    Verb { name: "kill", usage: "kill nK", tokens_min: 2, needs: "a node", options: &[], handler: kill },
+    Verb { name: "restart", usage: "restart nK", tokens_min: 2, needs: "a node", options: &[], handler: restart },
+    Verb { name: "pause", usage: "pause nK", tokens_min: 2, needs: "a node", options: &[], handler: pause },
+    Verb { name: "resume", usage: "resume nK", tokens_min: 2, needs: "a node", options: &[], handler: resume },
+    Verb {
+        name: "partition",
+        usage: "partition n1,n2 n3,n4,n5",
+        tokens_min: 3,
+        needs: "at least two groups of nodes, such as n1,n2 n3,n4,n5",
+        options: &[],
+        handler: partition,
+    },
+    Verb { name: "heal", usage: "heal", tokens_min: 1, needs: "", options: &[], handler: heal },
+    Verb {
+        name: "clog",
+        usage: "clog nA->nB",
+        tokens_min: 2,
+        needs: "a link such as n1->n2",
+        options: &[],
+        handler: clog,
+    },
+    Verb {
+        name: "unclog",
+        usage: "unclog nA->nB",
+        tokens_min: 2,
+        needs: "a link such as n1->n2",
+        options: &[],
+        handler: unclog,
+    },
+    Verb {
+        name: "latency",
+        usage: "latency 10ms..200ms",
+        tokens_min: 2,
+        needs: "a range such as 10ms..200ms",
+        options: &[],
+        handler: latency,
+    },
+    Verb {
+        name: "loss",
+        usage: "loss 10%",
+        tokens_min: 2,
+        needs: "a percentage such as 10%",
+        options: &[],
+        handler: loss,
+    },
+    Verb {
+        name: "wait-consistent",
+        usage: "wait-consistent [within=<d>]",
+        tokens_min: 1,
+        needs: "",
+        options: &["within"],
+        handler: wait_consistent,
+    },
+    Verb {
+        name: "settle",
+        usage: "settle [within=<d>]",
+        tokens_min: 1,
+        needs: "",
+        options: &["within"],
+        handler: settle,
+    },
+];
+
+/// The options of the `cluster` header; `strict` is a bare keyword.
+const HEADER_OPTIONS: &[&str] = &["strategy", "profile", "base-port", "drift", "strict"];
+
+type CheckParser = fn(&Ctx<'_>, &str, usize) -> Result<Check, ScenarioError>;
+
+/// The checks of an `expect` line (`key=value`): the key, and how its value (at a column) becomes the check.
+const CHECKS: &[(&str, CheckParser)] = &[
+    ("reply", |ctx, value, column| Ok(Check::Reply(ctx.word(value, column)?))),
+    ("known-nodes", |ctx, value, column| {
+        value.parse().map(Check::KnownNodes).map_err(|_| ctx.err(column, format!("expected a number, found '{value}'")))
+    }),
+    ("knows", |ctx, value, column| Ok(Check::Knows(ctx.word(value, column)?))),
+    ("contains", |ctx, value, column| Ok(Check::Contains(ctx.word(value, column)?))),
+];
+
+/// `a, b or c`.
+fn or_list(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+impl Ctx<'_> {
+    /// A `key=value` token whose key must be one of `keys`: the key, the value and the value's column; `None`
+    /// when the token has no `=`. The one place an option key is checked: an unknown key is an error that names
+    /// every key (`unknown check 'nodes' (expected reply, known-nodes, knows or contains)`).
+    fn option<'t>(
+        &self,
+        tok: &'t Token,
+        noun: &str,
+        keys: &[&'static str],
+    ) -> Result<Option<(&'static str, &'t str, usize)>, ScenarioError> {
+        let Some((key, value)) = tok.text.split_once('=') else { return Ok(None) };
+        let Some(key) = keys.iter().copied().find(|k| *k == key) else {
+            return Err(self.err(tok.column, format!("unknown {noun} '{key}' (expected {})", or_list(keys))));
+        };
+        Ok(Some((key, value, tok.column + key.chars().count() + 1)))
+    }
+}
+
+/// The step verbs and their usage (`settle [within=<d>]`), in the order the unknown-verb error lists them.
+pub fn verbs() -> impl Iterator<Item = (&'static str, &'static str)> {
+    VERBS.iter().map(|v| (v.name, v.usage))
+}
+
+/// A step's line while its handler reads it: the tokens (the verb first) and the verb's row.
+struct Line<'a> {
+    ctx: &'a Ctx<'a>,
+    verb: &'static Verb,
+    tokens: &'a [Token],
+}
+
 /// Parses a scenario. `file` only labels errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let mut intro = Vec::new();
@@ -274,163 +428,18 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         if verb.quoted {
             return Err(ctx.err(verb.column, "a line starts with a verb, not a quoted string"));
         }
-        let Some(h) = &header else {
+        if header.is_none() {
             if verb.text != "cluster" {
                 return Err(ctx
                     .err(verb.column, format!("the first line must be 'cluster <nodes> ...', found '{}'", verb.text)));
             }
             header = Some(parse_header(&ctx, &tokens)?);
             continue;
-        };
-        let _ = h;
+        }
         if steps.len() >= STEPS_MAX {
             return Err(ctx.err(1, format!("more than {STEPS_MAX} steps")));
         }
-        let need = |n: usize, what: &str| -> Result<(), ScenarioError> {
-            if tokens.len() < n {
-                let end = raw.trim_end().chars().count() + 1;
-                Err(ctx.err(end, format!("'{}' needs {what}", verb.text)))
-            } else {
-                Ok(())
-            }
-        };
-        let step = match verb.text.as_str() {
-            "cluster" => return Err(ctx.err(verb.column, "'cluster' may appear only once, as the first line")),
-            "call" => {
-                need(3, "a target and a command")?;
-                let target = ctx.target(&tokens[1])?;
-                let command = ctx.words(&tokens[2..])?;
-                Step::Call { target, command }
-            }
-            "sleep" => {
-                need(2, "a duration such as 500ms or 2s")?;
-                let ms = duration_ms(&tokens[1].text).ok_or_else(|| {
-                    ctx.err(
-                        tokens[1].column,
-                        format!("expected a duration such as 500ms or 2s, found '{}'", tokens[1].text),
-                    )
-                })?;
-                if tokens.len() > 2 {
-                    return Err(ctx.err(tokens[2].column, "unexpected text after the duration"));
-                }
-                if ms > SLEEP_MS_MAX {
-                    return Err(ctx.err(tokens[1].column, format!("a sleep may last at most {SLEEP_MS_MAX} ms")));
-                }
-                Step::Sleep { ms }
-            }
-            "expect" => {
-                need(4, "a target, a quoted command and one check (key=value)")?;
-                let target = ctx.target(&tokens[1])?;
-                if !tokens[2].quoted {
-                    return Err(ctx.err(tokens[2].column, "the command of an expect is quoted: \"CLUSTER NODES\""));
-                }
-                let command = ctx.split_command(&tokens[2])?;
-                if tokens.len() > 4 {
-                    return Err(ctx.err(tokens[4].column, "an expect has exactly one check"));
-                }
-                let check = parse_check(&ctx, &tokens[3])?;
-                Step::Expect { target, command, check }
-            }
-            "kill" | "restart" | "pause" | "resume" => {
-                need(2, "a node")?;
-                let node = ctx.node(&tokens[1])?;
-                ctx.no_more(&tokens, 2)?;
-                Step::Fault(match verb.text.as_str() {
-                    "kill" => Fault::Kill(node),
-                    "restart" => Fault::Restart(node),
-                    "pause" => Fault::Pause(node),
-                    _ => Fault::Resume(node),
-                })
-            }
-            "partition" => {
-                need(3, "at least two groups of nodes, such as n1,n2 n3,n4,n5")?;
-                let mut seen = vec![false; ctx.nodes + 1];
-                let mut groups = Vec::new();
-                for tok in &tokens[1..] {
-                    let mut group = Vec::new();
-                    let mut column = tok.column;
-                    for name in tok.text.split(',') {
-                        let node = ctx.node(&Token { text: name.to_string(), column, quoted: false })?;
-                        if std::mem::replace(&mut seen[node], true) {
-                            return Err(ctx.err(column, format!("n{node} is in more than one group")));
-                        }
-                        group.push(node);
-                        column += name.chars().count() + 1;
-                    }
-                    groups.push(group);
-                }
-                Step::Fault(Fault::Partition(groups))
-            }
-            "heal" => {
-                ctx.no_more(&tokens, 1)?;
-                Step::Fault(Fault::Heal)
-            }
-            "clog" | "unclog" => {
-                need(2, "a link such as n1->n2")?;
-                let tok = &tokens[1];
-                let Some((a, b)) = tok.text.split_once("->") else {
-                    return Err(ctx.err(tok.column, format!("expected a link such as n1->n2, found '{}'", tok.text)));
-                };
-                let from = ctx.node(&Token { text: a.to_string(), column: tok.column, quoted: false })?;
-                let to_col = tok.column + a.chars().count() + 2;
-                let to = ctx.node(&Token { text: b.to_string(), column: to_col, quoted: false })?;
-                if from == to {
-                    return Err(ctx.err(tok.column, "a link joins two different nodes"));
-                }
-                ctx.no_more(&tokens, 2)?;
-                Step::Fault(if verb.text == "clog" { Fault::Clog { from, to } } else { Fault::Unclog { from, to } })
-            }
-            "latency" => {
-                need(2, "a range such as 10ms..200ms")?;
-                let tok = &tokens[1];
-                let range = tok.text.split_once("..").and_then(|(a, b)| Some((duration_ms(a)?, duration_ms(b)?)));
-                let Some((min_ms, max_ms)) = range.filter(|(a, b)| a < b && *b <= LATENCY_MS_MAX) else {
-                    return Err(ctx.err(tok.column, format!("expected a latency range such as 10ms..200ms (at most {LATENCY_MS_MAX} ms, minimum below maximum), found '{}'", tok.text)));
-                };
-                ctx.no_more(&tokens, 2)?;
-                Step::Fault(Fault::Latency { min_ms, max_ms })
-            }
-            "loss" => {
-                need(2, "a percentage such as 10%")?;
-                let tok = &tokens[1];
-                let Some(percent) =
-                    tok.text.strip_suffix('%').and_then(|d| d.parse::<u8>().ok()).filter(|p| *p <= LOSS_PERCENT_MAX)
-                else {
-                    return Err(ctx.err(
-                        tok.column,
-                        format!("expected a loss such as 10% (0% to {LOSS_PERCENT_MAX}%), found '{}'", tok.text),
-                    ));
-                };
-                ctx.no_more(&tokens, 2)?;
-                Step::Fault(Fault::Loss { percent })
-            }
-            "wait-consistent" | "settle" => {
-                let default =
-                    if verb.text == "settle" { Step::SETTLE_DEFAULT_MS } else { Step::WAIT_CONSISTENT_DEFAULT_MS };
-                let mut within_ms = default;
-                if let Some(tok) = tokens.get(1) {
-                    let value = tok.text.strip_prefix("within=").ok_or_else(|| {
-                        ctx.err(tok.column, format!("expected within=<duration>, found '{}'", tok.text))
-                    })?;
-                    within_ms = duration_ms(value).filter(|ms| (1..=SLEEP_MS_MAX).contains(ms)).ok_or_else(|| {
-                        ctx.err(
-                            tok.column + 7,
-                            format!("expected a duration such as 30s (at most {SLEEP_MS_MAX} ms), found '{value}'"),
-                        )
-                    })?;
-                }
-                ctx.no_more(&tokens, 2)?;
-                if verb.text == "settle" {
-                    Step::Settle { within_ms }
-                } else {
-                    Step::WaitConsistent { within_ms }
-                }
-            }
-            other => {
-                return Err(ctx.err(verb.column, format!("unknown verb '{other}' (expected one of: {VERBS})")));
-            }
-        };
-        steps.push(step);
+        steps.push(parse_step(&ctx, &tokens, raw)?);
         lines.push(index + 1);
     }
     let header = header.ok_or_else(|| ScenarioError {
@@ -440,6 +449,194 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         message: "no 'cluster <nodes>' line".into(),
     })?;
     Ok(Scenario { intro, header, steps, lines })
+}
+
+/// One step line (after the header): looks its verb up in [`VERBS`], checks it has enough tokens, and hands it
+/// to the verb's handler.
+fn parse_step(ctx: &Ctx<'_>, tokens: &[Token], raw: &str) -> Result<Step, ScenarioError> {
+    let name = &tokens[0];
+    if name.text == "cluster" {
+        return Err(ctx.err(name.column, "'cluster' may appear only once, as the first line"));
+    }
+    let Some(verb) = VERBS.iter().find(|v| v.name == name.text) else {
+        let names: Vec<&str> = VERBS.iter().map(|v| v.name).collect();
+        return Err(
+            ctx.err(name.column, format!("unknown verb '{}' (expected one of: {})", name.text, names.join(", ")))
+        );
+    };
+    if tokens.len() < verb.tokens_min {
+        let end = raw.trim_end().chars().count() + 1;
+        return Err(ctx.err(end, format!("'{}' needs {}", verb.name, verb.needs)));
+    }
+    (verb.handler)(&Line { ctx, verb, tokens })
+}
+
+fn call(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let target = l.ctx.target(&l.tokens[1])?;
+    let command = l.ctx.words(&l.tokens[2..])?;
+    Ok(Step::Call { target, command })
+}
+
+fn sleep(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let (ctx, tok) = (l.ctx, &l.tokens[1]);
+    let ms = duration_ms(&tok.text)
+        .ok_or_else(|| ctx.err(tok.column, format!("expected a duration such as 500ms or 2s, found '{}'", tok.text)))?;
+    if let Some(extra) = l.tokens.get(2) {
+        return Err(ctx.err(extra.column, "unexpected text after the duration"));
+    }
+    if ms > SLEEP_MS_MAX {
+        return Err(ctx.err(tok.column, format!("a sleep may last at most {SLEEP_MS_MAX} ms")));
+    }
+    Ok(Step::Sleep { ms })
+}
+
+fn expect(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let (ctx, tokens) = (l.ctx, l.tokens);
+    let target = ctx.target(&tokens[1])?;
+    if !tokens[2].quoted {
+        return Err(ctx.err(tokens[2].column, "the command of an expect is quoted: \"CLUSTER NODES\""));
+    }
+    let command = ctx.split_command(&tokens[2])?;
+    if let Some(extra) = tokens.get(4) {
+        return Err(ctx.err(extra.column, "an expect has exactly one check"));
+    }
+    let check = parse_check(ctx, &tokens[3])?;
+    Ok(Step::Expect { target, command, check })
+}
+
+fn parse_check(ctx: &Ctx<'_>, tok: &Token) -> Result<Check, ScenarioError> {
+    let keys: Vec<&'static str> = CHECKS.iter().map(|(key, _)| *key).collect();
+    let Some((key, value, value_col)) = ctx.option(tok, "check", &keys)? else {
+        return Err(ctx.err(tok.column, format!("expected a check key=value, found '{}'", tok.text)));
+    };
+    let (_, parser) = CHECKS.iter().find(|(k, _)| *k == key).expect("option() returns a key of CHECKS");
+    parser(ctx, value, value_col)
+}
+
+/// The one node of `kill`, `restart`, `pause` and `resume`, and nothing after it.
+fn one_node(l: &Line<'_>) -> Result<usize, ScenarioError> {
+    let node = l.ctx.node(&l.tokens[1])?;
+    l.ctx.no_more(l.tokens, 2)?;
+    Ok(node)
+}
+
+fn kill(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    Ok(Step::Fault(Fault::Kill(one_node(l)?)))
+}
+
+fn restart(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    Ok(Step::Fault(Fault::Restart(one_node(l)?)))
+}
+
+fn pause(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    Ok(Step::Fault(Fault::Pause(one_node(l)?)))
+}
+
+fn resume(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    Ok(Step::Fault(Fault::Resume(one_node(l)?)))
+}
+
+fn partition(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let ctx = l.ctx;
+    let mut seen = vec![false; ctx.nodes + 1];
+    let mut groups = Vec::new();
+    for tok in &l.tokens[1..] {
+        let mut group = Vec::new();
+        let mut column = tok.column;
+        for name in tok.text.split(',') {
+            let node = ctx.node(&Token { text: name.to_string(), column, quoted: false })?;
+            if std::mem::replace(&mut seen[node], true) {
+                return Err(ctx.err(column, format!("n{node} is in more than one group")));
+            }
+            group.push(node);
+            column += name.chars().count() + 1;
+        }
+        groups.push(group);
+    }
+    Ok(Step::Fault(Fault::Partition(groups)))
+}
+
+fn heal(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    l.ctx.no_more(l.tokens, 1)?;
+    Ok(Step::Fault(Fault::Heal))
+}
+
+/// The link of `clog` and `unclog`: `(from, to)`, and nothing after it.
+fn link(l: &Line<'_>) -> Result<(usize, usize), ScenarioError> {
+    let (ctx, tok) = (l.ctx, &l.tokens[1]);
+    let Some((a, b)) = tok.text.split_once("->") else {
+        return Err(ctx.err(tok.column, format!("expected a link such as n1->n2, found '{}'", tok.text)));
+    };
+    let from = ctx.node(&Token { text: a.to_string(), column: tok.column, quoted: false })?;
+    let to_col = tok.column + a.chars().count() + 2;
+    let to = ctx.node(&Token { text: b.to_string(), column: to_col, quoted: false })?;
+    if from == to {
+        return Err(ctx.err(tok.column, "a link joins two different nodes"));
+    }
+    ctx.no_more(l.tokens, 2)?;
+    Ok((from, to))
+}
+
+fn clog(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let (from, to) = link(l)?;
+    Ok(Step::Fault(Fault::Clog { from, to }))
+}
+
+fn unclog(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let (from, to) = link(l)?;
+    Ok(Step::Fault(Fault::Unclog { from, to }))
+}
+
+fn latency(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let (ctx, tok) = (l.ctx, &l.tokens[1]);
+    let range = tok.text.split_once("..").and_then(|(a, b)| Some((duration_ms(a)?, duration_ms(b)?)));
+    let Some((min_ms, max_ms)) = range.filter(|(a, b)| a < b && *b <= LATENCY_MS_MAX) else {
+        return Err(ctx.err(
+            tok.column,
+            format!(
+                "expected a latency range such as 10ms..200ms (at most {LATENCY_MS_MAX} ms, minimum below maximum), \
+                 found '{}'",
+                tok.text
+            ),
+        ));
+    };
+    ctx.no_more(l.tokens, 2)?;
+    Ok(Step::Fault(Fault::Latency { min_ms, max_ms }))
+}
+
+fn loss(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let (ctx, tok) = (l.ctx, &l.tokens[1]);
+    let percent = tok.text.strip_suffix('%').and_then(|d| d.parse::<u8>().ok()).filter(|p| *p <= LOSS_PERCENT_MAX);
+    let Some(percent) = percent else {
+        return Err(ctx.err(
+            tok.column,
+            format!("expected a loss such as 10% (0% to {LOSS_PERCENT_MAX}%), found '{}'", tok.text),
+        ));
+    };
+    ctx.no_more(l.tokens, 2)?;
+    Ok(Step::Fault(Fault::Loss { percent }))
+}
+
+fn wait_consistent(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    Ok(Step::WaitConsistent { within_ms: within_ms(l, Step::WAIT_CONSISTENT_DEFAULT_MS)? })
+}
+
+fn settle(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    Ok(Step::Settle { within_ms: within_ms(l, Step::SETTLE_DEFAULT_MS)? })
+}
+
+/// The bound of `wait-consistent` and `settle`: `within=<duration>`, or `default` without it.
+fn within_ms(l: &Line<'_>, default: u64) -> Result<u64, ScenarioError> {
+    let ctx = l.ctx;
+    let Some(tok) = l.tokens.get(1) else { return Ok(default) };
+    let Some((_within, value, value_col)) = ctx.option(tok, "key", l.verb.options)? else {
+        return Err(ctx.err(tok.column, format!("expected within=<duration>, found '{}'", tok.text)));
+    };
+    let ms = duration_ms(value).filter(|ms| (1..=SLEEP_MS_MAX).contains(ms)).ok_or_else(|| {
+        ctx.err(value_col, format!("expected a duration such as 30s (at most {SLEEP_MS_MAX} ms), found '{value}'"))
+    })?;
+    ctx.no_more(l.tokens, 2)?;
+    Ok(ms)
 }
 
 fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError> {
@@ -457,6 +654,8 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
         drift: Vec::new(),
         strict: false,
     };
+    // The options refer to the cluster's nodes (`drift=n2:+20%`).
+    let ctx = Ctx { file: ctx.file, line: ctx.line, nodes };
     for tok in &tokens[2..] {
         if tok.text == "strict" && !tok.quoted {
             if std::mem::replace(&mut header.strict, true) {
@@ -464,89 +663,54 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
             }
             continue;
         }
-        let Some((key, value)) = tok.text.split_once('=') else {
+        let Some((key, value, value_col)) = ctx.option(tok, "key", HEADER_OPTIONS)? else {
             return Err(ctx.err(tok.column, format!("expected key=value or strict, found '{}'", tok.text)));
         };
-        let value_col = tok.column + key.chars().count() + 1;
+        let bad = |message: String| ctx.err(value_col, message);
         match key {
             "strategy" => {
-                header.strategy = Some(
-                    value
-                        .parse()
-                        .map_err(|e: clustersim::server::StrategyParseError| ctx.err(value_col, e.to_string()))?,
-                );
+                header.strategy =
+                    Some(value.parse().map_err(|e: clustersim::server::StrategyParseError| bad(e.to_string()))?);
             }
             "profile" => {
-                header.profile = Some(
-                    value.parse().map_err(|e: crate::profile::ProfileParseError| ctx.err(value_col, e.to_string()))?,
-                );
+                header.profile =
+                    Some(value.parse().map_err(|e: crate::profile::ProfileParseError| bad(e.to_string()))?);
             }
             "base-port" => {
-                header.base_port = value
-                    .parse()
-                    .ok()
-                    .filter(|p: &u16| *p > 0 && usize::from(*p) + nodes <= 55_535)
-                    .ok_or_else(|| ctx.err(value_col, format!("expected a port that leaves room for {nodes} nodes and their bus ports, found '{value}'")))?;
+                let port = value.parse().ok().filter(|p: &u16| *p > 0 && usize::from(*p) + nodes <= 55_535);
+                let room = format!("leaves room for {nodes} nodes and their bus ports");
+                header.base_port = port.ok_or_else(|| bad(format!("expected a port that {room}, found '{value}'")))?;
             }
-            "drift" => {
-                let mut column = value_col;
-                let mut seen = vec![false; nodes + 1];
-                let node_ctx = Ctx { file: ctx.file, line: ctx.line, nodes };
-                for item in value.split(',') {
-                    let bad = || {
-                        node_ctx.err(column, format!("expected <node>:<+|-><percent>% such as n2:+20%, found '{item}'"))
-                    };
-                    let (name, pct) = item.split_once(':').ok_or_else(bad)?;
-                    let node = node_ctx.node(&Token { text: name.to_string(), column, quoted: false })?;
-                    let digits = pct.strip_suffix('%').ok_or_else(bad)?;
-                    if !digits.starts_with(['+', '-']) {
-                        return Err(bad());
-                    }
-                    let percent: i32 = digits.parse().map_err(|_| bad())?;
-                    if !(Header::DRIFT_PERCENT_MIN..=Header::DRIFT_PERCENT_MAX).contains(&percent) {
-                        return Err(node_ctx.err(
-                            column,
-                            format!(
-                                "a clock drift is from {}% to +{}%, found '{pct}'",
-                                Header::DRIFT_PERCENT_MIN,
-                                Header::DRIFT_PERCENT_MAX
-                            ),
-                        ));
-                    }
-                    if std::mem::replace(&mut seen[node], true) {
-                        return Err(node_ctx.err(column, format!("n{node} has two drifts")));
-                    }
-                    header.drift.push((node, percent));
-                    column += item.chars().count() + 1;
-                }
-            }
-            other => {
-                return Err(ctx.err(
-                    tok.column,
-                    format!("unknown key '{other}' (expected strategy, profile, base-port, drift or strict)"),
-                ))
-            }
+            "drift" => header.drift = parse_drift(&ctx, value, value_col)?,
+            _ => return Err(ctx.err(tok.column, "'strict' is a bare keyword: it takes no value")),
         }
     }
     Ok(header)
 }
 
-fn parse_check(ctx: &Ctx<'_>, tok: &Token) -> Result<Check, ScenarioError> {
-    let Some((key, value)) = tok.text.split_once('=') else {
-        return Err(ctx.err(tok.column, format!("expected a check key=value, found '{}'", tok.text)));
-    };
-    let value_col = tok.column + key.chars().count() + 1;
-    let word = || ctx.word(value, value_col);
-    Ok(match key {
-        "reply" => Check::Reply(word()?),
-        "known-nodes" => Check::KnownNodes(
-            value.parse().map_err(|_| ctx.err(value_col, format!("expected a number, found '{value}'")))?,
-        ),
-        "knows" => Check::Knows(word()?),
-        "contains" => Check::Contains(word()?),
-        other => {
-            return Err(ctx
-                .err(tok.column, format!("unknown check '{other}' (expected reply, known-nodes, knows or contains)")))
+/// `drift=n2:+20%,n3:-10%`: each node at most once, each percentage within the header's bounds.
+fn parse_drift(ctx: &Ctx<'_>, value: &str, value_col: usize) -> Result<Vec<(usize, i32)>, ScenarioError> {
+    let mut drift = Vec::new();
+    let mut column = value_col;
+    let mut seen = vec![false; ctx.nodes + 1];
+    for item in value.split(',') {
+        let bad = || ctx.err(column, format!("expected <node>:<+|-><percent>% such as n2:+20%, found '{item}'"));
+        let (name, pct) = item.split_once(':').ok_or_else(bad)?;
+        let node = ctx.node(&Token { text: name.to_string(), column, quoted: false })?;
+        let digits = pct.strip_suffix('%').ok_or_else(bad)?;
+        if !digits.starts_with(['+', '-']) {
+            return Err(bad());
         }
-    })
+        let percent: i32 = digits.parse().map_err(|_| bad())?;
+        if !(Header::DRIFT_PERCENT_MIN..=Header::DRIFT_PERCENT_MAX).contains(&percent) {
+            let (min, max) = (Header::DRIFT_PERCENT_MIN, Header::DRIFT_PERCENT_MAX);
+            return Err(ctx.err(column, format!("a clock drift is from {min}% to +{max}%, found '{pct}'")));
+        }
+        if std::mem::replace(&mut seen[node], true) {
+            return Err(ctx.err(column, format!("n{node} has two drifts")));
+        }
+        drift.push((node, percent));
+        column += item.chars().count() + 1;
+    }
+    Ok(drift)
 }

@@ -1,4 +1,5 @@
-//! AST → scenario text. `parse(print(s)) == s` for every scenario (a property test holds it to that).
+//! AST → scenario text. `parse(print(s)) == s` for every scenario `parse` or the generator produces (a property
+//! test holds it to that; an `expect` command word holding a space could not come back, and neither makes one).
 
 use std::fmt::Write as _;
 

@@ -116,7 +116,8 @@ fn errors_name_file_line_and_column() {
         "x.scn:2:9: expected a latency range such as 10ms..200ms (at most 10000 ms, minimum below maximum), found '200ms..10ms'"
     );
     assert_eq!(err("cluster 3\nloss 95%\n"), "x.scn:2:6: expected a loss such as 10% (0% to 90%), found '95%'");
-    assert_eq!(err("cluster 3\nsettle in=3s\n"), "x.scn:2:8: expected within=<duration>, found 'in=3s'");
+    assert_eq!(err("cluster 3\nsettle in=3s\n"), "x.scn:2:8: unknown key 'in' (expected within)");
+    assert_eq!(err("cluster 3\nsettle 3s\n"), "x.scn:2:8: expected within=<duration>, found '3s'");
     assert_eq!(
         err("cluster 3\nsettle within=soon\n"),
         "x.scn:2:15: expected a duration such as 30s (at most 3600000 ms), found 'soon'"
@@ -149,6 +150,38 @@ fn errors_name_file_line_and_column() {
     assert_eq!(err("cluster 2\ncall n1 ADDSLOTS {9..1}\n"), "x.scn:2:18: range {9..1} is empty");
     assert_eq!(err("# only a comment\n"), "x.scn:1:1: no 'cluster <nodes>' line");
     assert_eq!(err("cluster 2\ncluster 3\n"), "x.scn:2:1: 'cluster' may appear only once, as the first line");
+}
+
+#[test]
+fn the_unknown_verb_error_lists_every_verb_of_the_table() {
+    let names: Vec<&str> = verbs().map(|(name, _)| name).collect();
+    assert_eq!(
+        err("cluster 3\nfrobnicate\n"),
+        format!("x.scn:2:1: unknown verb 'frobnicate' (expected one of: {})", names.join(", "))
+    );
+    assert!(!names.contains(&"cluster"), "the header is not a step verb");
+}
+
+#[test]
+fn every_verb_of_the_table_parses_and_is_documented_with_its_usage() {
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/SCENARIOS.md"))
+        .expect("docs/SCENARIOS.md");
+    for (name, usage) in verbs() {
+        assert!(usage.starts_with(name), "{usage}");
+        assert!(doc.contains(&format!("`{usage}`")), "docs/SCENARIOS.md shows `{usage}`");
+        let err = parse("x.scn", &format!("cluster 3\n{name}\n")).err().map(|e| e.message).unwrap_or_default();
+        assert!(!err.starts_with("unknown verb"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn option_keys_are_checked_against_each_lines_list() {
+    assert_eq!(err("cluster 3\nwait-consistent for=3s\n"), "x.scn:2:17: unknown key 'for' (expected within)");
+    assert_eq!(err("cluster 3 strict=yes\n"), "x.scn:1:11: 'strict' is a bare keyword: it takes no value");
+    assert_eq!(
+        err("cluster 3\nexpect n1 \"PING\" =PONG\n"),
+        "x.scn:2:18: unknown check '' (expected reply, known-nodes, knows or contains)"
+    );
 }
 
 #[test]
