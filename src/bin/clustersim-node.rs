@@ -50,13 +50,13 @@ async fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Some(bus_port) = args.bus_port.or_else(|| args.port.checked_add(10000)) else {
+    let Some(bus_port) = args.bus_port.or_else(|| clustersim::cluster::bus_port_of(args.port)) else {
         eprintln!("clustersim-node: --port {} leaves no room for the default bus port; pass --bus-port", args.port);
         std::process::exit(2);
     };
     let disk = match &args.dir {
         None => clustersim::raft::Disk::new(),
-        Some(_) if args.strategy == Strategy::LocalOnly => {
+        Some(_) if !args.strategy.behaviour().uses_raft => {
             eprintln!(
                 "clustersim-node: --dir keeps Raft state, and --strategy local-only has none; pick a Raft strategy"
             );
@@ -78,8 +78,7 @@ async fn main() {
         (Some(kept), _) => kept,
         (None, asked) => asked.unwrap_or_else(clustersim::raft::rt::random_node_id),
     };
-    let mut config = NodeConfig::new(node_id, args.bind, args.port);
-    config.bus_port = bus_port;
+    let mut config = NodeConfig::with_bus_port(node_id, args.bind, args.port, bus_port);
     config.strategy = args.strategy;
     config.disk = disk;
     if let Err(e) = serve(Node::new(config)).await {

@@ -293,6 +293,131 @@ fn replicas_lists_the_replica_lines_without_newlines() {
     );
 }
 
+#[test]
+fn every_row_answers_redis_arity_error_for_too_few_or_too_many_arguments() {
+    for row in SUBCOMMANDS {
+        let expected = format!("ERR wrong number of arguments for 'cluster|{}' command", row.name);
+        // Arguments after the subcommand: Redis's arity counts `CLUSTER` and the subcommand too.
+        let needed = row.arity.unsigned_abs() as usize - 2;
+        let mut wrong = Vec::new();
+        if row.arity > 0 {
+            wrong.push(needed + 1);
+        }
+        if needed > 0 {
+            wrong.push(needed - 1);
+        }
+        for count in wrong {
+            for name in [row.name.to_string(), row.name.to_uppercase()] {
+                let line = std::iter::once(name).chain((0..count).map(|i| i.to_string())).collect::<Vec<_>>();
+                assert_eq!(parse_err(&line.join(" ")), expected, "CLUSTER {}", line.join(" "));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_row_accepts_its_declared_arity() {
+    for row in SUBCOMMANDS {
+        let needed = row.arity.unsigned_abs() as usize;
+        assert!(row.accepts(needed), "{} with {needed}", row.name);
+        assert!(!row.accepts(needed - 1), "{} with {}", row.name, needed - 1);
+        assert_eq!(row.accepts(needed + 1), row.arity < 0, "{} with {}", row.name, needed + 1);
+    }
+}
+
+#[test]
+fn unknown_subcommand_answers_redis_error_cut_at_128_characters() {
+    assert_eq!(parse_err("NOSUCH"), "ERR unknown subcommand 'NOSUCH'. Try CLUSTER HELP.");
+    assert_eq!(parse_err("nosuch 1 2 3"), "ERR unknown subcommand 'nosuch'. Try CLUSTER HELP.");
+    let long = "x".repeat(200);
+    assert_eq!(parse_err(&long), format!("ERR unknown subcommand '{}'. Try CLUSTER HELP.", "x".repeat(128)));
+}
+
+#[test]
+fn subcommand_table_has_unique_lowercase_names_apart_from_the_unsupported_ones() {
+    let mut seen = std::collections::BTreeSet::new();
+    for row in SUBCOMMANDS {
+        assert!(seen.insert(row.name), "{} twice", row.name);
+        assert_eq!(row.name, row.name.to_ascii_lowercase());
+        assert!(row.arity.unsigned_abs() >= 2, "{}: the arity counts CLUSTER and the subcommand", row.name);
+        assert!(!UNSUPPORTED.contains(&row.name), "{} is both implemented and unsupported", row.name);
+        assert_eq!(subcommand(row.name).map(|r| r.name), Some(row.name));
+    }
+}
+
+#[test]
+fn help_is_redis_7_text_built_from_the_table() {
+    const REDIS_7_HELP: &[&str] = &[
+        "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ADDSLOTS <slot> [<slot> ...]",
+        "    Assign slots to current node.",
+        "ADDSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+        "    Assign slots which are between <start-slot> and <end-slot> to current node.",
+        "COUNTKEYSINSLOT <slot>",
+        "    Return the number of keys in <slot>.",
+        "COUNT-FAILURE-REPORTS <node-id>",
+        "    Return number of failure reports for <node-id>.",
+        "DELSLOTS <slot> [<slot> ...]",
+        "    Delete slots information from current node.",
+        "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+        "    Delete slots information which are between <start-slot> and <end-slot> from current node.",
+        "FORGET <node-id>",
+        "    Remove a node from the cluster.",
+        "GETKEYSINSLOT <slot> <count>",
+        "    Return key names stored by current node in a slot.",
+        "INFO",
+        "    Return information about the cluster.",
+        "KEYSLOT <key>",
+        "    Return the hash slot for <key>.",
+        "MEET <ip> <port> [<bus-port>] [<node-id>]",
+        "    Connect nodes into a working cluster.",
+        "MYID",
+        "    Return the node id.",
+        "NODES",
+        "    Return cluster configuration seen by node. Output format:",
+        "    <id> <ip:port@bus-port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+        "REPLICATE <node-id>",
+        "    Configure current node as replica to <node-id>.",
+        "RESET [HARD|SOFT]",
+        "    Reset current node (default: soft).",
+        "SET-CONFIG-EPOCH <epoch>",
+        "    Set config epoch of current node.",
+        "SHARDS",
+        "    Return information about slot range mappings and the nodes associated with them.",
+        "REPLICAS <node-id>",
+        "    Return <node-id> replicas.",
+        "SLOTS",
+        "    Return information about slots range mappings. Each range is made of:",
+        "    start, end, master and replicas IP addresses, ports and ids",
+        "HELP",
+        "    Print this help.",
+    ];
+    let expected = Reply::Array(REDIS_7_HELP.iter().map(|l| Reply::Simple((*l).to_string())).collect());
+    assert_eq!(help(), expected);
+    assert_eq!(parse(&args("help")), Ok(ClusterRequest::Help));
+}
+
+#[test]
+fn bus_port_is_port_plus_10000_or_none_when_it_overflows() {
+    assert_eq!(bus_port_of(6379), Some(16379));
+    assert_eq!(bus_port_of(55535), Some(65535));
+    assert_eq!(bus_port_of(55536), None);
+    assert_eq!(bus_port_of(u16::MAX), None);
+}
+
+#[test]
+fn meet_without_room_for_the_default_bus_port_is_an_invalid_address() {
+    assert_eq!(parse_err("MEET 127.0.0.1 60000"), "ERR Invalid node address specified: 127.0.0.1:60000");
+    assert_eq!(
+        parse_err("MEET 127.0.0.1 9223372036854775807"),
+        "ERR Invalid node address specified: 127.0.0.1:9223372036854775807"
+    );
+    let explicit = parse(&args("MEET 127.0.0.1 60000 5000")).unwrap();
+    assert_eq!(explicit, ClusterRequest::Meet { ip: "127.0.0.1".into(), port: 60000, bus_port: 5000, node_id: None });
+    let edge = parse(&args("MEET 127.0.0.1 55535")).unwrap();
+    assert_eq!(edge, ClusterRequest::Meet { ip: "127.0.0.1".into(), port: 55535, bus_port: 65535, node_id: None });
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

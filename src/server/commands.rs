@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{bus, Node, Session};
-use crate::cluster::{self, ClusterRequest};
+use crate::cluster::{self, ClusterRequest, NodeArg, SlotArgs};
 use crate::meta::{Command, MetaError, NodeId, NodeInfo, Slot};
 use crate::resp::{Protocol, Reply};
 
@@ -12,7 +12,6 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 pub(crate) async fn dispatch(node: &Node, session: &mut Session, args: Vec<Bytes>) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-    let asking = std::mem::take(&mut session.asking);
     let Some(spec) = COMMANDS.iter().find(|c| c.name == name) else {
         return unknown_command(&args);
     };
@@ -42,23 +41,15 @@ pub(crate) async fn dispatch(node: &Node, session: &mut Session, args: Vec<Bytes
             Some(_) => Reply::error("ERR SELECT is not allowed in cluster mode"),
             None => Reply::error("ERR value is not an integer or out of range"),
         },
-        "readonly" => {
-            session.readonly = true;
-            Reply::ok()
-        }
-        "readwrite" => {
-            session.readonly = false;
-            Reply::ok()
-        }
-        "asking" => {
-            session.asking = true;
-            Reply::ok()
-        }
+        // Redis answers OK and records a flag for routing: READONLY lets a replica serve reads of its master's
+        // slots, ASKING lets the next command reach a slot being imported. This node has no replica reads and
+        // no slot migration (no SETSLOT), so no reply depends on either flag and none is kept.
+        "readonly" | "readwrite" | "asking" => Reply::ok(),
         "cluster" => match cluster::parse(a) {
             Ok(request) => cluster_command(node, request).await,
             Err(reply) => reply,
         },
-        "get" | "set" | "del" | "exists" => data_command(node, &name, a, asking),
+        "get" | "set" | "del" | "exists" => data_command(node, &name, a),
         _ => unreachable!("every command of the table is dispatched"),
     }
 }
@@ -220,68 +211,15 @@ fn meta_error(e: MetaError) -> Reply {
     Reply::error(e.to_string())
 }
 
+/// Executes a parsed CLUSTER request (the parsing, arity and help come from `cluster::SUBCOMMANDS`).
 async fn cluster_command(node: &Node, request: ClusterRequest) -> Reply {
     let me = node.id();
     match request {
         ClusterRequest::Meet { ip, port, bus_port, node_id } => meet(node, ip, port, bus_port, node_id).await,
-        ClusterRequest::Forget(arg) => match arg.id {
-            None => arg.unknown(),
-            Some(target) if node.meta.strategy().uses_raft() => {
-                // Validate against the local table first, so the usual errors come back at once.
-                let check = node.meta.read_local(|s| s.clone().apply(&Command::Forget { by: me, target }));
-                match check {
-                    Err(e) => meta_error(e),
-                    Ok(_) => node.meta.forget(target).await,
-                }
-            }
-            Some(target) => ok_or_error(node.meta.write(Command::Forget { by: me, target }).await),
-        },
-        ClusterRequest::Slots { delete, args } => {
-            if let Some(parse_error) = args.error {
-                // Redis checks each argument against the table before parsing the next: a state error in the
-                // valid prefix comes first.
-                return match node.meta.read_local(|s| s.check_slot_spans(&args.spans, delete)) {
-                    Err(e) => meta_error(e),
-                    Ok(()) => Reply::error(parse_error),
-                };
-            }
-            let command = if delete {
-                Command::DelSlots { node: me, spans: args.spans }
-            } else {
-                Command::AddSlots { node: me, spans: args.spans }
-            };
-            ok_or_error(node.meta.write(command).await)
-        }
-        ClusterRequest::Replicate(arg) => {
-            let Some(master) = arg.id else { return arg.unknown() };
-            let command = Command::Replicate { node: me, master };
-            if node.key_count() > 0 {
-                // Keys are not metadata: the last of Redis's checks is made here, after the table's own.
-                let dry_run = node.meta.read_local(|s| {
-                    let mut copy = s.clone();
-                    let am_master = s.node(&me).is_some_and(NodeInfo::is_master);
-                    copy.apply(&command).map(|_| am_master)
-                });
-                match dry_run {
-                    Err(e) => return meta_error(e),
-                    Ok(true) => return meta_error(MetaError::MasterNotEmpty),
-                    Ok(false) => {}
-                }
-            }
-            ok_or_error(node.meta.write(command).await)
-        }
-        ClusterRequest::Replicas(arg) => {
-            let Some(master) = arg.id else { return arg.unknown() };
-            flatten(
-                node.meta
-                    .read(|v| match v.state.node(&master) {
-                        None => arg.unknown(),
-                        Some(n) if !n.is_master() => Reply::error("ERR The specified node is not a master"),
-                        Some(_) => cluster::render_replicas(v, &master),
-                    })
-                    .await,
-            )
-        }
+        ClusterRequest::Forget(arg) => forget(node, arg).await,
+        ClusterRequest::Slots { delete, args } => slots(node, delete, args).await,
+        ClusterRequest::Replicate(arg) => replicate(node, arg).await,
+        ClusterRequest::Replicas(arg) => replicas(node, arg).await,
         ClusterRequest::CountFailureReports(arg) => match arg.id {
             Some(id) if node.meta.read_local(|s| s.contains(&id)) => Reply::Int(0),
             _ => arg.unknown(),
@@ -304,6 +242,74 @@ async fn cluster_command(node: &Node, request: ClusterRequest) -> Reply {
     }
 }
 
+async fn forget(node: &Node, arg: NodeArg) -> Reply {
+    let me = node.id();
+    match arg.id {
+        None => arg.unknown(),
+        Some(target) if node.meta.behaviour().uses_raft => {
+            // Validate against the local table first, so the usual errors come back at once.
+            let check = node.meta.read_local(|s| s.clone().apply(&Command::Forget { by: me, target }));
+            match check {
+                Err(e) => meta_error(e),
+                Ok(_) => node.meta.forget(target).await,
+            }
+        }
+        Some(target) => ok_or_error(node.meta.write(Command::Forget { by: me, target }).await),
+    }
+}
+
+/// ADDSLOTS & co.
+async fn slots(node: &Node, delete: bool, args: SlotArgs) -> Reply {
+    let me = node.id();
+    if let Some(parse_error) = args.error {
+        // Redis checks each argument against the table before parsing the next: a state error in the
+        // valid prefix comes first.
+        return match node.meta.read_local(|s| s.check_slot_spans(&args.spans, delete)) {
+            Err(e) => meta_error(e),
+            Ok(()) => Reply::error(parse_error),
+        };
+    }
+    let command = if delete {
+        Command::DelSlots { node: me, spans: args.spans }
+    } else {
+        Command::AddSlots { node: me, spans: args.spans }
+    };
+    ok_or_error(node.meta.write(command).await)
+}
+
+async fn replicate(node: &Node, arg: NodeArg) -> Reply {
+    let me = node.id();
+    let Some(master) = arg.id else { return arg.unknown() };
+    let command = Command::Replicate { node: me, master };
+    if node.key_count() > 0 {
+        // Keys are not metadata: the last of Redis's checks is made here, after the table's own.
+        let dry_run = node.meta.read_local(|s| {
+            let mut copy = s.clone();
+            let am_master = s.node(&me).is_some_and(NodeInfo::is_master);
+            copy.apply(&command).map(|_| am_master)
+        });
+        match dry_run {
+            Err(e) => return meta_error(e),
+            Ok(true) => return meta_error(MetaError::MasterNotEmpty),
+            Ok(false) => {}
+        }
+    }
+    ok_or_error(node.meta.write(command).await)
+}
+
+async fn replicas(node: &Node, arg: NodeArg) -> Reply {
+    let Some(master) = arg.id else { return arg.unknown() };
+    flatten(
+        node.meta
+            .read(|v| match v.state.node(&master) {
+                None => arg.unknown(),
+                Some(n) if !n.is_master() => Reply::error("ERR The specified node is not a master"),
+                Some(_) => cluster::render_replicas(v, &master),
+            })
+            .await,
+    )
+}
+
 fn ok_or_error<T>(result: Result<T, Reply>) -> Reply {
     match result {
         Ok(_) => Reply::ok(),
@@ -316,7 +322,7 @@ fn flatten(result: Result<Reply, Reply>) -> Reply {
 }
 
 async fn meet(node: &Node, ip: String, port: u16, bus_port: u16, node_id: Option<NodeId>) -> Reply {
-    if node.meta.strategy().uses_raft() {
+    if node.meta.behaviour().uses_raft {
         return node.meta.meet(ip, port, bus_port, node_id).await;
     }
     let (joining, slots) = match node_id {
@@ -349,7 +355,7 @@ async fn reset(node: &Node, hard: bool) -> Reply {
     if !is_master {
         node.data.lock().expect("data lock").clear();
     }
-    if node.meta.strategy().uses_raft() {
+    if node.meta.behaviour().uses_raft {
         return node.meta.reset(hard).await;
     }
     let new_id = if hard { crate::raft::rt::random_node_id() } else { me };
@@ -378,7 +384,7 @@ fn route(node: &Node, keys: &[Bytes]) -> Result<(), Reply> {
     })
 }
 
-fn data_command(node: &Node, name: &str, a: &[Bytes], _asking: bool) -> Reply {
+fn data_command(node: &Node, name: &str, a: &[Bytes]) -> Reply {
     let keys: &[Bytes] = match name {
         "get" | "set" => &a[..1],
         _ => a,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::bus::{self, BusReply, BusRequest, JoinTerms, LeaderOp};
-use super::meta_store::{MetaStore, Route, Strategy};
+use super::meta_store::{MetaStore, ReadGuard, Route};
 use crate::meta::{Command, MetaError, MetaState, NodeId, NodeInfo, SlotSpan};
 use crate::raft::{rt, GroupId, RaftGroup, VOTERS_MAX};
 use crate::resp::Reply;
@@ -153,7 +153,7 @@ impl MetaStore {
     /// always means what a finished merge means (before, a node left in an instance of a group that had called
     /// its join off answered OK here and was never listed: a stale-read violation of the correct strategy).
     async fn confirm_same_cluster(&self, other: NodeId, ip: &str, port: u16) -> Reply {
-        if self.strategy() != Strategy::ReadIndex {
+        if self.behaviour().read_guard == ReadGuard::LocalState {
             return Reply::ok();
         }
         match self.read(|v| v.state.contains(&v.myself) && v.state.contains(&other)).await {

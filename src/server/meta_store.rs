@@ -1,8 +1,9 @@
 //! Where a node's metadata lives and how it is read and written: the consistency strategy.
 //!
 //! `local-only` edits a private table. The three Raft strategies keep the table in a Raft group
-//! (`crate::raft::RaftGroup`) and differ only in when a write answers and how a read is guarded (README,
-//! "Strategies"). Group membership (MEET / FORGET / RESET) is in `membership.rs`; docs/MEMBERSHIP.md explains it.
+//! (`crate::raft::RaftGroup`) and differ only in when a write answers, how a read is guarded and how long a write
+//! may take (README, "Strategies"). [`Strategy::behaviour`] states those facts once; the code reads them from
+//! there. Group membership (MEET / FORGET / RESET) is in `membership.rs`; docs/MEMBERSHIP.md explains it.
 
 use std::fmt;
 use std::future::Future;
@@ -43,10 +44,71 @@ impl Strategy {
         }
     }
 
-    /// Whether the table lives in a Raft group.
-    pub fn uses_raft(self) -> bool {
-        self != Strategy::LocalOnly
+    /// Everything the node does differently under this strategy; every strategy-dependent branch reads it.
+    pub fn behaviour(self) -> Behaviour {
+        match self {
+            Strategy::LocalOnly => Behaviour {
+                uses_raft: false,
+                write_timing: WriteTiming::AfterCommit,
+                read_guard: ReadGuard::LocalState,
+                write_deadline_ms: WRITE_DEADLINE_MS,
+            },
+            Strategy::FireAndForget => Behaviour {
+                uses_raft: true,
+                write_timing: WriteTiming::BeforeCommit,
+                read_guard: ReadGuard::LocalState,
+                write_deadline_ms: WRITE_DEADLINE_MS,
+            },
+            Strategy::CommitThenSleep => Behaviour {
+                uses_raft: true,
+                write_timing: WriteTiming::AfterCommitThenSleep { settle_ms: SETTLE_SLEEP_MS },
+                read_guard: ReadGuard::LocalState,
+                write_deadline_ms: COMMIT_TIMEOUT_MS,
+            },
+            Strategy::ReadIndex => Behaviour {
+                uses_raft: true,
+                write_timing: WriteTiming::AfterCommit,
+                read_guard: ReadGuard::ReadIndexBarrier,
+                write_deadline_ms: WRITE_DEADLINE_MS,
+            },
+        }
     }
+}
+
+/// What a [`Strategy`] means for the node, as plain facts ([`Strategy::behaviour`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Behaviour {
+    /// Whether the table lives in a Raft group (MEET / FORGET / RESET then change the group's membership, and a
+    /// node founds or reopens its instance at start). Otherwise each node edits a private table.
+    pub uses_raft: bool,
+    /// When a CLUSTER write (or a MEET merge) answers.
+    pub write_timing: WriteTiming,
+    /// What a metadata read a client sees (NODES / INFO / SLOTS / SHARDS / REPLICAS, and MEET of a node already
+    /// met) must pass first.
+    pub read_guard: ReadGuard,
+    /// How long a Raft write or group operation may take, retries included (no use without Raft).
+    pub write_deadline_ms: u64,
+}
+
+/// When a write answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteTiming {
+    /// At once: the write is proposed in a spawned task and its outcome only logged.
+    BeforeCommit,
+    /// Once committed (local-only: once applied to the private table, its only copy).
+    AfterCommit,
+    /// Once committed, then after a sleep of `settle_ms` on the node's clock.
+    AfterCommitThenSleep { settle_ms: u64 },
+}
+
+/// What a metadata read must pass before it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadGuard {
+    /// Nothing: it reads this node's table as it is.
+    LocalState,
+    /// A linearizable barrier: the leader's read index, applied here within [`READ_BARRIER_TIMEOUT_MS`]; if it
+    /// fails, the read answers `CLUSTERDOWN` instead.
+    ReadIndexBarrier,
 }
 
 impl fmt::Display for Strategy {
@@ -133,21 +195,22 @@ impl MetaStore {
                 group: Mutex::new(None),
                 swapping: tokio::sync::Mutex::new(()),
                 write_gate: tokio::sync::RwLock::new(()),
-                started: std::sync::atomic::AtomicBool::new(!config.strategy.uses_raft()),
+                started: std::sync::atomic::AtomicBool::new(!config.strategy.behaviour().uses_raft),
                 started_notify: tokio::sync::Notify::new(),
                 transport: Arc::new(BusTransport),
             }),
         }
     }
 
-    pub fn strategy(&self) -> Strategy {
-        self.inner.strategy
+    /// What this node's strategy means ([`Strategy::behaviour`]).
+    pub fn behaviour(&self) -> Behaviour {
+        self.inner.strategy.behaviour()
     }
 
     /// Raft strategies: reopens the instance the node's disk holds (a restart), or founds this node's cluster of
     /// one. Called once by `serve`, after binding the bus.
     pub(crate) async fn start(&self) -> Result<(), RaftAdapterError> {
-        if !self.strategy().uses_raft() {
+        if !self.behaviour().uses_raft {
             return Ok(());
         }
         let _swap = self.inner.swapping.lock().await;
@@ -201,7 +264,7 @@ impl MetaStore {
 
     /// Applies a CLUSTER write under the strategy. `Ok(None)`: accepted but not awaited (fire-and-forget).
     pub async fn write(&self, command: Command) -> Result<Option<Event>, Reply> {
-        if !self.strategy().uses_raft() {
+        if !self.behaviour().uses_raft {
             return self.write_local(command).map(Some);
         }
         let store = self.clone();
@@ -223,14 +286,14 @@ impl MetaStore {
         result.map_err(|e| Reply::error(e.to_string()))
     }
 
-    /// Runs a Raft-backed write (or a whole membership change) with the strategy's timing: spawned and answered
-    /// at once (fire-and-forget), awaited then followed by a 200 ms sleep (commit-then-sleep), or awaited.
+    /// Runs a Raft-backed write (or a whole membership change) with the strategy's [`WriteTiming`]: spawned and
+    /// answered at once, awaited, or awaited then followed by a sleep.
     pub(super) async fn run_write<T: Send + 'static>(
         &self,
         work: impl Future<Output = Result<Option<T>, Reply>> + Send + 'static,
     ) -> Result<Option<T>, Reply> {
-        match self.strategy() {
-            Strategy::FireAndForget => {
+        match self.behaviour().write_timing {
+            WriteTiming::BeforeCommit => {
                 tokio::spawn(async move {
                     if let Err(reply) = work.await {
                         tracing::info!("meta: background write failed: {}", reply_text(&reply));
@@ -238,12 +301,12 @@ impl MetaStore {
                 });
                 Ok(None)
             }
-            Strategy::CommitThenSleep => {
+            WriteTiming::AfterCommitThenSleep { settle_ms } => {
                 let result = work.await?;
-                tokio::time::sleep(self.local_ms(SETTLE_SLEEP_MS)).await;
+                tokio::time::sleep(self.local_ms(settle_ms)).await;
                 Ok(result)
             }
-            Strategy::ReadIndex | Strategy::LocalOnly => work.await,
+            WriteTiming::AfterCommit => work.await,
         }
     }
 
@@ -262,7 +325,7 @@ impl MetaStore {
     /// A metadata read that a client sees (NODES / INFO / SLOTS / SHARDS / REPLICAS), with the strategy's
     /// consistency guarantee.
     pub async fn read<R>(&self, f: impl FnOnce(View<'_>) -> R) -> Result<R, Reply> {
-        if self.strategy() != Strategy::ReadIndex {
+        if self.behaviour().read_guard == ReadGuard::LocalState {
             let myself = self.myself();
             return Ok(self.read_local(|state| f(View { state, myself })));
         }
@@ -350,15 +413,6 @@ impl MetaStore {
         format!("{}:{}", self.inner.config.ip, self.inner.config.bus_port)
     }
 
-    /// How long a write may take, retries included, under this node's strategy.
-    fn write_deadline_ms(&self) -> u64 {
-        if self.strategy() == Strategy::CommitThenSleep {
-            COMMIT_TIMEOUT_MS
-        } else {
-            WRITE_DEADLINE_MS
-        }
-    }
-
     /// Where this node's group's leader is, as far as this node knows.
     pub(super) fn route_to_leader(&self, group: &RaftGroup) -> Route {
         match group.leader() {
@@ -369,9 +423,9 @@ impl MetaStore {
 
     /// Runs `op` on the leader of `group`, starting at `route` and following "not leader" hints. Retries only
     /// what certainly did not happen (not leader, busy, connection refused), with exponential backoff
-    /// (50 ms doubling to 1 s) within [`COMMIT_TIMEOUT_MS`] (commit-then-sleep) or [`WRITE_DEADLINE_MS`] in total.
+    /// (50 ms doubling to 1 s) within the strategy's `write_deadline_ms` in total ([`Behaviour`]).
     pub(super) async fn leader_call(&self, group: GroupId, origin: Route, op: LeaderOp) -> Result<BusReply, String> {
-        let deadline_ms = self.write_deadline_ms();
+        let deadline_ms = self.behaviour().write_deadline_ms;
         let deadline = Instant::now() + self.local_ms(deadline_ms);
         let mut backoff = Duration::from_millis(RETRY_BACKOFF_FIRST_MS);
         let mut route = origin.clone();

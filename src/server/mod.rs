@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub use bus::{hello as bus_hello, BusReply, BusRequest, GroupSummary, LeaderOp, FRAME_BYTES_MAX};
-pub use meta_store::{MetaStore, Strategy, StrategyParseError};
+pub use meta_store::{Behaviour, MetaStore, ReadGuard, Strategy, StrategyParseError, WriteTiming};
 
 use crate::meta::{NodeId, NodeInfo};
 use crate::resp::{self, Limits, Protocol, Reply};
@@ -44,12 +44,25 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// A node on `port` with Redis's default bus port, `port` + 10000 ([`crate::cluster::bus_port_of`]), and the
+    /// defaults for the rest.
+    ///
+    /// # Panics
+    /// When `port` + 10000 passes 65535 (Redis will not run a cluster node there either): a caller choosing such
+    /// a port must choose the bus port too, with [`NodeConfig::with_bus_port`].
     pub fn new(node_id: NodeId, ip: impl Into<String>, port: u16) -> Self {
+        let bus_port = crate::cluster::bus_port_of(port)
+            .unwrap_or_else(|| panic!("port {port} leaves no room for the default bus port (port + 10000)"));
+        NodeConfig::with_bus_port(node_id, ip, port, bus_port)
+    }
+
+    /// A node on `port` with the cluster bus on `bus_port`, and the defaults for the rest.
+    pub fn with_bus_port(node_id: NodeId, ip: impl Into<String>, port: u16, bus_port: u16) -> Self {
         NodeConfig {
             node_id,
             ip: ip.into(),
             port,
-            bus_port: port.wrapping_add(10000),
+            bus_port,
             strategy: Strategy::LocalOnly,
             limits: Limits::default(),
             bus_timeout_ms: 2_000,
@@ -117,8 +130,6 @@ pub async fn serve(node: Arc<Node>) -> std::io::Result<()> {
 pub(crate) struct Session {
     pub id: u64,
     pub protocol: Protocol,
-    pub readonly: bool,
-    pub asking: bool,
     pub close_after_reply: bool,
 }
 
@@ -127,8 +138,6 @@ async fn serve_connection(node: Arc<Node>, mut stream: TcpStream, peer: SocketAd
     let mut session = Session {
         id: node.next_client_id.fetch_add(1, Ordering::Relaxed),
         protocol: Protocol::Resp2,
-        readonly: false,
-        asking: false,
         close_after_reply: false,
     };
     let mut input = BytesMut::with_capacity(4096);

@@ -380,6 +380,56 @@ fn local_only_aikv_meet_pattern_gives_the_historical_counts() {
     );
 }
 
+#[test]
+fn only_local_only_keeps_its_table_out_of_raft() {
+    for strategy in Strategy::ALL {
+        assert_eq!(strategy.behaviour().uses_raft, strategy != Strategy::LocalOnly, "{strategy}");
+    }
+}
+
+#[test]
+fn strategies_answer_writes_and_guard_reads_as_documented() {
+    let facts = |s: Strategy| (s.behaviour().write_timing, s.behaviour().read_guard, s.behaviour().write_deadline_ms);
+    assert_eq!(facts(Strategy::LocalOnly), (WriteTiming::AfterCommit, ReadGuard::LocalState, 12_000));
+    assert_eq!(facts(Strategy::FireAndForget), (WriteTiming::BeforeCommit, ReadGuard::LocalState, 12_000));
+    assert_eq!(
+        facts(Strategy::CommitThenSleep),
+        (WriteTiming::AfterCommitThenSleep { settle_ms: 200 }, ReadGuard::LocalState, 5_000)
+    );
+    assert_eq!(facts(Strategy::ReadIndex), (WriteTiming::AfterCommit, ReadGuard::ReadIndexBarrier, 12_000));
+}
+
+#[test]
+fn node_config_bus_port_defaults_to_port_plus_10000() {
+    let config = NodeConfig::new(NodeId::from_u64(1), "10.0.0.1", 7000);
+    assert_eq!((config.port, config.bus_port), (7000, 17000));
+    let explicit = NodeConfig::with_bus_port(NodeId::from_u64(1), "10.0.0.1", 60000, 5000);
+    assert_eq!((explicit.port, explicit.bus_port), (60000, 5000));
+}
+
+#[test]
+#[should_panic(expected = "port 60000 leaves no room for the default bus port")]
+fn node_config_refuses_a_port_with_no_room_for_the_default_bus_port() {
+    NodeConfig::new(NodeId::from_u64(1), "10.0.0.1", 60000);
+}
+
+#[test]
+fn readonly_readwrite_and_asking_answer_ok() {
+    run(
+        |a| async move {
+            let mut c = Conn::open(a[0]).await;
+            for line in ["READONLY", "READWRITE", "ASKING", "READONLY"] {
+                assert_eq!(c.call(line).await, Reply::ok(), "{line}");
+            }
+            assert_eq!(
+                c.call("READONLY x").await,
+                Reply::error("ERR wrong number of arguments for 'readonly' command")
+            );
+        },
+        1,
+    );
+}
+
 mod raft;
 
 mod properties {
