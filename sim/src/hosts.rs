@@ -28,7 +28,7 @@ impl Host {
     /// Host `n<number>` at `ip:port`, its bus on Redis's port + 10000, its id `number` (AiKv's u64 ids).
     /// `None` when the bus port would pass 65535.
     pub fn new(number: usize, ip: IpAddr, port: u16) -> Option<Host> {
-        let bus_port = port.checked_add(10_000)?;
+        let bus_port = clustersim::cluster::bus_port_of(port)?;
         Some(Host { name: format!("n{number}"), number, ip, port, bus_port, id: NodeId::from_u64(number as u64) })
     }
 }

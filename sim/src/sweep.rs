@@ -380,7 +380,7 @@ mod tests {
         for result in report.results.values() {
             assert!(!result.findings().is_empty(), "{result:?}");
             for f in result.findings() {
-                assert!(matches!(f.violation, crate::Violation::UnexpectedReply { .. }), "{f}");
+                assert!(matches!(f.violation, crate::check::Violation::UnexpectedReply { .. }), "{f}");
             }
         }
         report

@@ -677,7 +677,11 @@ fn parse_header(ctx: &Ctx<'_>, tokens: &[Token]) -> Result<Header, ScenarioError
                     Some(value.parse().map_err(|e: crate::profile::ProfileParseError| bad(e.to_string()))?);
             }
             "base-port" => {
-                let port = value.parse().ok().filter(|p: &u16| *p > 0 && usize::from(*p) + nodes <= 55_535);
+                // The last node's bus port must fit: Redis's port + 10000 rule, the node crate's `bus_port_of`.
+                let last_fits = |p: u16| {
+                    u16::try_from(usize::from(p) + nodes - 1).ok().and_then(clustersim::cluster::bus_port_of).is_some()
+                };
+                let port = value.parse().ok().filter(|p: &u16| *p > 0 && last_fits(*p));
                 let room = format!("leaves room for {nodes} nodes and their bus ports");
                 header.base_port = port.ok_or_else(|| bad(format!("expected a port that {room}, found '{value}'")))?;
             }
