@@ -83,28 +83,22 @@ impl Executor<'_> {
             Step::Fault(fault) => self.faults.apply(fault),
             Step::WaitConsistent { within_ms } => self.wait_consistent(line, *within_ms).await,
             Step::Settle { within_ms } => self.settle(line, *within_ms).await,
-            Step::Call { target, command } => {
-                self.calls(*target, command, line).await;
-            }
-            Step::Expect { target, command, check } => {
-                for (node, reply) in self.calls(*target, command, line).await {
-                    if let Some(v) = judge(check, &reply, node, line, self.hosts) {
-                        self.violation(v);
-                    }
-                }
-            }
+            Step::Call { target, command } => self.calls(*target, command, line, None).await,
+            Step::Expect { target, command, check } => self.calls(*target, command, line, Some(check)).await,
         }
     }
 
-    /// Sends `command` to every target node in turn; their replies.
-    async fn calls(&mut self, target: Target, command: &[Word], line: usize) -> Vec<(usize, Reply)> {
+    /// Sends `command` to every target node in turn, judging each reply against `check` (an `expect`) as it
+    /// comes.
+    async fn calls(&mut self, target: Target, command: &[Word], line: usize, check: Option<&Check>) {
         let args = expand_all(command, self.hosts);
         let shown = show_command(command, self.hosts);
-        let mut replies = Vec::new();
         for node in targets(target, self.hosts.len()) {
-            replies.push((node, self.client.call(node, &args, &shown, line).await));
+            let reply = self.client.call(node, &args, &shown, line).await;
+            if let Some(v) = check.and_then(|check| judge(check, &reply, node, line, self.hosts)) {
+                self.violation(v);
+            }
         }
-        replies
     }
 
     fn violation(&mut self, v: Violation) {

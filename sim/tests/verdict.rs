@@ -83,3 +83,31 @@ fn a_non_lan_profile_is_one_fault_window_from_the_start_until_settle() {
         o.windows[0]
     );
 }
+
+/// Two of three nodes are killed for longer than an election timeout (the third campaigns alone, raising its
+/// term), then `settle` (which restarts them) gets 1 s: the group needs an election, which takes longer, so the nodes cannot answer a linearizable read in time.
+const SETTLE_SHORTER_THAN_AN_ELECTION: &str = "cluster 3
+call n1 CLUSTER MEET {n2.ip} {n2.port} {n2.id}
+call n1 CLUSTER MEET {n3.ip} {n3.port} {n3.id}
+sleep 2s
+kill n1
+kill n2
+sleep 12s
+settle within=1s
+";
+
+#[test]
+fn no_settle_poll_outlives_the_settle_bound() {
+    let o = outcome(SETTLE_SHORTER_THAN_AN_ELECTION, false);
+    let polls: Vec<_> = o.history.iter().filter(|c| c.line == 8).collect();
+    let start = polls.iter().map(|c| c.start).min().expect("settle polled");
+    let end = polls.iter().map(|c| c.end).max().expect("settle polled");
+    // Each poll is given the time left until the bound; madsim's scheduling adds well under a millisecond.
+    let bound = std::time::Duration::from_millis(1_005);
+    assert!(end - start <= bound, "a poll ended {:?} after the settle began", end - start);
+    assert!(
+        o.findings.iter().any(|f| matches!(f.violation, sim::Violation::NotSettled { line: 8, within_ms: 1000, .. })),
+        "{}",
+        sim::outcome_report(&o)
+    );
+}
