@@ -3,6 +3,7 @@
 //!
 //! Layer: above `hosts` (ops name hosts by number), below `client` (which records calls) and `check`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -92,14 +93,15 @@ const SLOT_MAX: u16 = 16_383;
 impl Op {
     /// Parses the arguments of a command as sent to a run's `hosts`.
     pub fn of(args: &[Bytes], hosts: &[Host]) -> Op {
-        let words: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        // Borrowed where the argument is UTF-8 (every argument a scenario writes): no copy per slot number.
+        let words: Vec<Cow<'_, str>> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
         let name = words.first().map(|w| w.to_ascii_uppercase()).unwrap_or_default();
         if name != "CLUSTER" {
             return if READS.contains(&name.as_str()) { Op::Read } else { Op::OtherWrite };
         }
         let Some(sub) = words.get(1).map(|w| w.to_ascii_uppercase()) else { return Op::OtherWrite };
         let rest = &words[2..];
-        let host = |w: Option<&String>| w.and_then(|w| host_of_id(w, hosts));
+        let host = |w: Option<&Cow<'_, str>>| w.and_then(|w| host_of_id(w, hosts));
         match sub.as_str() {
             "MEET" => Op::Meet { target: host(rest.last()).or_else(|| host_at(rest.first()?, rest.get(1)?, hosts)) },
             "FORGET" => Op::Forget { node: host(rest.first()) },
@@ -127,11 +129,11 @@ impl Op {
     }
 }
 
-fn slot_numbers(words: &[String]) -> Vec<u16> {
+fn slot_numbers(words: &[Cow<'_, str>]) -> Vec<u16> {
     words.iter().filter_map(|w| w.parse::<u16>().ok()).filter(|s| *s <= SLOT_MAX).collect()
 }
 
-fn slot_pairs(words: &[String]) -> Vec<u16> {
+fn slot_pairs(words: &[Cow<'_, str>]) -> Vec<u16> {
     let numbers: Vec<u16> = words.iter().filter_map(|w| w.parse::<u16>().ok()).collect();
     numbers.chunks(2).filter(|c| c.len() == 2).flat_map(|c| c[0]..=c[1].min(SLOT_MAX)).collect()
 }
