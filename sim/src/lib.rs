@@ -25,6 +25,10 @@
 //! `scenario` and `profile` (plain data); `hosts`; `history`; `client`; `check`; `verdict`; `outcome`;
 //! `executor`; `faults`, `schedule` and `real`; `run`; `sweep` and `fuzz` (`gen`); the `sim` binary.
 
+// Assertions stay on where seeds run: the harness does not build unless the node checks its invariants after
+// every apply (sim/Cargo.toml enables the node crate's `invariants` feature for release sweeps).
+const _: () = assert!(clustersim::meta::CHECK_INVARIANTS, "enable clustersim's `invariants` feature");
+
 mod trace;
 
 pub mod profile;
