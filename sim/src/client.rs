@@ -25,12 +25,27 @@ pub struct Client {
     /// The current generation of each node's process (see `Faults::generation`).
     generation: Option<Box<dyn Fn(usize) -> u64 + Send>>,
     sink: TraceSink,
+    /// A background workload's client: its calls are traced in a short form and marked in the history.
+    workload: bool,
     pub history: Vec<CallRecord>,
 }
 
 impl Client {
     pub fn new(hosts: &[Host], sink: TraceSink) -> Self {
-        Client { hosts: hosts.to_vec(), conns: BTreeMap::new(), generation: None, sink, history: Vec::new() }
+        Client {
+            hosts: hosts.to_vec(),
+            conns: BTreeMap::new(),
+            generation: None,
+            sink,
+            workload: false,
+            history: Vec::new(),
+        }
+    }
+
+    /// A background workload's client (`workload reads …`): each call is traced as `w-> nK CLUSTER NODES` and
+    /// its reply as a one-line summary (`<- 6 lines`, or the error), and marked as a workload call.
+    pub fn for_workload(hosts: &[Host], sink: TraceSink) -> Self {
+        Client { workload: true, ..Client::new(hosts, sink) }
     }
 
     /// Lets the client notice restarts: a connection made to an earlier process of a node is dropped before the
@@ -71,7 +86,8 @@ impl Client {
         let timeout_ms = budget.map_or(CALL_TIMEOUT_MS, |b| (b.as_millis() as u64).min(CALL_TIMEOUT_MS));
         let start = now();
         if !quiet {
-            self.sink.push("client", &format!("-> n{node} {shown}"));
+            let arrow = if self.workload { "w->" } else { "->" };
+            self.sink.push("client", &format!("{arrow} n{node} {shown}"));
         }
         let reply = match tokio::time::timeout(Duration::from_millis(timeout_ms), self.exchange(node, args)).await {
             Ok(Ok(reply)) => reply,
@@ -86,7 +102,8 @@ impl Client {
         };
         let end = now();
         if !quiet {
-            self.sink.push(&format!("n{node}"), &format!("<- {}", show_reply(&reply)));
+            let shown = if self.workload { summary(&reply) } else { show_reply(&reply) };
+            self.sink.push(&format!("n{node}"), &format!("<- {shown}"));
         }
         self.history.push(CallRecord {
             node,
@@ -97,6 +114,7 @@ impl Client {
             end,
             reply: reply.clone(),
             quiet,
+            workload: self.workload,
         });
         reply
     }
@@ -133,6 +151,19 @@ impl Client {
                 return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed by the node"));
             }
         }
+    }
+}
+
+/// A workload reply in the trace: an error in full, a text reply as its line count, anything else as an array
+/// length (`[3 items]`) or as [`show_reply`] shows it.
+fn summary(reply: &Reply) -> String {
+    match reply {
+        Reply::Error(_) => show_reply(reply),
+        Reply::Array(items) => format!("[{} items]", items.len()),
+        other => match other.as_text() {
+            Some(text) => format!("{} lines", text.lines().count()),
+            None => show_reply(other),
+        },
     }
 }
 

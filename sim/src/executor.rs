@@ -11,9 +11,10 @@ use clustersim::resp::Reply;
 use crate::check::views::NodeView;
 use crate::check::{Settled, Violation};
 use crate::client::{show_reply, Client};
+use crate::history::CallRecord;
 use crate::hosts::{expand_all, known_node_count, normalize, resolve_one, show_command, Host};
 use crate::outcome::RawOutcome;
-use crate::scenario::{Check, Fault, Scenario, Step, Target, Word};
+use crate::scenario::{Check, Fault, ReadOp, Scenario, Step, Target, Word, Workload};
 use crate::trace::{now, TraceSink};
 use crate::verdict::FaultWindow;
 
@@ -41,6 +42,15 @@ struct Executor<'a> {
     client: Client,
     violations: Vec<Violation>,
     settled: Vec<Settled>,
+    /// The background workloads running now (`workload reads …`).
+    workloads: Vec<Running>,
+}
+
+/// One background workload client: its task, and the calls it has finished (a call in flight when the workload
+/// stops is abandoned and never recorded).
+struct Running {
+    task: tokio::task::JoinHandle<()>,
+    done: Arc<std::sync::Mutex<Vec<CallRecord>>>,
 }
 
 /// Executes the scenario's steps, then reads every node's final CLUSTER NODES.
@@ -53,10 +63,14 @@ pub(crate) async fn execute(
     let mut client = Client::new(hosts, sink.clone());
     let restarts = faults.clone();
     client.follow_restarts(move |node| restarts.generation(node));
-    let mut run = Executor { hosts, sink, faults, client, violations: Vec::new(), settled: Vec::new() };
+    let mut run =
+        Executor { hosts, sink, faults, client, violations: Vec::new(), settled: Vec::new(), workloads: Vec::new() };
     for (index, step) in scenario.steps.iter().enumerate() {
         run.step(step, scenario.line_of(index)).await;
     }
+    run.stop_workloads().await;
+    // Workload calls ran alongside the steps: the history is in order of the calls' start (stable for ties).
+    run.client.history.sort_by_key(|c| c.start);
     let end = now();
     let mut final_nodes = Vec::new();
     for node in 1..=hosts.len() {
@@ -85,7 +99,43 @@ impl Executor<'_> {
             Step::Settle { within_ms } => self.settle(line, *within_ms).await,
             Step::Call { target, command } => self.calls(*target, command, line, None).await,
             Step::Expect { target, command, check } => self.calls(*target, command, line, Some(check)).await,
+            Step::Workload(workload) => self.workload(workload, line).await,
         }
+    }
+
+    /// Starts a read workload (replacing the running one) or stops every workload.
+    async fn workload(&mut self, workload: &Workload, line: usize) {
+        self.stop_workloads().await;
+        let Workload::Reads { every_ms, on, ops } = workload else { return };
+        let nodes = targets(*on, self.hosts.len());
+        for (k, &node) in nodes.iter().enumerate() {
+            let done = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let mut client = Client::for_workload(self.hosts, self.sink.clone());
+            let restarts = self.faults.clone();
+            client.follow_restarts(move |node| restarts.generation(node));
+            // The clients start spread over one period, so they do not all read at the same instant.
+            let offset = Duration::from_millis(every_ms * k as u64 / nodes.len() as u64);
+            let reads = ReadLoop { client, node, line, every: Duration::from_millis(*every_ms), ops: ops.clone() };
+            let task = tokio::spawn(reads.run(offset, done.clone()));
+            self.workloads.push(Running { task, done });
+        }
+        self.sink.push("client", &format!("workload started: {workload} ({} clients)", nodes.len()));
+    }
+
+    /// Stops every running workload and adds the calls they finished to the history.
+    async fn stop_workloads(&mut self) {
+        if self.workloads.is_empty() {
+            return;
+        }
+        let mut calls = 0;
+        for running in std::mem::take(&mut self.workloads) {
+            running.task.abort();
+            let _ = running.task.await;
+            let done = std::mem::take(&mut *running.done.lock().expect("workload history lock"));
+            calls += done.len();
+            self.client.history.extend(done);
+        }
+        self.sink.push("client", &format!("workload stopped ({calls} calls recorded)"));
     }
 
     /// Sends `command` to every target node in turn, judging each reply against `check` (an `expect`) as it
@@ -197,6 +247,28 @@ impl Executor<'_> {
             Reply::Error(_) if now() >= deadline => None,
             Reply::Error(e) => Some(Err(e)),
             other => Some(Ok(reply_text(&other).unwrap_or_else(|| show_reply(&other)))),
+        }
+    }
+}
+
+/// One client of a read workload: reads `node` over and over, one op of `ops` after another, `every` apart.
+struct ReadLoop {
+    client: Client,
+    node: usize,
+    line: usize,
+    every: Duration,
+    ops: Vec<ReadOp>,
+}
+
+impl ReadLoop {
+    async fn run(mut self, offset: Duration, done: Arc<std::sync::Mutex<Vec<CallRecord>>>) {
+        tokio::time::sleep(offset).await;
+        for op in self.ops.iter().cycle() {
+            let args = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(op.subcommand().as_bytes())];
+            let shown = format!("CLUSTER {}", op.subcommand());
+            self.client.call(self.node, &args, &shown, self.line).await;
+            done.lock().expect("workload history lock").append(&mut self.client.history);
+            tokio::time::sleep(self.every).await;
         }
     }
 }

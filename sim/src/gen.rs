@@ -27,6 +27,8 @@ pub struct GenConfig {
     pub nodes: RangeInclusive<usize>,
     /// Insert fault windows (kill/restart, pause/resume, partition/heal, clog/unclog).
     pub faults: bool,
+    /// Start a background read workload (`workload reads …` on every node) in about half the cases.
+    pub workloads: bool,
     /// Largest number of extra actions (reads, sleeps, faults) beyond the cluster set-up.
     pub extras_max: usize,
     /// Longest sleep.
@@ -37,7 +39,14 @@ pub struct GenConfig {
 
 impl Default for GenConfig {
     fn default() -> Self {
-        GenConfig { nodes: 3..=9, faults: true, extras_max: 12, sleep_ms_max: 2_000, settle_ms: 30_000 }
+        GenConfig {
+            nodes: 3..=9,
+            faults: true,
+            workloads: true,
+            extras_max: 12,
+            sleep_ms_max: 2_000,
+            settle_ms: 30_000,
+        }
     }
 }
 
@@ -146,6 +155,8 @@ pub struct Case {
     pub settle_ms: u64,
     /// Clock drift per node in percent (the header's `drift=`), drawn with the faults.
     pub drift: Vec<(usize, i32)>,
+    /// The period of a read workload on every node started before the first action (`None`: no workload).
+    pub workload_ms: Option<u64>,
 }
 
 fn cluster(sub: &str) -> Vec<Word> {
@@ -156,6 +167,10 @@ impl Case {
     /// The scenario this case runs (the kept actions, then `settle`).
     pub fn scenario(&self) -> Scenario {
         let mut steps = Vec::new();
+        if let Some(every_ms) = self.workload_ms {
+            let ops = crate::scenario::ReadOp::ALL.to_vec();
+            steps.push(Step::Workload(crate::scenario::Workload::Reads { every_ms, on: Target::All, ops }));
+        }
         // Undo steps of open fault windows, with the index of the kept action after which each is due.
         let mut pending: Vec<(usize, Fault)> = Vec::new();
         let kept: Vec<&Action> = self.actions.iter().filter(|(k, _)| *k).map(|(_, a)| a).collect();
@@ -431,10 +446,20 @@ fn interleave(plan: Vec<Action>, extras: Vec<Option<Action>>, extras_max: usize,
     actions.into_iter().zip(keep.iter().copied().chain(std::iter::repeat(true))).map(|(a, k)| (k, a)).collect()
 }
 
+/// A read workload's period in half the cases (shrinks toward none), when workloads are on.
+fn arb_workload(on: bool) -> BoxedStrategy<Option<u64>> {
+    if on {
+        prop::option::weighted(0.5, prop::sample::select(vec![50u64, 100, 250])).boxed()
+    } else {
+        Just(None).boxed()
+    }
+}
+
 /// The proptest strategy for whole cases.
 pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
     let settle_ms = config.settle_ms;
     let faults = config.faults;
+    let workloads = config.workloads;
     (config.nodes.clone(), 0u64..10_000, prop::sample::select(ORDERS.to_vec()), 1usize..4).prop_flat_map(
         move |(n, seed, order, pieces)| {
             let masters = n.div_ceil(2);
@@ -451,6 +476,7 @@ pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
                 any::<bool>(),
                 prop::collection::vec(1..=masters, n - masters),
                 arb_drift(n, faults),
+                arb_workload(workloads),
             )
                 .prop_map(
                     move |(
@@ -461,10 +487,11 @@ pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
                         contiguous,
                         replica_of,
                         drift,
+                        workload_ms,
                     )| {
                         let set_up = SetUp { order, pairs, flips, masters, contiguous, pieces, replica_of };
                         let actions = interleave(set_up.plan(), extras, extras_max, &keep);
-                        Case { nodes: n, seed, order, actions, settle_ms, drift }
+                        Case { nodes: n, seed, order, actions, settle_ms, drift, workload_ms }
                     },
                 )
         },

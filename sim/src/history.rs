@@ -29,6 +29,9 @@ pub struct CallRecord {
     /// A harness poll (`settle`, `wait-consistent`): in the history checkers read, but not in the trace or the
     /// snapshot's step list, which show one summary line per poll instead.
     pub quiet: bool,
+    /// Sent by a background workload (`workload reads …`): judged by the checkers and counted in the tally like
+    /// any call, traced in a short form, left out of the snapshot's step list.
+    pub workload: bool,
 }
 
 impl CallRecord {
@@ -166,6 +169,7 @@ pub(crate) fn record(
         end: Duration::from_millis(end_ms),
         reply,
         quiet: false,
+        workload: false,
     }
 }
 

@@ -57,6 +57,8 @@ mod schedule;
 mod run;
 
 #[cfg(madsim)]
+pub mod battery;
+#[cfg(madsim)]
 pub mod fuzz;
 pub mod gen;
 #[cfg(madsim)]
@@ -87,7 +89,7 @@ pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
         let _ = writeln!(out, "  {finding}");
     }
     let _ = writeln!(out, "steps:");
-    for call in outcome.history.iter().filter(|c| c.line > 0 && !c.quiet) {
+    for call in outcome.history.iter().filter(|c| c.line > 0 && !c.quiet && !c.workload) {
         let reply = normalize(&show_reply(&call.reply), &outcome.hosts);
         let _ = writeln!(out, "  L{:<3} n{}> {} => {}", call.line, call.node, call.command, reply);
     }

@@ -175,6 +175,23 @@ mod cli {
         },
         /// Measure seeds per second (1 job and 2 jobs) and virtual seconds per wall second, per strategy.
         Bench(BenchArgs),
+        /// The battery for CI: within --budget, every scenario under read-index (lan, then swarm faults), every
+        /// regression file, generated cases with workloads and faults, and a canary that must fail. One line
+        /// per part, every failure with its replay command; exit 1 on any failure.
+        Check(CheckArgs),
+    }
+
+    // `sim check`.
+    #[derive(clap::Args)]
+    struct CheckArgs {
+        /// Wall-clock budget, e.g. 120s or 5m (the regressions and the canary run whole, first).
+        #[arg(long, default_value = "120s", value_parser = parse_budget)]
+        budget: std::time::Duration,
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// The directory of the scenario files (its regressions/ subdirectory holds the regression files).
+        #[arg(long, default_value = "scenarios")]
+        dir: PathBuf,
     }
 
     // `sim sweep`.
@@ -256,6 +273,9 @@ mod cli {
         /// Generate no fault steps.
         #[arg(long)]
         no_faults: bool,
+        /// Generate no background read workloads (by default about half the cases start one).
+        #[arg(long)]
+        no_workloads: bool,
         /// Count only safety violations (linearizable reads, durability, slot safety, wrong answers), not
         /// liveness.
         #[arg(long)]
@@ -302,6 +322,7 @@ mod cli {
             Command::Fuzz(args) => args.run(),
             Command::Real { args } => real(&args),
             Command::Bench(args) => args.run(),
+            Command::Check(args) => args.run(),
         }
     }
 
@@ -375,6 +396,58 @@ mod cli {
         )
     }
 
+    fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
+        let (digits, scale) = match text.strip_suffix('m') {
+            Some(d) => (d, 60),
+            None => (text.strip_suffix('s').unwrap_or(text), 1),
+        };
+        match digits.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n * scale)),
+            _ => Err(format!("expected a budget such as 120s or 5m, found '{text}'")),
+        }
+    }
+
+    impl CheckArgs {
+        fn run(self) -> i32 {
+            let options = sim::battery::BatteryOptions {
+                budget: self.budget,
+                jobs: self.jobs,
+                dir: self.dir.clone(),
+                strategy: Strategy::ReadIndex,
+            };
+            println!("# check: budget={}s jobs={} dir={}", self.budget.as_secs(), self.jobs, self.dir.display());
+            let started = std::time::Instant::now();
+            let report = match sim::battery::run_battery(&options, &|part| eprintln!("# running: {part}")) {
+                Ok(report) => report,
+                Err(e) => {
+                    eprintln!("sim check: {e}");
+                    return 2;
+                }
+            };
+            for part in &report.parts {
+                println!(
+                    "{:<18} runs={:<5} failed={:<3} {:>6.1}s  {}",
+                    format!("{}:", part.name),
+                    part.runs,
+                    part.failed,
+                    part.wall.as_secs_f64(),
+                    part.scope
+                );
+            }
+            for f in &report.failures {
+                println!("FAIL [{}] {} | replay: {}", f.part, f.line, f.replay);
+            }
+            println!(
+                "check: runs={} failed={} wall={:.0}s verdict={}",
+                report.runs(),
+                report.failures.len(),
+                started.elapsed().as_secs_f64(),
+                if report.passed() { "PASS" } else { "FAIL" }
+            );
+            i32::from(!report.passed())
+        }
+    }
+
     impl SweepArgs {
         fn run(self) -> i32 {
             let mut scenario = load_or_exit(&self.file, false);
@@ -422,6 +495,7 @@ mod cli {
             let gen = sim::gen::GenConfig {
                 nodes: self.nodes.clone(),
                 faults: !self.no_faults,
+                workloads: !self.no_workloads,
                 extras_max: self.extras,
                 sleep_ms_max: self.sleep_ms_max,
                 settle_ms: 30_000,

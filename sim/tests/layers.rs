@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["run"],
     &["gen", "sweep"],
     &["fuzz"],
+    &["battery"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

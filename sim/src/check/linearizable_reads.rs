@@ -26,53 +26,64 @@ pub(crate) fn listed(text: &str, hosts: &[Host]) -> BTreeSet<usize> {
     text.lines().filter_map(|line| host_of_id(line.split(' ').next().unwrap_or_default(), hosts)).collect()
 }
 
+/// `(ok time, receiver, target)` of every acknowledged MEET (its OK's arrival), in history order.
+pub(crate) fn acknowledged_meets(history: &[CallRecord]) -> Vec<(Duration, usize, usize)> {
+    history
+        .iter()
+        .filter_map(|call| match call.op {
+            Op::Meet { target: Some(t) } if call.is_ok() && t != call.node => Some((call.end, call.node, t)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The start of the first FORGET or RESET *sent* (acknowledged or not): it may take effect before its reply, and
+/// one that got no reply (or an error that does not say it was refused) may take effect any time later — `sim
+/// fuzz` found a FORGET queued on a paused node applied after the client had given up on it.
+fn first_removal_of_nodes(history: &[CallRecord]) -> Option<Duration> {
+    history.iter().filter(|c| matches!(c.op, Op::Forget { .. } | Op::Reset { .. })).map(|c| c.start).min()
+}
+
+/// The reader's cluster at `before`: every other node connected to `reader` by MEETs acknowledged before then,
+/// each with the time the last edge of its earliest path was acknowledged.
+pub(crate) fn reached(
+    edges: &[(Duration, usize, usize)],
+    reader: usize,
+    before: Duration,
+) -> BTreeMap<usize, Duration> {
+    let mut adjacent: BTreeMap<usize, Vec<(usize, Duration)>> = BTreeMap::new();
+    for &(at, a, b) in edges.iter().filter(|(at, ..)| *at < before) {
+        adjacent.entry(a).or_default().push((b, at));
+        adjacent.entry(b).or_default().push((a, at));
+    }
+    let mut reached: BTreeMap<usize, Duration> = BTreeMap::new();
+    let mut frontier = vec![(reader, Duration::ZERO)];
+    while let Some((n, via)) = frontier.pop() {
+        for &(m, at) in adjacent.get(&n).into_iter().flatten() {
+            let when = via.max(at);
+            if m != reader && reached.get(&m).is_none_or(|w| when < *w) {
+                reached.insert(m, when);
+                frontier.push((m, when));
+            }
+        }
+    }
+    reached
+}
+
 /// Checks every CLUSTER NODES read of the history. Reports the first stale read per (reader, missing node) pair
 /// (a node that stays stale would otherwise be reported once per poll of a `settle`).
 pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
-    // (ok time, receiver, target) of every acknowledged MEET; the first acknowledged FORGET/RESET time.
-    let mut edges: Vec<(Duration, usize, usize)> = Vec::new();
-    let mut horizon: Option<Duration> = None;
-    for call in history {
-        match call.op {
-            Op::Meet { target: Some(t) } if call.is_ok() && t != call.node => edges.push((call.end, call.node, t)),
-            // From the moment a FORGET or RESET is *sent*: it may take effect before its reply, and one that got
-            // no reply (or an error that does not say it was refused) may take effect any time later — `sim
-            // fuzz` found a FORGET queued on a paused node applied after the client had given up on it.
-            Op::Forget { .. } | Op::Reset { .. } => {
-                horizon = Some(horizon.map_or(call.start, |h| h.min(call.start)));
-            }
-            _ => {}
-        }
-    }
+    let edges = acknowledged_meets(history);
+    let horizon = first_removal_of_nodes(history);
     let mut violations = Vec::new();
-    let mut reported: std::collections::BTreeSet<(usize, usize)> = std::collections::BTreeSet::new();
+    let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
     for read in history {
-        if read.op != Op::Nodes || read.is_error() {
-            continue;
-        }
-        if horizon.is_some_and(|h| read.start >= h) {
+        if read.op != Op::Nodes || read.is_error() || horizon.is_some_and(|h| read.start >= h) {
             continue;
         }
         let Some(text) = read.reply.as_text() else { continue };
-        // The reader's cluster: nodes connected to it by MEETs acknowledged before the read began.
-        let mut adjacent: BTreeMap<usize, Vec<(usize, Duration)>> = BTreeMap::new();
-        for &(at, a, b) in edges.iter().filter(|(at, ..)| *at < read.start) {
-            adjacent.entry(a).or_default().push((b, at));
-            adjacent.entry(b).or_default().push((a, at));
-        }
-        let mut reached: BTreeMap<usize, Duration> = BTreeMap::new();
-        let mut frontier = vec![(read.node, Duration::ZERO)];
-        while let Some((n, via)) = frontier.pop() {
-            for &(m, at) in adjacent.get(&n).into_iter().flatten() {
-                let when = via.max(at);
-                if m != read.node && reached.get(&m).is_none_or(|w| when < *w) {
-                    reached.insert(m, when);
-                    frontier.push((m, when));
-                }
-            }
-        }
         let seen = listed(&text, hosts);
-        for (missing, write_ok_at) in reached {
+        for (missing, write_ok_at) in reached(&edges, read.node, read.start) {
             if !seen.contains(&missing) && reported.insert((read.node, missing)) {
                 violations.push(Violation::StaleMembershipRead {
                     line: read.line,

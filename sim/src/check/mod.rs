@@ -14,6 +14,7 @@ pub mod convergence;
 pub mod durability;
 pub mod identity;
 pub mod linearizable_reads;
+pub mod linearizable_slots;
 pub mod liveness;
 pub mod property;
 pub mod slot_safety;
@@ -56,6 +57,7 @@ pub struct Checker {
 /// (its property, its `check` function, its tests) and one line here.
 pub const CHECKERS: &[Checker] = &[
     Checker { property: linearizable_reads::PROPERTY, judge: Judge::History(linearizable_reads::check) },
+    Checker { property: linearizable_slots::PROPERTY, judge: Judge::History(linearizable_slots::check) },
     Checker { property: slot_safety::PROPERTY, judge: Judge::History(slot_safety::check) },
     Checker { property: durability::PROPERTY, judge: Judge::Settled(durability::check) },
     Checker { property: identity::PROPERTY, judge: Judge::History(identity::check) },

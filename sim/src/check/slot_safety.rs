@@ -32,8 +32,8 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let name = |id: &str| normalize(id, hosts);
     let mut out = Vec::new();
     let mut reported: BTreeSet<(&'static str, usize)> = BTreeSet::new();
-    // (viewer, id) -> the epoch the viewer last showed for that id.
-    let mut epochs: BTreeMap<(usize, String), u64> = BTreeMap::new();
+    // (viewer, id) -> the epochs the viewer showed for that id.
+    let mut epochs: BTreeMap<(usize, String), Shown> = BTreeMap::new();
     // Nodes a RESET without OK was sent to: their epochs may restart at any time.
     let mut untracked: BTreeSet<usize> = BTreeSet::new();
     let id_of = |node: usize| hosts.get(node - 1).map(|h| h.id.to_string()).unwrap_or_default();
@@ -81,7 +81,9 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         // A replica's line shows its master's epoch (Redis's `nodeEpoch`), so only master lines are compared.
         let tracked = |id: &str| !untracked.contains(&call.node) && !untracked.iter().any(|&n| id_of(n) == id);
         for e in entries.iter().filter(|e| e.is_master() && tracked(&e.id)) {
-            let previous = epochs.insert((call.node, e.id.clone()), e.config_epoch);
+            let shown = epochs.entry((call.node, e.id.clone())).or_default();
+            let previous = shown.before(call.start);
+            shown.pending.push((call.end, e.config_epoch));
             if let Some(from) = previous.filter(|p| *p > e.config_epoch) {
                 let v = Violation::EpochWentBack {
                     line: call.line,
@@ -95,6 +97,33 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// The epochs one viewer showed for one node. Reads may overlap (a workload reads while the scenario's steps
+/// run), and two overlapping reads may be served in either order: a read is compared only with the reads that
+/// had ended before it began. Calls come in order of their start.
+#[derive(Default)]
+struct Shown {
+    /// The highest epoch among the reads that had ended when the current one began.
+    highest_ended: Option<u64>,
+    /// `(end, epoch)` of the reads that may still overlap a later one.
+    pending: Vec<(std::time::Duration, u64)>,
+}
+
+impl Shown {
+    /// The highest epoch shown by a read that ended before `start`.
+    fn before(&mut self, start: std::time::Duration) -> Option<u64> {
+        let mut highest = self.highest_ended;
+        self.pending.retain(|&(end, epoch)| {
+            let ended = end <= start;
+            if ended {
+                highest = highest.max(Some(epoch));
+            }
+            !ended
+        });
+        self.highest_ended = highest;
+        highest
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +178,19 @@ mod tests {
         assert_eq!(v, vec![Violation::EpochWentBack { line: 2, node: 1, of: "a".into(), from: 5, to: 4 }]);
         let reset = sent(1, 1, "CLUSTER RESET HARD", Reply::Simple("OK".into()));
         assert_eq!(check(&[before, reset, after], &hosts()), vec![]);
+    }
+
+    #[test]
+    fn overlapping_reads_may_show_epochs_in_either_order_but_a_later_read_may_not_go_back() {
+        let read = |start: u64, end: u64, epoch: u64| {
+            let text = format!("a 1:1@2 myself,master - 0 0 {epoch} connected\n");
+            crate::history::record(1, 9, "CLUSTER NODES", (start, end), Reply::Bulk(text.into_bytes().into()), &hosts())
+        };
+        // A long read served late (epoch 6) overlaps a short one served early (epoch 5): no order between them.
+        assert_eq!(check(&[read(10, 50, 6), read(11, 12, 5)], &hosts()), vec![]);
+        // A read that began after the epoch-6 read ended must not show 5.
+        let v = check(&[read(10, 50, 6), read(11, 12, 5), read(50, 51, 5)], &hosts());
+        assert_eq!(v, vec![Violation::EpochWentBack { line: 9, node: 1, of: "a".into(), from: 6, to: 5 }]);
     }
 
     #[test]

@@ -171,6 +171,66 @@ pub enum Step {
     /// 100 ms until the cluster has converged (every node lists every node) and agrees (config signature and
     /// CLUSTER SLOTS). Agreement and durability are judged on the views it ends with.
     Settle { within_ms: u64 },
+    /// `workload reads every=<d> on=<target> [ops=nodes,slots,shards]` / `workload stop`: background clients
+    /// that run alongside the following steps and faults (Jepsen's clients), every call in the history.
+    Workload(Workload),
+}
+
+/// A background workload (docs/SCENARIOS.md, "Workloads").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// One client per target node, each looping over `ops` (one call, then `every_ms` of virtual time) until
+    /// `workload stop`, the next `workload reads` (which replaces it) or the end of the steps.
+    Reads { every_ms: u64, on: Target, ops: Vec<ReadOp> },
+    /// Stops every running workload (a call still in flight is abandoned: it is not in the history).
+    Stop,
+}
+
+impl Workload {
+    pub const EVERY_MS_MIN: u64 = 10;
+    pub const EVERY_MS_DEFAULT: u64 = 100;
+}
+
+/// A read a workload issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReadOp {
+    Nodes,
+    Slots,
+    Shards,
+}
+
+impl ReadOp {
+    pub const ALL: [ReadOp; 3] = [ReadOp::Nodes, ReadOp::Slots, ReadOp::Shards];
+
+    /// The name in a scenario (`ops=nodes,slots`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadOp::Nodes => "nodes",
+            ReadOp::Slots => "slots",
+            ReadOp::Shards => "shards",
+        }
+    }
+
+    /// The CLUSTER subcommand it sends.
+    pub fn subcommand(self) -> &'static str {
+        match self {
+            ReadOp::Nodes => "NODES",
+            ReadOp::Slots => "SLOTS",
+            ReadOp::Shards => "SHARDS",
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Workload::Reads { every_ms, on, ops } => {
+                let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
+                write!(f, "workload reads every={every_ms}ms on={on} ops={}", names.join(","))
+            }
+            Workload::Stop => f.write_str("workload stop"),
+        }
+    }
 }
 
 impl Step {

@@ -346,6 +346,14 @@ const VERBS: &[Verb] = &[
         options: &["within"],
         handler: settle,
     },
+    Verb {
+        name: "workload",
+        usage: "workload reads [every=<d>] [on=<target>] [ops=nodes,slots,shards]",
+        tokens_min: 2,
+        needs: "'reads ...' or 'stop'",
+        options: &["every", "on", "ops"],
+        handler: workload,
+    },
 ];
 
 /// The options of the `cluster` header; `strict` is a bare keyword.
@@ -623,6 +631,67 @@ fn wait_consistent(l: &Line<'_>) -> Result<Step, ScenarioError> {
 
 fn settle(l: &Line<'_>) -> Result<Step, ScenarioError> {
     Ok(Step::Settle { within_ms: within_ms(l, Step::SETTLE_DEFAULT_MS)? })
+}
+
+fn workload(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let (ctx, kind) = (l.ctx, &l.tokens[1]);
+    match kind.text.as_str() {
+        "stop" => {
+            ctx.no_more(l.tokens, 2)?;
+            Ok(Step::Workload(Workload::Stop))
+        }
+        "reads" => workload_reads(l),
+        other => Err(ctx.err(kind.column, format!("unknown workload '{other}' (expected reads or stop)"))),
+    }
+}
+
+/// `workload reads every=<d> on=<target> [ops=nodes,slots,shards]`; defaults: every=100ms, on=all, every op.
+fn workload_reads(l: &Line<'_>) -> Result<Step, ScenarioError> {
+    let ctx = l.ctx;
+    let (mut every_ms, mut on, mut ops) = (None, None, None);
+    for tok in &l.tokens[2..] {
+        let Some((key, value, column)) = ctx.option(tok, "workload option", l.verb.options)? else {
+            return Err(ctx.err(tok.column, format!("expected key=value, found '{}'", tok.text)));
+        };
+        let seen = match key {
+            "every" => every_ms.replace(workload_every(ctx, value, column)?).is_some(),
+            "on" => on.replace(ctx.target(&Token { text: value.to_string(), column, quoted: false })?).is_some(),
+            _ => ops.replace(workload_ops(ctx, value, column)?).is_some(),
+        };
+        if seen {
+            return Err(ctx.err(tok.column, format!("'{key}' given twice")));
+        }
+    }
+    let every_ms = every_ms.unwrap_or(Workload::EVERY_MS_DEFAULT);
+    Ok(Step::Workload(Workload::Reads {
+        every_ms,
+        on: on.unwrap_or(Target::All),
+        ops: ops.unwrap_or(ReadOp::ALL.to_vec()),
+    }))
+}
+
+fn workload_every(ctx: &Ctx<'_>, value: &str, column: usize) -> Result<u64, ScenarioError> {
+    duration_ms(value).filter(|ms| (Workload::EVERY_MS_MIN..=SLEEP_MS_MAX).contains(ms)).ok_or_else(|| {
+        let min = Workload::EVERY_MS_MIN;
+        ctx.err(column, format!("expected a period such as 50ms (from {min} ms to {SLEEP_MS_MAX} ms), found '{value}'"))
+    })
+}
+
+fn workload_ops(ctx: &Ctx<'_>, value: &str, column: usize) -> Result<Vec<ReadOp>, ScenarioError> {
+    let mut ops = Vec::new();
+    let mut col = column;
+    for name in value.split(',') {
+        let op = ReadOp::ALL
+            .into_iter()
+            .find(|o| o.name() == name)
+            .ok_or_else(|| ctx.err(col, format!("unknown read '{name}' (expected nodes, slots or shards)")))?;
+        if ops.contains(&op) {
+            return Err(ctx.err(col, format!("'{name}' listed twice")));
+        }
+        ops.push(op);
+        col += name.chars().count() + 1;
+    }
+    Ok(ops)
 }
 
 /// The bound of `wait-consistent` and `settle`: `within=<duration>`, or `default` without it.

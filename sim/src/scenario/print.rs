@@ -60,6 +60,9 @@ pub fn print(s: &Scenario) -> String {
             Step::Settle { within_ms } => {
                 let _ = writeln!(out, "settle within={}", duration(*within_ms));
             }
+            Step::Workload(workload) => {
+                let _ = writeln!(out, "{workload}");
+            }
         }
     }
     out

@@ -90,7 +90,7 @@ fn quoted_check_values_may_hold_spaces() {
 fn errors_name_file_line_and_column() {
     assert_eq!(err("call n1 PING\n"), "x.scn:1:1: the first line must be 'cluster <nodes> ...', found 'call'");
     assert_eq!(err("cluster 3\ncall n4 PING\n"), "x.scn:2:6: node n4 does not exist (the cluster has 3 nodes)");
-    assert_eq!(err("cluster 3\n  frobnicate n1\n"), "x.scn:2:3: unknown verb 'frobnicate' (expected one of: call, sleep, expect, kill, restart, pause, resume, partition, heal, clog, unclog, latency, loss, wait-consistent, settle)");
+    assert_eq!(err("cluster 3\n  frobnicate n1\n"), "x.scn:2:3: unknown verb 'frobnicate' (expected one of: call, sleep, expect, kill, restart, pause, resume, partition, heal, clog, unclog, latency, loss, wait-consistent, settle, workload)");
     assert_eq!(
         err("cluster 3 drift=n2:20%\n"),
         "x.scn:1:17: expected <node>:<+|-><percent>% such as n2:+20%, found 'n2:20%'"
@@ -379,4 +379,47 @@ fn real_mode_runs_process_faults_and_refuses_network_faults_by_line() {
     );
     let drift = parse("x.scn", "cluster 3 drift=n2:+20%\n").unwrap();
     assert_eq!(simulator_only(&drift, Profile::Lan).len(), 1);
+}
+
+#[test]
+fn workload_lines_parse_with_defaults_and_print_back() {
+    let s =
+        parse("x.scn", "cluster 3\nworkload reads\nworkload reads every=50ms on=n2 ops=slots,nodes\nworkload stop\n")
+            .expect("parses");
+    assert_eq!(
+        s.steps,
+        vec![
+            Step::Workload(Workload::Reads { every_ms: 100, on: Target::All, ops: ReadOp::ALL.to_vec() }),
+            Step::Workload(Workload::Reads {
+                every_ms: 50,
+                on: Target::Node(2),
+                ops: vec![ReadOp::Slots, ReadOp::Nodes]
+            }),
+            Step::Workload(Workload::Stop),
+        ]
+    );
+    assert_eq!(parse("x.scn", &print(&s)).expect("printed file parses"), s);
+}
+
+#[test]
+fn bad_workload_lines_name_the_column() {
+    assert_eq!(err("cluster 3\nworkload writes\n"), "x.scn:2:10: unknown workload 'writes' (expected reads or stop)");
+    assert_eq!(
+        err("cluster 3\nworkload reads every=5ms\n"),
+        "x.scn:2:22: expected a period such as 50ms (from 10 ms to 3600000 ms), found '5ms'"
+    );
+    assert_eq!(
+        err("cluster 3\nworkload reads on=n4\n"),
+        "x.scn:2:19: node n4 does not exist (the cluster has 3 nodes)"
+    );
+    assert_eq!(
+        err("cluster 3\nworkload reads ops=nodes,keys\n"),
+        "x.scn:2:26: unknown read 'keys' (expected nodes, slots or shards)"
+    );
+    assert_eq!(err("cluster 3\nworkload reads on=n1 on=n2\n"), "x.scn:2:22: 'on' given twice");
+    assert_eq!(err("cluster 3\nworkload stop now\n"), "x.scn:2:15: unexpected 'now'");
+    assert_eq!(
+        err("cluster 3\nworkload reads speed=2\n"),
+        "x.scn:2:16: unknown workload option 'speed' (expected every, on or ops)"
+    );
 }

@@ -1,0 +1,304 @@
+//! `sim check`: the one battery to put in CI. Within a wall-clock budget it runs the recommended mix — every
+//! scenario under the strategy that must pass them (read-index) on the `lan` profile and under swarm faults,
+//! every regression file, generated cases with background workloads and faults — then a canary that must fail
+//! (a weaker strategy on a scenario it is known to break: a harness whose checks cannot fail is noise). It
+//! prints one summary line per part and exits 1 on any failing run (safety or liveness), or a canary that
+//! passed.
+//!
+//! Which seeds run depends on the machine's speed (the budget is wall time); every run is still a deterministic
+//! simulation, and each failure prints the command that replays it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clustersim::server::Strategy;
+
+use crate::fuzz::{fuzz, FuzzOptions};
+use crate::gen::GenConfig;
+use crate::profile::Profile;
+use crate::scenario::Scenario;
+use crate::sweep::{run_seed, seed_line, SeedResult};
+
+/// What `sim check` runs.
+#[derive(Clone, Debug)]
+pub struct BatteryOptions {
+    /// Wall-clock budget for the whole battery (the parts share it: 30 % lan scenarios, 30 % swarm scenarios,
+    /// 40 % generated cases; the regressions and the canary run whole, first).
+    pub budget: Duration,
+    pub jobs: usize,
+    /// Where the scenario files are (`*.scn`, and `regressions/*.scn`).
+    pub dir: PathBuf,
+    /// The strategy every scenario must pass.
+    pub strategy: Strategy,
+}
+
+/// One failing run: what ran, its verdict line, and the command that replays it.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub part: &'static str,
+    pub line: String,
+    pub replay: String,
+}
+
+/// One part's result.
+#[derive(Clone, Debug, Default)]
+pub struct PartReport {
+    pub name: &'static str,
+    pub runs: u64,
+    pub failed: u64,
+    /// What the part covered, for its summary line (`11 scenarios, seeds 0..37`).
+    pub scope: String,
+    pub wall: Duration,
+}
+
+/// The whole battery's result.
+#[derive(Debug, Default)]
+pub struct BatteryReport {
+    pub parts: Vec<PartReport>,
+    pub failures: Vec<Failure>,
+    /// Every seed result of the scenario parts, for coverage reports.
+    pub results: Vec<SeedResult>,
+}
+
+impl BatteryReport {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    pub fn runs(&self) -> u64 {
+        self.parts.iter().map(|p| p.runs).sum()
+    }
+}
+
+/// A scenario file of the battery.
+struct Named {
+    path: PathBuf,
+    scenario: Scenario,
+}
+
+/// The `*.scn` files directly in `dir`, sorted by name; unreadable or malformed ones are errors.
+fn scenarios_in(dir: &Path) -> Result<Vec<Named>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| crate::scenario::load(&path).map(|scenario| Named { path, scenario }).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Runs the battery. `Err` only when the scenario files cannot be read.
+pub fn run_battery(options: &BatteryOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<BatteryReport, String> {
+    let start = Instant::now();
+    let scenarios = scenarios_in(&options.dir)?;
+    let regressions = scenarios_in(&options.dir.join("regressions")).unwrap_or_default();
+    let mut report = BatteryReport::default();
+    progress("canary");
+    canary(options, &scenarios, &mut report);
+    progress("regressions");
+    regression_part(options, &regressions, &mut report);
+    let rest = options.budget.saturating_sub(start.elapsed());
+    for (profile, share) in [(Profile::Lan, 30), (Profile::Swarm, 30)] {
+        progress(if profile == Profile::Lan { "scenarios (lan)" } else { "scenarios (swarm)" });
+        let deadline = Instant::now() + rest * share / 100;
+        scenario_part(options, &scenarios, profile, deadline, &mut report);
+    }
+    progress("fuzz");
+    let deadline = start + options.budget;
+    fuzz_part(options, deadline, &mut report);
+    Ok(report)
+}
+
+fn replay(path: &Path, seed: u64, strategy: Strategy, profile: Profile) -> String {
+    let profile = if profile == Profile::Lan { String::new() } else { format!(" --profile {profile}") };
+    format!("cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}", path.display())
+}
+
+/// fire-and-forget must fail meet_read_your_writes.scn on seed 0 (it answers MEET before the entry commits and
+/// reads its local table): if it passes, the checkers cannot see a stale read, and every green is noise.
+fn canary(options: &BatteryOptions, scenarios: &[Named], report: &mut BatteryReport) {
+    let t = Instant::now();
+    let Some(named) = scenarios.iter().find(|n| n.path.file_name().is_some_and(|f| f == "meet_read_your_writes.scn"))
+    else {
+        report.parts.push(PartReport {
+            name: "canary",
+            scope: "skipped: no meet_read_your_writes.scn".into(),
+            ..Default::default()
+        });
+        return;
+    };
+    let _ = options;
+    let result = run_seed(&named.scenario, 0, Strategy::FireAndForget, Profile::Lan);
+    let stale = crate::check::linearizable_reads::PROPERTY;
+    let caught = !result.passed() && result.findings().iter().any(|f| f.violation.property() == stale);
+    if !caught {
+        report.failures.push(Failure {
+            part: "canary",
+            line: "fire-and-forget on meet_read_your_writes.scn seed 0: the linearizable-reads checker missed its \
+                   known stale read"
+                .into(),
+            replay: replay(&named.path, 0, Strategy::FireAndForget, Profile::Lan),
+        });
+    }
+    let scope = if caught {
+        let kinds = result.findings().iter().filter(|f| f.violation.property() == stale).count();
+        format!("fire-and-forget on meet_read_your_writes.scn seed 0: {kinds} stale reads found, as there must be")
+    } else {
+        format!("fire-and-forget on meet_read_your_writes.scn seed 0: no stale read found ({})", first_kind(&result))
+    };
+    report.parts.push(PartReport { name: "canary", runs: 1, failed: u64::from(!caught), scope, wall: t.elapsed() });
+}
+
+fn first_kind(result: &SeedResult) -> String {
+    result.findings().first().map_or_else(|| "panic".to_string(), |f| f.violation.kind().to_string())
+}
+
+/// Every regression file once, on its own seed, under the battery's strategy.
+fn regression_part(options: &BatteryOptions, files: &[Named], report: &mut BatteryReport) {
+    let t = Instant::now();
+    let mut part = PartReport { name: "regressions", scope: format!("{} files", files.len()), ..Default::default() };
+    for named in files {
+        let seed = crate::fuzz::regression_facts(&named.scenario).map_or(0, |(seed, _)| seed);
+        let profile = named.scenario.header.profile.unwrap_or(Profile::Lan);
+        let result = run_seed(&named.scenario, seed, options.strategy, profile);
+        record(&mut part, report, &named.path, seed, options.strategy, profile, result);
+    }
+    part.wall = t.elapsed();
+    report.parts.push(part);
+}
+
+fn record(
+    part: &mut PartReport,
+    report: &mut BatteryReport,
+    path: &Path,
+    seed: u64,
+    strategy: Strategy,
+    profile: Profile,
+    result: SeedResult,
+) {
+    part.runs += 1;
+    if !result.passed() {
+        part.failed += 1;
+        report.failures.push(Failure {
+            part: part.name,
+            line: format!("{} seed {seed}: {}", path.display(), seed_line(&result)),
+            replay: replay(path, seed, strategy, profile),
+        });
+    }
+    report.results.push(result);
+}
+
+/// Every scenario on seed 0, then every scenario on seed 1, … on `jobs` threads until `deadline`.
+fn scenario_part(
+    options: &BatteryOptions,
+    scenarios: &[Named],
+    profile: Profile,
+    deadline: Instant,
+    report: &mut BatteryReport,
+) {
+    let t = Instant::now();
+    let name = if profile == Profile::Lan { "scenarios (lan)" } else { "scenarios (swarm)" };
+    let next = AtomicU64::new(0);
+    let done: Mutex<Vec<(u64, usize, SeedResult)>> = Mutex::new(Vec::new());
+    let count = scenarios.len().max(1) as u64;
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            scope.spawn(|| {
+                while Instant::now() < deadline {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let (seed, index) = (k / count, (k % count) as usize);
+                    let Some(named) = scenarios.get(index) else { return };
+                    let result = run_seed(&named.scenario, seed, options.strategy, profile);
+                    done.lock().expect("results lock").push((seed, index, result));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().expect("results lock");
+    done.sort_by_key(|(seed, index, _)| (*seed, *index));
+    let seeds = done.iter().map(|(s, ..)| s + 1).max().unwrap_or(0);
+    let mut part = PartReport {
+        name,
+        scope: format!("{} scenarios, seeds 0..{seeds} (the last round partial)", scenarios.len()),
+        ..Default::default()
+    };
+    for (seed, index, result) in done {
+        record(&mut part, report, &scenarios[index].path, seed, options.strategy, profile, result);
+    }
+    part.wall = t.elapsed();
+    report.parts.push(part);
+}
+
+/// Generated cases (workloads and faults included) on `jobs` threads until `deadline`: job j runs batches of
+/// two cases with generator seeds j, j + jobs, j + 2·jobs, … A finding is shrunk and written under
+/// target/sim-check/, and that job stops.
+fn fuzz_part(options: &BatteryOptions, deadline: Instant, report: &mut BatteryReport) {
+    let t = Instant::now();
+    let jobs = options.jobs.max(1) as u64;
+    let found: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
+    let counts = Mutex::new((0u64, 0u64, 0u64));
+    std::thread::scope(|scope| {
+        for job in 0..jobs {
+            let (found, counts) = (&found, &counts);
+            scope.spawn(move || {
+                let mut seed = job;
+                while Instant::now() < deadline {
+                    let failure = fuzz_batch(options, seed);
+                    let mut c = counts.lock().expect("counts lock");
+                    c.0 += failure.as_ref().map_or(FUZZ_BATCH, |(passed, _)| passed + 1);
+                    c.2 = c.2.max(seed + 1);
+                    if let Some((_, failure)) = failure {
+                        c.1 += 1;
+                        found.lock().expect("found lock").push(failure);
+                        return;
+                    }
+                    seed += jobs;
+                }
+            });
+        }
+    });
+    let (runs, failed, seeds) = counts.into_inner().expect("counts lock");
+    let scope = format!("generated cases (workloads, faults), generator seeds 0..{seeds}");
+    report.parts.push(PartReport { name: "fuzz", runs, failed, scope, wall: t.elapsed() });
+    report.failures.extend(found.into_inner().expect("found lock"));
+}
+
+/// Cases per `sim fuzz` batch of the battery (small, so the budget is kept to within a case or two).
+const FUZZ_BATCH: u64 = 2;
+
+/// One batch of generated cases on generator seed `seed`: `None` when every case passed, else how many passed
+/// before the finding, and the finding (shrunk, written under target/sim-check/).
+fn fuzz_batch(options: &BatteryOptions, seed: u64) -> Option<(u64, Failure)> {
+    let fuzz_options = FuzzOptions {
+        cases: FUZZ_BATCH as u32,
+        strategy: options.strategy,
+        profile: Profile::Lan,
+        gen: GenConfig::default(),
+        seed,
+        shrink_iters_max: 200,
+        safety_only: false,
+        strict: false,
+    };
+    let result = fuzz(&fuzz_options, &|_, _| {});
+    let again = format!(
+        "cargo run --release -p sim -- fuzz --cases {FUZZ_BATCH} --seed {seed} --strategy {}",
+        options.strategy
+    );
+    if let Some(why) = result.aborted {
+        let line = format!("generator seed {seed}: aborted: {why}");
+        return Some((result.passed, Failure { part: "fuzz", line, replay: again }));
+    }
+    let f = result.found?;
+    let dir = Path::new("target/sim-check");
+    let path = dir.join(crate::fuzz::regression_name(options.strategy, &f));
+    let text = crate::fuzz::regression_text(&path, options.strategy, Profile::Lan, &f);
+    let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text)).is_ok();
+    let replay = if written { replay(&path, f.case.seed, options.strategy, Profile::Lan) } else { again };
+    let line = format!("generator seed {seed}: {}", f.first());
+    Some((result.passed, Failure { part: "fuzz", line, replay }))
+}

@@ -1,0 +1,318 @@
+//! Property: linearizable metadata reads (slot ownership and replica links).
+//!
+//! A `CLUSTER NODES` or `CLUSTER SLOTS` reply that *began* after a `CLUSTER ADDSLOTS` / `ADDSLOTSRANGE` on node
+//! X had returned OK must show those slots owned by X, when the reader is in X's cluster (connected to it by
+//! MEETs acknowledged before the read began) — or be an error. Likewise, once `CLUSTER REPLICATE <M>` on node R
+//! has returned OK, a `CLUSTER NODES` of R's cluster that began later must show R as a replica of M. The
+//! membership half of the same contract is `linearizable_reads.rs`; together they are what Raft's ReadIndex
+//! (Ongaro's thesis §6.4) gives every metadata read, and what Jepsen calls a stale read when it breaks.
+//!
+//! What is not judged, because the history alone does not decide it:
+//! - reads that began after any removal was *sent* (FORGET, RESET, DELSLOTS, DELSLOTSRANGE, FLUSHSLOTS,
+//!   SETSLOT — acknowledged or not: one without a reply may still take effect);
+//! - a slot two different nodes were ever told to add with OK (a merge of two clusters resolves that conflict);
+//! - a replica link while another REPLICATE of the same node was sent and has not answered OK before the read
+//!   began (it may take effect, or not);
+//! - in a `CLUSTER NODES` reply that does not list X (or R) at all: the membership checker reports that.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use clustersim::resp::Reply;
+
+use super::linearizable_reads::{acknowledged_meets, reached};
+use super::views::{parse_nodes, Entry, SLOTS};
+use super::{Class, Property, Violation};
+use crate::history::{CallRecord, Op};
+use crate::hosts::Host;
+
+pub const PROPERTY: Property = Property { name: "linearizable-slot-reads", class: Class::Safety };
+
+/// An acknowledged ADDSLOTS: when its OK arrived, the node that took the slots, and the slots.
+struct Claim<'a> {
+    ok_at: Duration,
+    owner: usize,
+    slots: &'a [u16],
+}
+
+/// Checks every CLUSTER NODES and CLUSTER SLOTS read of the history. Reports the first stale read per (reader,
+/// kind, node whose slots or link it misses).
+pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
+    let edges = acknowledged_meets(history);
+    let horizon = history.iter().filter(|c| c.op.removes()).map(|c| c.start).min();
+    let claims = unique_claims(history);
+    let mut out = Vec::new();
+    let mut reported: BTreeSet<(usize, &'static str, usize)> = BTreeSet::new();
+    for read in history {
+        if !matches!(read.op, Op::Nodes | Op::Slots) || read.is_error() || horizon.is_some_and(|h| read.start >= h) {
+            continue;
+        }
+        let mut cluster: BTreeSet<usize> = reached(&edges, read.node, read.start).into_keys().collect();
+        cluster.insert(read.node);
+        let view = View::of(read);
+        for claim in claims.iter().filter(|c| c.ok_at < read.start && cluster.contains(&c.owner)) {
+            if let Some((slot, shown)) = view.first_slot_not_owned(claim, hosts) {
+                if reported.insert((read.node, "slot", claim.owner)) {
+                    let fact = format!(
+                        "n{}'s CLUSTER {} started at {} shows slot {slot} {shown}, though n{}'s ADDSLOTS of it was \
+                         acknowledged at {}",
+                        read.node,
+                        if read.op == Op::Nodes { "NODES" } else { "SLOTS" },
+                        stamp(read.start),
+                        claim.owner,
+                        stamp(claim.ok_at)
+                    );
+                    out.push(Violation::Broken { property: PROPERTY, kind: "StaleSlotRead", line: read.line, fact });
+                }
+            }
+        }
+        let View::Nodes(entries) = &view else { continue };
+        for (replica, master, ok_at) in replica_links(history, read) {
+            if !cluster.contains(&replica) {
+                continue;
+            }
+            let Some(line) = entries.iter().find(|e| e.id == hosts[replica - 1].id.to_string()) else { continue };
+            let master_id = hosts[master - 1].id.to_string();
+            if line.is_replica() && line.master.as_deref() == Some(master_id.as_str()) {
+                continue;
+            }
+            if reported.insert((read.node, "replica", replica)) {
+                let shows = match (&line.master, line.is_replica()) {
+                    (Some(m), true) => format!("a replica of {m}"),
+                    _ => "a master".to_string(),
+                };
+                let fact = format!(
+                    "n{}'s CLUSTER NODES started at {} shows n{replica} as {shows}, though its REPLICATE of n{master} \
+                     was acknowledged at {}",
+                    read.node,
+                    stamp(read.start),
+                    stamp(ok_at)
+                );
+                out.push(Violation::Broken { property: PROPERTY, kind: "StaleReplicaRead", line: read.line, fact });
+            }
+        }
+    }
+    out
+}
+
+fn stamp(t: Duration) -> String {
+    crate::trace::stamp(t).trim().to_string()
+}
+
+/// Every acknowledged ADDSLOTS, with the slots that no other node was ever told to add with OK.
+fn unique_claims(history: &[CallRecord]) -> Vec<Claim<'_>> {
+    let mut owners: BTreeMap<u16, BTreeSet<usize>> = BTreeMap::new();
+    let acknowledged = || {
+        history.iter().filter(|c| c.is_ok()).filter_map(|c| match &c.op {
+            Op::AddSlots { slots } => Some((c, slots.as_slice())),
+            _ => None,
+        })
+    };
+    for (call, slots) in acknowledged() {
+        for slot in slots {
+            owners.entry(*slot).or_default().insert(call.node);
+        }
+    }
+    let contested = |slot: &u16| owners.get(slot).is_some_and(|o| o.len() > 1);
+    acknowledged()
+        .filter(|(_, slots)| !slots.iter().any(contested))
+        .map(|(call, slots)| Claim { ok_at: call.end, owner: call.node, slots })
+        .collect()
+}
+
+/// The replica links a read must show: `(replica, master, ok time)` for each node whose latest REPLICATE sent
+/// before the read ended answered OK before the read began.
+fn replica_links(history: &[CallRecord], read: &CallRecord) -> Vec<(usize, usize, Duration)> {
+    let mut latest: BTreeMap<usize, &CallRecord> = BTreeMap::new();
+    for call in history.iter().filter(|c| matches!(c.op, Op::Replicate { .. }) && c.start < read.end) {
+        if latest.get(&call.node).is_none_or(|l| l.start <= call.start) {
+            latest.insert(call.node, call);
+        }
+    }
+    latest
+        .into_values()
+        .filter(|c| c.is_ok() && c.end < read.start)
+        .filter_map(|c| match c.op {
+            Op::Replicate { master: Some(m) } if m != c.node => Some((c.node, m, c.end)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What a read shows: the NODES entries, or each slot's master id from CLUSTER SLOTS.
+enum View {
+    Nodes(Vec<Entry>),
+    Slots(Vec<Option<String>>),
+    Unreadable,
+}
+
+impl View {
+    fn of(read: &CallRecord) -> View {
+        match (&read.op, &read.reply) {
+            (Op::Nodes, reply) => reply.as_text().map_or(View::Unreadable, |t| View::Nodes(parse_nodes(&t))),
+            (Op::Slots, Reply::Array(ranges)) => View::Slots(slot_masters(ranges)),
+            _ => View::Unreadable,
+        }
+    }
+
+    /// The first slot of `claim` this view does not give to its owner, and what it shows instead (`owned by
+    /// <id>` or `unowned`). `None` when every slot is shown right, or the view cannot judge the claim.
+    fn first_slot_not_owned(&self, claim: &Claim<'_>, hosts: &[Host]) -> Option<(u16, String)> {
+        let owner_id = hosts.get(claim.owner - 1)?.id.to_string();
+        let shown_owner: Box<dyn Fn(u16) -> Option<String>> = match self {
+            View::Nodes(entries) => {
+                // Not listed at all: the membership checker's finding, not this one's.
+                entries.iter().find(|e| e.id == owner_id)?;
+                let (owners, _) = super::views::slot_owners(entries);
+                Box::new(move |slot| owners[usize::from(slot)].map(|i| entries[i].id.clone()))
+            }
+            View::Slots(masters) => Box::new(move |slot| masters[usize::from(slot)].clone()),
+            View::Unreadable => return None,
+        };
+        claim.slots.iter().find_map(|&slot| match shown_owner(slot) {
+            Some(id) if id == owner_id => None,
+            Some(id) => Some((slot, format!("owned by {id}"))),
+            None => Some((slot, "unowned".to_string())),
+        })
+    }
+}
+
+/// Each slot's master id from a CLUSTER SLOTS reply: `[[start, end, [ip, port, id, …], replicas…], …]`.
+fn slot_masters(ranges: &[Reply]) -> Vec<Option<String>> {
+    let mut masters = vec![None; SLOTS];
+    for range in ranges {
+        let Reply::Array(fields) = range else { continue };
+        let (Some(Reply::Int(start)), Some(Reply::Int(end)), Some(Reply::Array(master))) =
+            (fields.first(), fields.get(1), fields.get(2))
+        else {
+            continue;
+        };
+        let Some(id) = master.get(2).and_then(|r| r.as_text()) else { continue };
+        let (start, end) = ((*start).clamp(0, 16_383) as usize, (*end).clamp(0, 16_383) as usize);
+        for slot in masters.iter_mut().take(end + 1).skip(start) {
+            *slot = Some(id.to_string());
+        }
+    }
+    masters
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hosts::hosts;
+    use crate::scenario::parse;
+
+    fn world() -> Vec<Host> {
+        hosts(&parse("t.scn", "cluster 3\n").unwrap())
+    }
+
+    fn call(node: usize, command: &str, (start_ms, end_ms): (u64, u64), reply: Reply) -> CallRecord {
+        crate::history::record(node, 7, command, (start_ms, end_ms), reply, &world())
+    }
+
+    /// A NODES reply: each `(node, slots, master)` line, ids raw (as a node sends them).
+    fn nodes(lines: &[(usize, &str, Option<usize>)]) -> Reply {
+        let id = |n: usize| world()[n - 1].id.to_string();
+        let text: String = lines
+            .iter()
+            .map(|(n, slots, master)| {
+                let (flags, m) = match master {
+                    Some(m) => ("slave", id(*m)),
+                    None => ("master", "-".to_string()),
+                };
+                format!("{} 10.0.0.{n}:6379@16379 {flags} {m} 0 0 1 connected {slots}\n", id(*n))
+            })
+            .collect();
+        Reply::Verbatim(text)
+    }
+
+    fn slots_reply(ranges: &[(i64, i64, usize)]) -> Reply {
+        let id = |n: usize| world()[n - 1].id.to_string();
+        Reply::Array(
+            ranges
+                .iter()
+                .map(|(a, b, n)| {
+                    let master =
+                        Reply::Array(vec![Reply::bulk_str("10.0.0.1"), Reply::Int(6379), Reply::bulk_str(&id(*n))]);
+                    Reply::Array(vec![Reply::Int(*a), Reply::Int(*b), master])
+                })
+                .collect(),
+        )
+    }
+
+    fn meet_1_2() -> CallRecord {
+        call(1, "CLUSTER MEET 10.0.0.2 6380 <n2>", (0, 10), Reply::ok())
+    }
+
+    #[test]
+    fn a_read_that_misses_acknowledged_slots_of_a_cluster_member_is_stale() {
+        let h = vec![
+            meet_1_2(),
+            call(1, "CLUSTER ADDSLOTS {0..9}", (20, 30), Reply::ok()),
+            call(2, "CLUSTER NODES", (31, 32), nodes(&[(1, "0-4", None), (2, "", None)])),
+        ];
+        let v = check(&h, &world());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].kind(), "StaleSlotRead");
+        assert!(v[0].to_string().contains("shows slot 5 unowned"), "{}", v[0]);
+    }
+
+    #[test]
+    fn a_read_showing_the_slots_or_concurrent_with_the_write_passes() {
+        let h = vec![
+            meet_1_2(),
+            call(1, "CLUSTER ADDSLOTS {0..9}", (20, 30), Reply::ok()),
+            call(2, "CLUSTER NODES", (25, 35), nodes(&[(1, "", None), (2, "", None)])),
+            call(2, "CLUSTER NODES", (36, 37), nodes(&[(1, "0-9", None), (2, "", None)])),
+        ];
+        assert_eq!(check(&h, &world()), vec![]);
+    }
+
+    #[test]
+    fn a_cluster_slots_read_is_judged_too() {
+        let h = vec![
+            meet_1_2(),
+            call(1, "CLUSTER ADDSLOTS {0..9}", (20, 30), Reply::ok()),
+            call(2, "CLUSTER SLOTS", (31, 32), slots_reply(&[(0, 9, 2)])),
+            call(1, "CLUSTER SLOTS", (33, 34), slots_reply(&[(0, 9, 1)])),
+        ];
+        let v = check(&h, &world());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].to_string().starts_with("line 7: n2's CLUSTER SLOTS started at 0.031s shows slot 0 owned by"));
+    }
+
+    #[test]
+    fn nodes_outside_the_writers_cluster_and_reads_after_a_removal_are_not_judged() {
+        let h = vec![
+            call(1, "CLUSTER ADDSLOTS {0..9}", (20, 30), Reply::ok()),
+            call(3, "CLUSTER NODES", (31, 32), nodes(&[(3, "", None)])),
+            meet_1_2(),
+            call(1, "CLUSTER DELSLOTS 0", (40, 41), Reply::Error("(client) no reply within 15000 ms".into())),
+            call(2, "CLUSTER NODES", (50, 51), nodes(&[(1, "", None), (2, "", None)])),
+        ];
+        assert_eq!(check(&h, &world()), vec![]);
+    }
+
+    #[test]
+    fn a_read_that_shows_an_acknowledged_replica_as_a_master_is_stale_unless_another_replicate_is_pending() {
+        let replicate = call(2, "CLUSTER REPLICATE <n1>", (20, 30), Reply::ok());
+        let stale = call(3, "CLUSTER NODES", (31, 32), nodes(&[(1, "", None), (2, "", None), (3, "", None)]));
+        let meet_1_3 = call(1, "CLUSTER MEET 10.0.0.3 6381 <n3>", (11, 12), Reply::ok());
+        let v = check(&[meet_1_2(), meet_1_3.clone(), replicate.clone(), stale.clone()], &world());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].to_string().contains("shows n2 as a master, though its REPLICATE of n1"), "{}", v[0]);
+        let pending = call(2, "CLUSTER REPLICATE <n3>", (30, 45), Reply::Error("(client) no reply".into()));
+        assert_eq!(check(&[meet_1_2(), meet_1_3, replicate, pending, stale], &world()), vec![]);
+    }
+
+    #[test]
+    fn slots_two_nodes_were_told_to_add_are_not_judged() {
+        let h = vec![
+            call(1, "CLUSTER ADDSLOTS 5", (0, 1), Reply::ok()),
+            call(2, "CLUSTER ADDSLOTS 5", (2, 3), Reply::ok()),
+            meet_1_2(),
+            call(2, "CLUSTER NODES", (31, 32), nodes(&[(1, "", None), (2, "5", None)])),
+        ];
+        assert_eq!(check(&h, &world()), vec![]);
+    }
+}
