@@ -6,7 +6,8 @@
 #      simulated-network tests;
 #   2. real flavour (empty RUSTFLAGS, its own target dir): the unit and property tests on real tokio, the
 #      redis crate's cluster client against real processes, and the real clustersim-node and sim binaries;
-#   3. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
+#   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery");
+#   4. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
 #      (tests/interop/cluster.sh); scenario files run by `sim real` on real processes, judged as in simulation
 #      (tests/interop/sim_real.sh).
@@ -36,6 +37,10 @@ RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --workspace --tests
 for bin in target/real/debug/clustersim-node target/real/debug/sim target/debug/sim; do
   [ -x "$bin" ] || { echo "$bin was not built by the test stages" >&2; exit 1; }
 done
+
+echo "== battery: sim check (canary, regressions, every scenario under read-index on lan and swarm, fuzz)"
+# A short budget here; the README gives the longer one to run in CI of your own. Built above (opt-level 2).
+target/debug/sim check --budget 40s
 
 echo "== interop: real binary + redis-cli"
 if ! command -v redis-cli >/dev/null; then

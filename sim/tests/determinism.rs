@@ -100,3 +100,8 @@ fn parallel_jobs_give_the_same_traces_as_one_job() {
     };
     assert_eq!(hashes(1), hashes(2));
 }
+
+#[test]
+fn a_scenario_with_background_workloads_replays_byte_for_byte_across_processes() {
+    check("reads_race_faults.scn", Strategy::ReadIndex);
+}

@@ -207,3 +207,16 @@ fn read_index_passes_every_hazard_scenario_and_the_weak_strategies_serve_stale_r
         assert!(!o.passed() && stale(&o), "commit-then-sleep {file} {profile} seed {seed}: {:?}", o.findings);
     }
 }
+
+#[test]
+fn reads_racing_faults_find_read_index_correct_and_fire_and_forget_stale_on_slots_too() {
+    for seed in 0..2 {
+        let o = outcome("reads_race_faults.scn", seed, Strategy::ReadIndex, Profile::Lan);
+        assert!(o.passed(), "read-index seed {seed}: {:?}", o.findings);
+        assert!(o.history.iter().filter(|c| c.workload).count() > 100, "the workload ran beside the steps");
+        let stale = outcome("reads_race_faults.scn", seed, Strategy::FireAndForget, Profile::Lan);
+        let kinds: std::collections::BTreeSet<&str> = stale.violations().map(|v| v.kind()).collect();
+        assert!(kinds.contains("StaleSlotRead"), "fire-and-forget seed {seed}: {kinds:?}");
+        assert!(kinds.contains("StaleMembershipRead"), "fire-and-forget seed {seed}: {kinds:?}");
+    }
+}
