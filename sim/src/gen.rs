@@ -103,6 +103,15 @@ pub enum Action {
     Read {
         node: usize,
     },
+    /// A write Redis refuses in most states (so the metadata model can catch a node that accepts it): `ADDSLOTS
+    /// slot` of a slot some master likely serves, `ADDSLOTS slot slot`, or `REPLICATE other` (a chain when
+    /// `other` is a replica, refused when `node` serves slots or is `other`).
+    Conflict {
+        node: usize,
+        other: usize,
+        slot: u32,
+        kind: ConflictKind,
+    },
     Sleep {
         ms: u64,
     },
@@ -138,10 +147,19 @@ impl Action {
             | Action::AddSlots { node, .. }
             | Action::Replicate { node, .. }
             | Action::Forget { by: node, .. }
+            | Action::Conflict { node, .. }
             | Action::Read { node } => Some(*node),
             _ => None,
         }
     }
+}
+
+/// Which conflicting or invalid write an [`Action::Conflict`] sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictKind {
+    BusySlot,
+    SlotTwice,
+    Replicate,
 }
 
 /// A generated case before compilation.
@@ -233,6 +251,16 @@ fn compile(kept: &[&Action], i: usize, steps: &mut Vec<Step>, pending: &mut Vec<
         Action::Replicate { node, master } => {
             let mut c = cluster("REPLICATE");
             c.push(Word::var(*master, Field::Id));
+            steps.push(call(*node, c));
+        }
+        Action::Conflict { node, other, slot, kind } => {
+            let command = match kind {
+                ConflictKind::BusySlot => vec![Word::text(slot.to_string())],
+                ConflictKind::SlotTwice => vec![Word::text(slot.to_string()), Word::text(slot.to_string())],
+                ConflictKind::Replicate => vec![Word::var(*other, Field::Id)],
+            };
+            let mut c = cluster(if *kind == ConflictKind::Replicate { "REPLICATE" } else { "ADDSLOTS" });
+            c.extend(command);
             steps.push(call(*node, c));
         }
         Action::Forget { by, target } => {
@@ -380,10 +408,17 @@ fn arb_extra(n: usize, config: &GenConfig) -> BoxedStrategy<Action> {
         let target = if t >= by { t + 1 } else { t };
         Action::Forget { by, target }
     });
+    let kinds = prop::sample::select(vec![ConflictKind::BusySlot, ConflictKind::SlotTwice, ConflictKind::Replicate]);
+    let conflict = (1..=n, 1..=n, 0u32..16_384, kinds).prop_map(|(node, other, slot, kind)| Action::Conflict {
+        node,
+        other,
+        slot,
+        kind,
+    });
     if config.faults {
-        prop_oneof![4 => read, 3 => sleep, 1 => forget, 3 => arb_fault_window(n)].boxed()
+        prop_oneof![4 => read, 3 => sleep, 1 => forget, 1 => conflict, 3 => arb_fault_window(n)].boxed()
     } else {
-        prop_oneof![4 => read, 3 => sleep, 1 => forget].boxed()
+        prop_oneof![4 => read, 3 => sleep, 1 => forget, 1 => conflict].boxed()
     }
 }
 

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod linearizable_reads;
 pub mod linearizable_slots;
 pub mod liveness;
+pub mod model;
 pub mod property;
 pub mod slot_safety;
 pub mod views;
@@ -61,6 +62,7 @@ pub const CHECKERS: &[Checker] = &[
     Checker { property: slot_safety::PROPERTY, judge: Judge::History(slot_safety::check) },
     Checker { property: durability::PROPERTY, judge: Judge::Settled(durability::check) },
     Checker { property: identity::PROPERTY, judge: Judge::History(identity::check) },
+    Checker { property: model::PROPERTY, judge: Judge::History(model::check) },
 ];
 
 /// Runs every registered checker over a finished run.
