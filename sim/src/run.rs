@@ -19,12 +19,17 @@ use crate::trace::TraceSink;
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let sink = TraceSink::default();
     let hosts = hosts(scenario);
+    let collecting = crate::coverage::collect();
     let raw = {
         let _capture = crate::trace::capture(&sink);
         let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim_config(options));
         rt.block_on(world(scenario.clone(), hosts.clone(), options.clone(), sink.clone()))
     };
-    finish(raw, sink, hosts, options)
+    let mut outcome = finish(raw, sink, hosts, options);
+    for (name, at) in collecting.take() {
+        crate::coverage::record(&mut outcome.probes, &name, at);
+    }
+    outcome
 }
 
 fn madsim_config(options: &RunOptions) -> madsim::Config {
@@ -35,6 +40,8 @@ fn madsim_config(options: &RunOptions) -> madsim::Config {
 /// host executing the scenario. Runs inside a madsim runtime.
 async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: TraceSink) -> RawOutcome {
     use clustersim::server::{serve, Node, NodeConfig};
+    // On the runtime's own thread (also under `check_determinism`, which runs the world on fresh threads).
+    clustersim::raft::rt::set_buggify(options.buggify);
     let handle = madsim::runtime::Handle::current();
     let mut node_ids = Vec::new();
     for host in &hosts {
@@ -79,6 +86,7 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
         handle.kill(id);
     }
     tokio::time::sleep(Duration::from_millis(1)).await;
+    clustersim::raft::rt::set_buggify(false);
     outcome
 }
 
