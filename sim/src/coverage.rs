@@ -40,14 +40,22 @@ pub fn find(name: &str) -> Option<&'static Probe> {
     all().find(|p| p.name == name)
 }
 
+/// The BUGGIFY points that inject a fault (an answer lost, a call failed): each firing is a fault the verdict
+/// must know of, as a kill or a partition is (`Collecting::take_faults`). The others only delay, or change the
+/// Raft log policy, and are no fault.
+pub const FAULT_POINTS: &[&str] = &["buggify.bus_reply_dropped", "buggify.bus_call_failed"];
+
 thread_local! {
     /// The probes of the run on this thread (`None`: not collecting).
     static HITS: RefCell<Option<Probes>> = const { RefCell::new(None) };
+    /// Every firing of a [`FAULT_POINTS`] point in this thread's run: the point and the virtual time.
+    static FAULTS: RefCell<Vec<(String, Duration)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Starts collecting this thread's probes (forgetting earlier ones) until the guard drops.
 pub fn collect() -> Collecting {
     HITS.with(|h| *h.borrow_mut() = Some(Probes::new()));
+    FAULTS.with(|f| f.borrow_mut().clear());
     Collecting
 }
 
@@ -59,6 +67,11 @@ impl Collecting {
     pub fn take(&self) -> Probes {
         HITS.with(|h| h.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
     }
+
+    /// Every firing of a fault-injecting BUGGIFY point so far, in order: (point, virtual time).
+    pub fn take_faults(&self) -> Vec<(String, Duration)> {
+        FAULTS.with(|f| std::mem::take(&mut *f.borrow_mut()))
+    }
 }
 
 impl Drop for Collecting {
@@ -69,11 +82,16 @@ impl Drop for Collecting {
 
 /// Records `name` as reached at `at` (the earliest time is kept), if this thread collects.
 pub fn note(name: &str, at: Duration) {
-    HITS.with(|h| {
-        if let Some(hits) = h.borrow_mut().as_mut() {
+    let collecting = HITS.with(|h| match h.borrow_mut().as_mut() {
+        Some(hits) => {
             record(hits, name, at);
+            true
         }
+        None => false,
     });
+    if collecting && FAULT_POINTS.contains(&name) {
+        FAULTS.with(|f| f.borrow_mut().push((name.to_string(), at)));
+    }
 }
 
 /// Adds `name` at `at` to `hits`, keeping the earliest time.
@@ -199,6 +217,17 @@ mod tests {
         assert!(collecting.take().is_empty(), "nothing from before collection started");
         note("sim.settle_polled_again", Duration::from_millis(5));
         assert_eq!(collecting.take().get("sim.settle_polled_again"), Some(&Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn every_firing_of_a_fault_injecting_point_is_kept_and_other_probes_are_not_faults() {
+        let collecting = collect();
+        note("buggify.bus_call_failed", Duration::from_millis(10));
+        note("buggify.apply_delay", Duration::from_millis(20));
+        note("buggify.bus_call_failed", Duration::from_millis(30));
+        let faults = collecting.take_faults();
+        let at = |ms| ("buggify.bus_call_failed".to_string(), Duration::from_millis(ms));
+        assert_eq!(faults, vec![at(10), at(30)]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::outcome::{finish, Outcome, RawOutcome, RunOptions};
 use crate::profile::Profile;
 use crate::scenario::Scenario;
 use crate::trace::TraceSink;
+use crate::verdict::FaultWindow;
 
 /// Runs `scenario` once. Deterministic: the same scenario, seed and strategy give the same outcome, trace and
 /// hash, in any process.
@@ -20,11 +21,19 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let sink = TraceSink::default();
     let hosts = hosts(scenario);
     let collecting = crate::coverage::collect();
-    let raw = {
+    let mut raw = {
         let _capture = crate::trace::capture(&sink);
         let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim_config(options));
         rt.block_on(world(scenario.clone(), hosts.clone(), options.clone(), sink.clone()))
     };
+    // A BUGGIFY fault (an answer lost, a call failed) is a fault like a kill: an error it causes is availability.
+    let faults = collecting.take_faults();
+    if !faults.is_empty() {
+        for (point, at) in faults {
+            raw.windows.push(FaultWindow { start: at, end: at, opened_by: format!("buggify: {point}") });
+        }
+        raw.windows.sort_by_key(|w| (w.start, w.end));
+    }
     let mut outcome = finish(raw, sink, hosts, options);
     for (name, at) in collecting.take() {
         crate::coverage::record(&mut outcome.probes, &name, at);
