@@ -40,7 +40,7 @@ done
 
 echo "== battery: sim check (canary, regressions, every scenario under read-index on lan and swarm, fuzz)"
 # A short budget here; the README gives the longer one to run in CI of your own. Built above (opt-level 2).
-target/debug/sim check --budget 40s
+target/debug/sim check --budget 40s --require-probes scenarios/battery.probes
 
 echo "== interop: real binary + redis-cli"
 if ! command -v redis-cli >/dev/null; then

@@ -5,6 +5,9 @@
 //! prints one summary line per part and exits 1 on any failing run (safety or liveness), or a canary that
 //! passed.
 //!
+//! Every run's coverage probes are added up (`BatteryReport::coverage`); `sim check --require-probes F` fails the
+//! battery when a listed probe was never reached, and `scripts/test.sh` requires `scenarios/battery.probes`.
+//!
 //! Which seeds run depends on the machine's speed (the budget is wall time); every run is still a deterministic
 //! simulation, and each failure prints the command that replays it.
 
@@ -15,17 +18,19 @@ use std::time::{Duration, Instant};
 
 use clustersim::server::Strategy;
 
+use crate::coverage::{Coverage, Probes};
 use crate::fuzz::{fuzz, FuzzOptions};
 use crate::gen::GenConfig;
+use crate::outcome::RunOptions;
 use crate::profile::Profile;
 use crate::scenario::Scenario;
-use crate::sweep::{run_seed, seed_line, SeedResult};
+use crate::sweep::{run_seed_with, seed_line, SeedResult};
 
 /// What `sim check` runs.
 #[derive(Clone, Debug)]
 pub struct BatteryOptions {
-    /// Wall-clock budget for the whole battery (the parts share it: 30 % lan scenarios, 30 % swarm scenarios,
-    /// 40 % generated cases; the regressions and the canary run whole, first).
+    /// Wall-clock budget for the whole battery (the parts share it: 25 % lan scenarios, 25 % swarm scenarios,
+    /// 15 % lan scenarios with BUGGIFY, 35 % generated cases; the regressions and the canary run whole, first).
     pub budget: Duration,
     pub jobs: usize,
     /// Where the scenario files are (`*.scn`, and `regressions/*.scn`).
@@ -58,8 +63,8 @@ pub struct PartReport {
 pub struct BatteryReport {
     pub parts: Vec<PartReport>,
     pub failures: Vec<Failure>,
-    /// Every seed result of the scenario parts, for coverage reports.
-    pub results: Vec<SeedResult>,
+    /// The coverage probes every run reached (fuzz's shrinking runs included).
+    pub coverage: Coverage,
 }
 
 impl BatteryReport {
@@ -103,16 +108,25 @@ pub fn run_battery(options: &BatteryOptions, progress: &(dyn Fn(&str) + Sync)) -
     progress("regressions");
     regression_part(options, &regressions, &mut report);
     let rest = options.budget.saturating_sub(start.elapsed());
-    for (profile, share) in [(Profile::Lan, 30), (Profile::Swarm, 30)] {
-        progress(if profile == Profile::Lan { "scenarios (lan)" } else { "scenarios (swarm)" });
+    for (name, profile, buggify, share) in SCENARIO_PARTS {
+        progress(name);
         let deadline = Instant::now() + rest * share / 100;
-        scenario_part(options, &scenarios, profile, deadline, &mut report);
+        let base = RunOptions::new(0, options.strategy).profile(profile).buggify(buggify);
+        scenario_part(options, &scenarios, name, &base, deadline, &mut report);
     }
     progress("fuzz");
     let deadline = start + options.budget;
     fuzz_part(options, deadline, &mut report);
     Ok(report)
 }
+
+/// The scenario parts: name, profile, BUGGIFY, share of the budget left after the canary and the regressions
+/// (percent; the fuzz part gets the rest).
+const SCENARIO_PARTS: [(&str, Profile, bool, u32); 3] = [
+    ("scenarios (lan)", Profile::Lan, false, 25),
+    ("scenarios (swarm)", Profile::Swarm, false, 25),
+    ("scenarios (buggify)", Profile::Lan, true, 15),
+];
 
 fn replay(path: &Path, seed: u64, strategy: Strategy, profile: Profile) -> String {
     let profile = if profile == Profile::Lan { String::new() } else { format!(" --profile {profile}") };
@@ -133,7 +147,7 @@ fn canary(options: &BatteryOptions, scenarios: &[Named], report: &mut BatteryRep
         return;
     };
     let _ = options;
-    let result = run_seed(&named.scenario, 0, Strategy::FireAndForget, Profile::Lan);
+    let result = run_seed_with(&named.scenario, &RunOptions::new(0, Strategy::FireAndForget));
     let stale = crate::check::linearizable_reads::PROPERTY;
     let caught = !result.passed() && result.findings().iter().any(|f| f.violation.property() == stale);
     if !caught {
@@ -165,44 +179,42 @@ fn regression_part(options: &BatteryOptions, files: &[Named], report: &mut Batte
     for named in files {
         let seed = crate::fuzz::regression_facts(&named.scenario).map_or(0, |(seed, _)| seed);
         let profile = named.scenario.header.profile.unwrap_or(Profile::Lan);
-        let result = run_seed(&named.scenario, seed, options.strategy, profile);
-        record(&mut part, report, &named.path, seed, options.strategy, profile, result);
+        let run = RunOptions::new(seed, options.strategy).profile(profile);
+        let result = run_seed_with(&named.scenario, &run);
+        record(&mut part, report, &named.path, &run, result);
     }
     part.wall = t.elapsed();
     report.parts.push(part);
 }
 
-fn record(
-    part: &mut PartReport,
-    report: &mut BatteryReport,
-    path: &Path,
-    seed: u64,
-    strategy: Strategy,
-    profile: Profile,
-    result: SeedResult,
-) {
+fn record(part: &mut PartReport, report: &mut BatteryReport, path: &Path, run: &RunOptions, result: SeedResult) {
     part.runs += 1;
+    let command = || {
+        let buggify = if run.buggify { " --buggify" } else { "" };
+        format!("{}{buggify}", replay(path, run.seed, run.strategy, run.profile))
+    };
     if !result.passed() {
         part.failed += 1;
         report.failures.push(Failure {
             part: part.name,
-            line: format!("{} seed {seed}: {}", path.display(), seed_line(&result)),
-            replay: replay(path, seed, strategy, profile),
+            line: format!("{} seed {}: {}", path.display(), run.seed, seed_line(&result)),
+            replay: command(),
         });
     }
-    report.results.push(result);
+    report.coverage.add(result.probes().unwrap_or(&Probes::new()), &command);
 }
 
-/// Every scenario on seed 0, then every scenario on seed 1, … on `jobs` threads until `deadline`.
+/// Every scenario on seed 0, then every scenario on seed 1, … (with `base`'s strategy, profile and BUGGIFY) on
+/// `jobs` threads until `deadline`.
 fn scenario_part(
     options: &BatteryOptions,
     scenarios: &[Named],
-    profile: Profile,
+    name: &'static str,
+    base: &RunOptions,
     deadline: Instant,
     report: &mut BatteryReport,
 ) {
     let t = Instant::now();
-    let name = if profile == Profile::Lan { "scenarios (lan)" } else { "scenarios (swarm)" };
     let next = AtomicU64::new(0);
     let done: Mutex<Vec<(u64, usize, SeedResult)>> = Mutex::new(Vec::new());
     let count = scenarios.len().max(1) as u64;
@@ -213,7 +225,7 @@ fn scenario_part(
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let (seed, index) = (k / count, (k % count) as usize);
                     let Some(named) = scenarios.get(index) else { return };
-                    let result = run_seed(&named.scenario, seed, options.strategy, profile);
+                    let result = run_seed_with(&named.scenario, &base.clone().seed(seed));
                     done.lock().expect("results lock").push((seed, index, result));
                 }
             });
@@ -228,7 +240,7 @@ fn scenario_part(
         ..Default::default()
     };
     for (seed, index, result) in done {
-        record(&mut part, report, &scenarios[index].path, seed, options.strategy, profile, result);
+        record(&mut part, report, &scenarios[index].path, &base.clone().seed(seed), result);
     }
     part.wall = t.elapsed();
     report.parts.push(part);
@@ -241,15 +253,16 @@ fn fuzz_part(options: &BatteryOptions, deadline: Instant, report: &mut BatteryRe
     let t = Instant::now();
     let jobs = options.jobs.max(1) as u64;
     let found: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
-    let counts = Mutex::new((0u64, 0u64, 0u64));
+    let counts = Mutex::new((0u64, 0u64, 0u64, Coverage::default()));
     std::thread::scope(|scope| {
         for job in 0..jobs {
             let (found, counts) = (&found, &counts);
             scope.spawn(move || {
                 let mut seed = job;
                 while Instant::now() < deadline {
-                    let failure = fuzz_batch(options, seed);
+                    let (failure, coverage) = fuzz_batch(options, seed);
                     let mut c = counts.lock().expect("counts lock");
+                    c.3.merge(&coverage);
                     c.0 += failure.as_ref().map_or(FUZZ_BATCH, |(passed, _)| passed + 1);
                     c.2 = c.2.max(seed + 1);
                     if let Some((_, failure)) = failure {
@@ -262,7 +275,8 @@ fn fuzz_part(options: &BatteryOptions, deadline: Instant, report: &mut BatteryRe
             });
         }
     });
-    let (runs, failed, seeds) = counts.into_inner().expect("counts lock");
+    let (runs, failed, seeds, coverage) = counts.into_inner().expect("counts lock");
+    report.coverage.merge(&coverage);
     let scope = format!("generated cases (workloads, faults), generator seeds 0..{seeds}");
     report.parts.push(PartReport { name: "fuzz", runs, failed, scope, wall: t.elapsed() });
     report.failures.extend(found.into_inner().expect("found lock"));
@@ -272,8 +286,8 @@ fn fuzz_part(options: &BatteryOptions, deadline: Instant, report: &mut BatteryRe
 const FUZZ_BATCH: u64 = 2;
 
 /// One batch of generated cases on generator seed `seed`: `None` when every case passed, else how many passed
-/// before the finding, and the finding (shrunk, written under target/sim-check/).
-fn fuzz_batch(options: &BatteryOptions, seed: u64) -> Option<(u64, Failure)> {
+/// before the finding, and the finding (shrunk, written under target/sim-check/); and the batch's coverage.
+fn fuzz_batch(options: &BatteryOptions, seed: u64) -> (Option<(u64, Failure)>, Coverage) {
     let fuzz_options = FuzzOptions {
         cases: FUZZ_BATCH as u32,
         strategy: options.strategy,
@@ -283,22 +297,24 @@ fn fuzz_batch(options: &BatteryOptions, seed: u64) -> Option<(u64, Failure)> {
         shrink_iters_max: 200,
         safety_only: false,
         strict: false,
+        buggify: false,
     };
-    let result = fuzz(&fuzz_options, &|_, _| {});
+    let mut result = fuzz(&fuzz_options, &|_, _| {});
+    let coverage = std::mem::take(&mut result.coverage);
     let again = format!(
         "cargo run --release -p sim -- fuzz --cases {FUZZ_BATCH} --seed {seed} --strategy {}",
         options.strategy
     );
     if let Some(why) = result.aborted {
         let line = format!("generator seed {seed}: aborted: {why}");
-        return Some((result.passed, Failure { part: "fuzz", line, replay: again }));
+        return (Some((result.passed, Failure { part: "fuzz", line, replay: again })), coverage);
     }
-    let f = result.found?;
+    let Some(f) = result.found else { return (None, coverage) };
     let dir = Path::new("target/sim-check");
     let path = dir.join(crate::fuzz::regression_name(options.strategy, &f));
     let text = crate::fuzz::regression_text(&path, options.strategy, Profile::Lan, &f);
     let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text)).is_ok();
     let replay = if written { replay(&path, f.case.seed, options.strategy, Profile::Lan) } else { again };
     let line = format!("generator seed {seed}: {}", f.first());
-    Some((result.passed, Failure { part: "fuzz", line, replay }))
+    (Some((result.passed, Failure { part: "fuzz", line, replay })), coverage)
 }

@@ -205,6 +205,7 @@ impl Executor<'_> {
                 }
                 last = Some(views);
             }
+            crate::coverage::note("sim.settle_polled_again", now());
             if now() >= deadline {
                 let verdict = match &last {
                     Some(views) => crate::check::liveness::verdict(views, &expected, self.hosts, line, within_ms),

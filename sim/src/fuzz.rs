@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clustersim::server::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
+use crate::coverage::Coverage;
 use crate::gen::{arb_case, Case, GenConfig};
 use crate::outcome::{Outcome, RunOptions};
 use crate::profile::Profile;
@@ -33,6 +34,8 @@ pub struct FuzzOptions {
     /// Count availability violations too: every generated case runs with the `strict` header (and the
     /// regression file keeps it).
     pub strict: bool,
+    /// Run every case with BUGGIFY (`RunOptions::buggify`).
+    pub buggify: bool,
 }
 
 impl FuzzOptions {
@@ -44,6 +47,11 @@ impl FuzzOptions {
             v.retain(|f| f.class() == Class::Safety);
         }
         v
+    }
+
+    /// The options a case runs with.
+    fn run_options(&self, seed: u64) -> RunOptions {
+        RunOptions::new(seed, self.strategy).profile(self.profile).buggify(self.buggify)
     }
 
     /// The scenario a generated case runs as.
@@ -78,6 +86,8 @@ pub struct FuzzReport {
     pub found: Option<Found>,
     /// A panic or an abort of the runner, as text.
     pub aborted: Option<String>,
+    /// The probes of every run (shrinking runs included).
+    pub coverage: Coverage,
 }
 
 /// The violations that fail the run: safety and liveness, and availability under strict (`crate::verdict`).
@@ -98,12 +108,12 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
     let runs = AtomicU64::new(0);
     let passed = AtomicU64::new(0);
     let failing = AtomicU64::new(0);
+    let coverage = std::sync::Mutex::new(Coverage::default());
     let result = runner.run(&arb_case(options.gen.clone()), |case| {
-        let outcome = run(
-            &options.scenario(&case),
-            &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile },
-        );
+        let outcome = run(&options.scenario(&case), &options.run_options(case.seed));
         let n = runs.fetch_add(1, Ordering::Relaxed) + 1;
+        let replay = || format!("case seed {} (generated; replay the regression file it shrinks to)", case.seed);
+        coverage.lock().expect("coverage lock").add(&outcome.probes, &replay);
         let bad = options.counted(&outcome);
         if bad.is_empty() {
             if failing.load(Ordering::Relaxed) == 0 {
@@ -121,8 +131,7 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
         Ok(()) => (None, None),
         Err(TestError::Fail(_, case)) => {
             let scenario = options.scenario(&case);
-            let outcome =
-                run(&scenario, &RunOptions { seed: case.seed, strategy: options.strategy, profile: options.profile });
+            let outcome = run(&scenario, &options.run_options(case.seed));
             let findings = options.counted(&outcome);
             if findings.is_empty() {
                 (None, Some("the shrunk case passed when run again (nondeterminism?)".to_string()))
@@ -132,7 +141,8 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
         }
         Err(TestError::Abort(why)) => (None, Some(why.to_string())),
     };
-    FuzzReport { passed: passed.into_inner(), runs: runs.into_inner(), found, aborted }
+    let coverage = coverage.into_inner().expect("coverage lock");
+    FuzzReport { passed: passed.into_inner(), runs: runs.into_inner(), found, aborted, coverage }
 }
 
 /// `fire-and-forget-StaleMembershipRead-seed42.scn`.
@@ -167,7 +177,7 @@ pub fn regression_text(path: &Path, strategy: Strategy, profile: Profile, found:
     scenario.intro = header(found.first());
     // Run the file as written once more, so the violation line names the file's own line numbers.
     let again = crate::scenario::parse("regression", &print(&scenario)).expect("a printed scenario parses");
-    let outcome = run(&again, &RunOptions { seed: found.case.seed, strategy, profile });
+    let outcome = run(&again, &RunOptions::new(found.case.seed, strategy).profile(profile));
     if let Some(f) = broken(&outcome).first() {
         scenario.intro = header(f);
     }

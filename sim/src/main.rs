@@ -138,7 +138,8 @@ mod cli {
     use clustersim::server::Strategy;
     use sim::profile::Profile;
     use sim::scenario::{load, Scenario};
-    use sim::sweep::{seed_line, sweep, CompareCell, CompareMatrix};
+    use sim::sweep::{seed_line, sweep, sweep_with, CompareCell, CompareMatrix};
+    use sim::RunOptions;
 
     #[derive(Parser)]
     #[command(
@@ -192,6 +193,10 @@ mod cli {
         /// The directory of the scenario files (its regressions/ subdirectory holds the regression files).
         #[arg(long, default_value = "scenarios")]
         dir: PathBuf,
+        /// A file of probe names (one per line, `#` comments) the battery must reach: exit 1 naming each one no
+        /// run reached. The shipped list is scenarios/battery.probes.
+        #[arg(long)]
+        require_probes: Option<PathBuf>,
     }
 
     // `sim sweep`.
@@ -218,6 +223,12 @@ mod cli {
         /// `strict` does.
         #[arg(long)]
         strict: bool,
+        /// BUGGIFY: the node's injection points may fire (the seed decides where; docs/CHECKERS.md).
+        #[arg(long)]
+        buggify: bool,
+        /// Exit 1 naming each probe of this file (one name per line, `#` comments) that no run reached.
+        #[arg(long)]
+        require_probes: Option<PathBuf>,
     }
 
     // `sim compare`.
@@ -235,6 +246,12 @@ mod cli {
         /// Availability violations fail a seed too (see `sweep --strict`).
         #[arg(long)]
         strict: bool,
+        /// BUGGIFY: the node's injection points may fire (the seed decides where; docs/CHECKERS.md).
+        #[arg(long)]
+        buggify: bool,
+        /// Exit 1 naming each probe of this file (one name per line, `#` comments) that no run reached.
+        #[arg(long)]
+        require_probes: Option<PathBuf>,
     }
 
     // `sim replay`.
@@ -253,6 +270,9 @@ mod cli {
         /// Availability violations fail the run too (see `sweep --strict`).
         #[arg(long)]
         strict: bool,
+        /// BUGGIFY (see `sweep --buggify`).
+        #[arg(long)]
+        buggify: bool,
     }
 
     // `sim fuzz`.
@@ -299,6 +319,12 @@ mod cli {
         /// Where to write the shrunk case (default: scenarios/regressions/).
         #[arg(long, default_value = "scenarios/regressions")]
         out: PathBuf,
+        /// BUGGIFY: the node's injection points may fire (the seed decides where; docs/CHECKERS.md).
+        #[arg(long)]
+        buggify: bool,
+        /// Exit 1 naming each probe of this file (one name per line, `#` comments) that no run reached.
+        #[arg(long)]
+        require_probes: Option<PathBuf>,
     }
 
     // `sim bench`.
@@ -409,6 +435,7 @@ mod cli {
 
     impl CheckArgs {
         fn run(self) -> i32 {
+            let required = required_or_exit(&self.require_probes);
             let options = sim::battery::BatteryOptions {
                 budget: self.budget,
                 jobs: self.jobs,
@@ -437,15 +464,50 @@ mod cli {
             for f in &report.failures {
                 println!("FAIL [{}] {} | replay: {}", f.part, f.line, f.replay);
             }
+            let unreached = report_coverage(&report.coverage, &required);
+            let passed = report.passed() && unreached == 0;
             println!(
-                "check: runs={} failed={} wall={:.0}s verdict={}",
+                "check: runs={} failed={} required-probes-missed={} wall={:.0}s verdict={}",
                 report.runs(),
                 report.failures.len(),
+                report.coverage.missing(&required).len(),
                 started.elapsed().as_secs_f64(),
-                if report.passed() { "PASS" } else { "FAIL" }
+                if passed { "PASS" } else { "FAIL" }
             );
-            i32::from(!report.passed())
+            i32::from(!passed)
         }
+    }
+
+    /// The replay command of a run with these options (`--buggify` added when it was on).
+    fn replay_with(file: &Path, options: &RunOptions, strict: bool) -> String {
+        let command = replay_command(file, options.seed, options.strategy, options.profile, strict);
+        if options.buggify {
+            format!("{command} --buggify")
+        } else {
+            command
+        }
+    }
+
+    /// The `--require-probes` file's names; exits 2 on an unreadable file or an unknown name (`file:line`).
+    fn required_or_exit(file: &Option<PathBuf>) -> Vec<String> {
+        let Some(file) = file else { return Vec::new() };
+        let parsed = std::fs::read_to_string(file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|text| sim::coverage::parse_required(&file.display().to_string(), &text));
+        parsed.unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2)
+        })
+    }
+
+    /// Prints the coverage table; 1 (after naming each) if a required probe was never reached, else 0.
+    fn report_coverage(coverage: &sim::coverage::Coverage, required: &[String]) -> i32 {
+        print!("{}", coverage.table());
+        let missing = coverage.missing(required);
+        for name in &missing {
+            println!("required probe never reached: {name}");
+        }
+        i32::from(!missing.is_empty())
     }
 
     impl SweepArgs {
@@ -456,20 +518,20 @@ mod cli {
             scenario.header.strict |= self.strict;
             let strategy = strategy_or_exit(self.strategy, &scenario, &self.file);
             let profile = profile_of(self.profile, self.swarm, &scenario);
+            let required = required_or_exit(&self.require_probes);
+            let base = RunOptions::new(0, strategy).profile(profile).buggify(self.buggify);
+            let replay = |seed: u64| replay_with(&self.file, &base.clone().seed(seed), strict_flag);
             let bar = progress_bar(self.seeds.end - self.seeds.start);
-            let report = sweep(&scenario, strategy, profile, self.seeds, self.jobs, &|done| bar.set_position(done));
+            let report = sweep_with(&scenario, &base, self.seeds.clone(), self.jobs, &|done| bar.set_position(done));
             bar.finish_and_clear();
             for (seed, result) in report.reported() {
-                println!(
-                    "seed {seed}: {} | replay: {}",
-                    seed_line(result),
-                    replay_command(&self.file, *seed, strategy, profile, strict_flag)
-                );
+                println!("seed {seed}: {} | replay: {}", seed_line(result), replay(*seed));
             }
             let strict = if scenario.header.strict { " strict" } else { "" };
             println!("availability: {}{strict}", report.tally());
             println!("{}", report.summary(&self.file.display().to_string(), strategy));
-            i32::from(report.failed_count() > 0)
+            let missing = report_coverage(&report.coverage(&replay), &required);
+            i32::from(report.failed_count() > 0).max(missing)
         }
     }
 
@@ -479,11 +541,16 @@ mod cli {
             let scenario = load_or_exit(file, self.strict);
             let strategy = strategy_or_exit(self.strategy, &scenario, file);
             let profile = profile_of(self.profile, self.swarm, &scenario);
-            let outcome = sim::run(&scenario, &sim::RunOptions::new(seed, strategy).profile(profile));
-            println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}", file.display());
+            let options = RunOptions::new(seed, strategy).profile(profile).buggify(self.buggify);
+            let outcome = sim::run(&scenario, &options);
+            let buggify = if self.buggify { " buggify" } else { "" };
+            println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}{buggify}", file.display());
             print!("{}", sim::outcome_report(&outcome));
+            for (name, at) in &outcome.probes {
+                println!("# probe reached: {name} (first at {})", sim::stamp(*at).trim());
+            }
             if !outcome.passed() {
-                println!("replay: {}", replay_command(file, seed, strategy, profile, self.strict));
+                println!("replay: {}", replay_with(file, &options, self.strict));
             }
             println!("trace-hash: {:016x}", outcome.trace_hash);
             i32::from(!outcome.passed())
@@ -509,7 +576,9 @@ mod cli {
                 shrink_iters_max: self.shrink_iters,
                 safety_only: self.safety_only,
                 strict: self.strict,
+                buggify: self.buggify,
             };
+            let required = required_or_exit(&self.require_probes);
             let bar = progress_bar(u64::from(self.cases));
             let report = sim::fuzz::fuzz(&options, &|passed, runs| {
                 bar.set_position(passed);
@@ -519,7 +588,7 @@ mod cli {
             if let Some(why) = &report.aborted {
                 println!("fuzz: aborted: {why}");
             }
-            match &report.found {
+            let code = match &report.found {
                 Some(found) => self.write_found(&report, found),
                 None => {
                     println!(
@@ -528,7 +597,8 @@ mod cli {
                     );
                     i32::from(report.aborted.is_some())
                 }
-            }
+            };
+            code.max(report_coverage(&report.coverage, &required))
         }
 
         /// Writes the shrunk case under `--out` and prints its violations, replay command and summary line.
@@ -590,6 +660,8 @@ mod cli {
         fn run(self) -> i32 {
             let (file, seeds) = (&self.file, self.seeds);
             let scenario = load_or_exit(file, self.strict);
+            let required = required_or_exit(&self.require_probes);
+            let mut coverage = sim::coverage::Coverage::default();
             let strict_note = if scenario.header.strict { " (strict: availability fails too)" } else { "" };
             println!(
                 "compare: file={} seeds={seeds}{strict_note}; per cell: failed/total, then seeds by their worst violation: Sn safety (wrong answer or lost data), Ln liveness (no convergence once faults stopped, or an error with no fault active), Un only availability (errors during faults: not failed unless strict), then the first failing seed",
@@ -604,7 +676,11 @@ mod cli {
             for s in Strategy::ALL {
                 print!("{:<18}", s.name());
                 for p in Profile::NAMED {
-                    let cell = CompareCell::of(&sweep(&scenario, s, p, 0..seeds, self.jobs, &|_| {}), s, p, seeds);
+                    let base = RunOptions::new(0, s).profile(p).buggify(self.buggify);
+                    let report = sweep_with(&scenario, &base, 0..seeds, self.jobs, &|_| {});
+                    report
+                        .add_coverage(&mut coverage, &|seed| replay_with(file, &base.clone().seed(seed), self.strict));
+                    let cell = CompareCell::of(&report, s, p, seeds);
                     print!(" {:>24}", cell.text());
                     use std::io::Write as _;
                     let _ = std::io::stdout().flush();
@@ -612,13 +688,14 @@ mod cli {
                 }
                 println!();
             }
-            let Some(path) = &self.json else { return 0 };
+            let missing = report_coverage(&coverage, &required);
+            let Some(path) = &self.json else { return missing };
             let matrix = CompareMatrix { file: file.display().to_string(), strict: scenario.header.strict, cells };
             if let Err(e) = std::fs::write(path, matrix.to_json()) {
                 eprintln!("{}: {e}", path.display());
                 return 2;
             }
-            0
+            missing
         }
     }
 

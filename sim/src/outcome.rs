@@ -6,6 +6,7 @@ use std::time::Duration;
 use clustersim::server::Strategy;
 
 use crate::check::{Class, Settled, Violation};
+use crate::coverage::{record, Probes};
 use crate::history::CallRecord;
 use crate::hosts::{normalize, Host};
 use crate::profile::Profile;
@@ -30,17 +31,26 @@ pub struct RunOptions {
     pub strategy: Strategy,
     /// How the simulated network behaves (default: `lan`).
     pub profile: Profile,
+    /// BUGGIFY: the node's injection points (`clustersim::raft::rt::buggify`) may fire, where the seed decides
+    /// (simulation only; default off).
+    pub buggify: bool,
 }
 
 impl RunOptions {
     /// A run on `seed` with `strategy`, on the `lan` profile.
     pub fn new(seed: u64, strategy: Strategy) -> Self {
-        RunOptions { seed, strategy, profile: Profile::Lan }
+        RunOptions { seed, strategy, profile: Profile::Lan, buggify: false }
     }
 
     /// The same options on another network profile.
     pub fn profile(mut self, profile: Profile) -> Self {
         self.profile = profile;
+        self
+    }
+
+    /// The same options with BUGGIFY on or off.
+    pub fn buggify(mut self, on: bool) -> Self {
+        self.buggify = on;
         self
     }
 
@@ -75,6 +85,8 @@ pub struct Outcome {
     pub virtual_time: Duration,
     /// The hosts the run had (names, addresses, ids).
     pub hosts: Vec<Host>,
+    /// The coverage probes the run reached (node and harness, `crate::coverage`), with the first virtual time.
+    pub probes: Probes,
 }
 
 impl Outcome {
@@ -122,6 +134,7 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
     violations.extend(crate::check::after_run(&history, &hosts, &settled));
     let findings = crate::verdict::judge(violations, &history, &windows);
     let tally = Tally::of(&history, &windows);
+    let probes = harness_probes(&history, &windows);
     Outcome {
         seed: options.seed,
         strategy: options.strategy,
@@ -136,5 +149,22 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
         final_nodes,
         virtual_time,
         hosts,
+        probes,
     }
+}
+
+/// The harness's probes a finished run shows in its history and fault windows (`coverage::SIM_PROBES`).
+fn harness_probes(history: &[CallRecord], windows: &[FaultWindow]) -> Probes {
+    let mut probes = Probes::new();
+    for call in history.iter().filter(|c| !c.quiet) {
+        if windows.iter().any(|w| w.meets(call.start, call.end)) {
+            let name = if call.op.is_write() { "sim.write_in_fault_window" } else { "sim.read_in_fault_window" };
+            record(&mut probes, name, call.start);
+        }
+        let killed = |w: &&FaultWindow| w.opened_by.contains("kill") && call.start < w.start && w.start < call.end;
+        if let Some(kill) = windows.iter().find(killed) {
+            record(&mut probes, "sim.kill_during_call", kill.start);
+        }
+    }
+    probes
 }

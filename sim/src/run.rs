@@ -13,18 +13,32 @@ use crate::outcome::{finish, Outcome, RawOutcome, RunOptions};
 use crate::profile::Profile;
 use crate::scenario::Scenario;
 use crate::trace::TraceSink;
+use crate::verdict::FaultWindow;
 
 /// Runs `scenario` once. Deterministic: the same scenario, seed and strategy give the same outcome, trace and
 /// hash, in any process.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let sink = TraceSink::default();
     let hosts = hosts(scenario);
-    let raw = {
+    let collecting = crate::coverage::collect();
+    let mut raw = {
         let _capture = crate::trace::capture(&sink);
         let rt = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim_config(options));
         rt.block_on(world(scenario.clone(), hosts.clone(), options.clone(), sink.clone()))
     };
-    finish(raw, sink, hosts, options)
+    // A BUGGIFY fault (an answer lost, a call failed) is a fault like a kill: an error it causes is availability.
+    let faults = collecting.take_faults();
+    if !faults.is_empty() {
+        for (point, at) in faults {
+            raw.windows.push(FaultWindow { start: at, end: at, opened_by: format!("buggify: {point}") });
+        }
+        raw.windows.sort_by_key(|w| (w.start, w.end));
+    }
+    let mut outcome = finish(raw, sink, hosts, options);
+    for (name, at) in collecting.take() {
+        crate::coverage::record(&mut outcome.probes, &name, at);
+    }
+    outcome
 }
 
 fn madsim_config(options: &RunOptions) -> madsim::Config {
@@ -35,6 +49,8 @@ fn madsim_config(options: &RunOptions) -> madsim::Config {
 /// host executing the scenario. Runs inside a madsim runtime.
 async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: TraceSink) -> RawOutcome {
     use clustersim::server::{serve, Node, NodeConfig};
+    // On the runtime's own thread (also under `check_determinism`, which runs the world on fresh threads).
+    clustersim::raft::rt::set_buggify(options.buggify);
     let handle = madsim::runtime::Handle::current();
     let mut node_ids = Vec::new();
     for host in &hosts {
@@ -79,6 +95,7 @@ async fn world(scenario: Scenario, hosts: Vec<Host>, options: RunOptions, sink: 
         handle.kill(id);
     }
     tokio::time::sleep(Duration::from_millis(1)).await;
+    clustersim::raft::rt::set_buggify(false);
     outcome
 }
 

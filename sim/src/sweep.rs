@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use clustersim::server::Strategy;
 
 use crate::check::Property;
+use crate::coverage::{Coverage, Probes};
 use crate::outcome::{Outcome, RunOptions};
 use crate::profile::Profile;
 use crate::run::run;
@@ -22,10 +23,10 @@ use crate::verdict::{Class, Finding, Tally};
 #[derive(Clone, Debug)]
 pub enum SeedResult {
     /// No violation fails the run; `findings` holds the availability ones, if any (they fail only under strict).
-    Passed { findings: Vec<Finding>, tally: Tally, trace_hash: u64, virtual_time: Duration },
+    Passed { findings: Vec<Finding>, tally: Tally, trace_hash: u64, virtual_time: Duration, probes: Probes },
     /// A safety or liveness violation (or, under strict, an availability one). `findings`: every violation with
     /// its class and rule, worst class first.
-    Failed { findings: Vec<Finding>, tally: Tally, trace_hash: u64, virtual_time: Duration },
+    Failed { findings: Vec<Finding>, tally: Tally, trace_hash: u64, virtual_time: Duration, probes: Probes },
     /// The harness or the node panicked: a bug either way.
     Panicked { message: String },
 }
@@ -55,6 +56,14 @@ impl SeedResult {
         crate::verdict::worst(self.findings())
     }
 
+    /// The coverage probes the seed reached (none for a panic).
+    pub fn probes(&self) -> Option<&Probes> {
+        match self {
+            SeedResult::Passed { probes, .. } | SeedResult::Failed { probes, .. } => Some(probes),
+            SeedResult::Panicked { .. } => None,
+        }
+    }
+
     pub fn tally(&self) -> Tally {
         match self {
             SeedResult::Passed { tally, .. } | SeedResult::Failed { tally, .. } => *tally,
@@ -66,16 +75,22 @@ impl SeedResult {
 pub fn judge(outcome: &Outcome) -> SeedResult {
     let (findings, tally, trace_hash, virtual_time) =
         (outcome.findings.clone(), outcome.tally, outcome.trace_hash, outcome.virtual_time);
+    let probes = outcome.probes.clone();
     if outcome.passed() {
-        SeedResult::Passed { findings, tally, trace_hash, virtual_time }
+        SeedResult::Passed { findings, tally, trace_hash, virtual_time, probes }
     } else {
-        SeedResult::Failed { findings, tally, trace_hash, virtual_time }
+        SeedResult::Failed { findings, tally, trace_hash, virtual_time, probes }
     }
 }
 
 /// Runs one seed, turning a panic into a result.
 pub fn run_seed(scenario: &Scenario, seed: u64, strategy: Strategy, profile: Profile) -> SeedResult {
-    let result = catch_unwind(AssertUnwindSafe(|| run(scenario, &RunOptions { seed, strategy, profile })));
+    run_seed_with(scenario, &RunOptions::new(seed, strategy).profile(profile))
+}
+
+/// Runs one seed with these options, turning a panic into a result.
+pub fn run_seed_with(scenario: &Scenario, options: &RunOptions) -> SeedResult {
+    let result = catch_unwind(AssertUnwindSafe(|| run(scenario, options)));
     match result {
         Ok(outcome) => judge(&outcome),
         Err(panic) => {
@@ -129,6 +144,20 @@ impl SweepReport {
             .values()
             .filter(|r| r.findings().iter().any(|f| properties.contains(&f.violation.property())))
             .count()
+    }
+
+    /// The probes of every seed, with the replay command (`replay(seed)`) of the first seed reaching each.
+    pub fn coverage(&self, replay: &dyn Fn(u64) -> String) -> Coverage {
+        let mut coverage = Coverage::default();
+        self.add_coverage(&mut coverage, replay);
+        coverage
+    }
+
+    /// Adds every seed's probes to `coverage` (seed order; a panicked seed counts as a run reaching nothing).
+    pub fn add_coverage(&self, coverage: &mut Coverage, replay: &dyn Fn(u64) -> String) {
+        for (seed, result) in &self.results {
+            coverage.add(result.probes().unwrap_or(&Probes::new()), &|| replay(*seed));
+        }
     }
 
     pub fn first_failed(&self) -> Option<u64> {
@@ -267,6 +296,17 @@ pub fn sweep(
     jobs: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> SweepReport {
+    sweep_with(scenario, &RunOptions::new(0, strategy).profile(profile), seeds, jobs, progress)
+}
+
+/// [`sweep`] with every option of `base` (BUGGIFY, …) but its seed.
+pub fn sweep_with(
+    scenario: &Scenario,
+    base: &RunOptions,
+    seeds: Range<u64>,
+    jobs: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> SweepReport {
     let start = Instant::now();
     let next = AtomicU64::new(seeds.start);
     let done = AtomicU64::new(0);
@@ -278,7 +318,7 @@ pub fn sweep(
                 if seed >= seeds.end {
                     return;
                 }
-                let result = run_seed(scenario, seed, strategy, profile);
+                let result = run_seed_with(scenario, &base.clone().seed(seed));
                 results.lock().expect("results lock").insert(seed, result);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             });
@@ -302,9 +342,9 @@ mod tests {
         let failed = findings.iter().any(|f| f.class().fails(strict));
         let (trace_hash, virtual_time) = (0, Duration::ZERO);
         if failed {
-            SeedResult::Failed { findings, tally, trace_hash, virtual_time }
+            SeedResult::Failed { findings, tally, trace_hash, virtual_time, probes: Probes::new() }
         } else {
-            SeedResult::Passed { findings, tally, trace_hash, virtual_time }
+            SeedResult::Passed { findings, tally, trace_hash, virtual_time, probes: Probes::new() }
         }
     }
 

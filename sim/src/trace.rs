@@ -159,6 +159,9 @@ mod capture {
             if !wanted(event.metadata()) {
                 return;
             }
+            if crate::coverage::on_event(event, now) {
+                return;
+            }
             let Some(sink) = CURRENT.with(|c| c.borrow().clone()) else { return };
             let host = ctx
                 .event_scope(event)

@@ -20,6 +20,7 @@ fn options(strategy: Strategy, cases: u32, seed: u64) -> FuzzOptions {
         shrink_iters_max: 512,
         safety_only: false,
         strict: false,
+        buggify: false,
     }
 }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, ChangeMembers, Config, ReadPolicy, ServerState};
+use openraft::{BasicNode, ChangeMembers, Config, ReadPolicy, ServerState, SnapshotPolicy};
 use openraft_rt::WatchReceiver;
 
 pub use network::{RaftRpc, RaftRpcReply, Transport};
@@ -104,6 +104,9 @@ impl ClockRate {
     }
 }
 
+/// BUGGIFY's tiny log: a snapshot every this many entries.
+const BUGGIFY_SNAPSHOT_EVERY: u64 = 4;
+
 fn raft_config(clock: ClockRate) -> Result<Arc<Config>, RaftAdapterError> {
     let config = Config {
         cluster_name: "clustersim".to_string(),
@@ -111,6 +114,18 @@ fn raft_config(clock: ClockRate) -> Result<Arc<Config>, RaftAdapterError> {
         election_timeout_min: clock.true_ms(ELECTION_TIMEOUT_MIN_MS),
         election_timeout_max: clock.true_ms(ELECTION_TIMEOUT_MAX_MS),
         ..Default::default()
+    };
+    // BUGGIFY: snapshots every few entries and no log kept behind them, so a lagging or restarted follower is
+    // caught up by a snapshot (install_snapshot, purge), paths the default 5000-entry policy never reaches.
+    let config = if rt::buggify("buggify.raft_tiny_log", 1.0) {
+        Config {
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(BUGGIFY_SNAPSHOT_EVERY),
+            max_in_snapshot_log_to_keep: 0,
+            replication_lag_threshold: BUGGIFY_SNAPSHOT_EVERY * 2,
+            ..config
+        }
+    } else {
+        config
     };
     config.validate().map(Arc::new).map_err(|e| RaftAdapterError::Failed(format!("raft config: {e}")))
 }
@@ -191,6 +206,7 @@ impl RaftGroup {
             return None;
         }
         tracing::info!(node = %p.me, group = p.group, "raft: reopening the instance kept on disk");
+        crate::probe::hit("raft.reopened");
         let (joined, local) = (p.joined, p.local);
         Some(
             Self::open(p.me, p.group, p.joined, p.peers, p.log, p.sm, clock, transport)
@@ -440,9 +456,14 @@ impl RaftGroup {
 async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
     let mut rx = raft.metrics();
     let mut last = String::new();
+    let mut had_leader = false;
     loop {
         let (line, stopped) = {
             let m = rx.borrow_watched();
+            if had_leader && m.current_leader.is_none() && m.running_state.is_ok() {
+                crate::probe::hit("raft.leader_lost");
+            }
+            had_leader = m.current_leader.is_some();
             let leader = m.current_leader.map_or_else(|| "none".to_string(), |l| l.to_string());
             let applied = m.last_applied.map_or_else(|| "none".to_string(), |l| l.index().to_string());
             (

@@ -60,6 +60,54 @@ pub fn random_u64() -> u64 {
     u64::from_be_bytes(bytes)
 }
 
+/// BUGGIFY (FoundationDB): whether the injection point `point` (a `buggify.*` probe of `crate::probe::ALL`)
+/// fires now. Always false in the real build, and in a simulation unless the run enabled it ([`set_buggify`]).
+/// Enabled, each point is first activated or not for the whole run (one draw, 25%), then an active point fires
+/// with probability `chance` each time it is reached — both drawn from madsim's seeded RNG, so the seed decides
+/// where it fires and runs stay reproducible. Each firing is one trace line (`buggify: <point>`) and a probe hit.
+///
+/// madsim's own `buggify::enable` is not used: it also switches on madsim's network buggify (10% of all sends
+/// delayed 1–5 s), a network fault outside the node that the profiles already model.
+pub fn buggify(point: &'static str, chance: f64) -> bool {
+    #[cfg(madsim)]
+    {
+        use madsim::rand::Rng;
+        let fires = BUGGIFY.with(|b| {
+            let mut b = b.borrow_mut();
+            let active = b.as_mut()?;
+            let on = *active.entry(point).or_insert_with(|| madsim::rand::thread_rng().gen_bool(0.25));
+            Some(on && madsim::rand::thread_rng().gen_bool(chance))
+        });
+        if fires == Some(true) {
+            tracing::info!(target: "clustersim::buggify", "buggify: {point}");
+            crate::probe::hit(point);
+            return true;
+        }
+        false
+    }
+    #[cfg(not(madsim))]
+    {
+        let _ = (point, chance);
+        false
+    }
+}
+
+/// Enables (or disables) BUGGIFY for the simulation running on this thread, forgetting which points were
+/// active. A simulation runs on the thread that started it; the harness calls this at the start of each run.
+pub fn set_buggify(enabled: bool) {
+    #[cfg(madsim)]
+    BUGGIFY.with(|b| *b.borrow_mut() = enabled.then(std::collections::BTreeMap::new));
+    #[cfg(not(madsim))]
+    let _ = enabled;
+}
+
+#[cfg(madsim)]
+thread_local! {
+    /// `None`: BUGGIFY off. `Some`: on, with each point reached so far and whether it is active this run.
+    static BUGGIFY: std::cell::RefCell<Option<std::collections::BTreeMap<&'static str, bool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The RNG handed to openraft (election timeouts, tick phase): rand 0.10's API over [`fill_random`].
 pub struct SeamRng;
 

@@ -16,6 +16,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::RangeBounds;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use futures::{Stream, TryStreamExt};
 use openraft::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf, VoteOf};
@@ -26,6 +27,11 @@ use openraft::{EntryPayload, LogState, OptionalSend, RaftLogReader, RaftSnapshot
 use super::journal::{Journal, JournalError, Record};
 use super::{GroupId, TypeConfig};
 use crate::meta::{Command, MetaState, NodeId};
+
+/// BUGGIFY: how often an active apply delay fires per batch, and how long it sleeps (virtual ms; well under a
+/// heartbeat interval, so it slows applies without looking like a dead node).
+const BUGGIFY_APPLY_CHANCE: f64 = 0.1;
+const BUGGIFY_APPLY_DELAY_MS: u64 = 100;
 
 type C = TypeConfig;
 type Entry = <C as openraft::RaftTypeConfig>::Entry;
@@ -143,6 +149,9 @@ impl RaftLogStorage<C> for LogStore {
 
     async fn truncate_after(&mut self, last_log_id: Option<LogIdOf<C>>) -> Result<(), io::Error> {
         let mut g = self.lock();
+        if g.log.range(last_log_id.map_or(0, |l| l.index() + 1)..).next().is_some() {
+            crate::probe::hit("raft.log_truncated");
+        }
         self.journal(|| Record::TruncateAfter(last_log_id))?;
         g.truncate_after(last_log_id);
         Ok(())
@@ -248,6 +257,7 @@ impl RaftSnapshotBuilder<C> for MetaMachine {
     type SnapshotData = MetaState;
 
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<C, MetaState>, io::Error> {
+        crate::probe::hit("raft.snapshot_built");
         let mut g = self.lock();
         let meta = SnapshotMeta { last_log_id: g.last_applied, last_membership: g.last_membership.clone() };
         let data = g.state.clone();
@@ -270,6 +280,9 @@ impl RaftStateMachine<C> for MetaMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<C>, io::Error>> + Unpin + OptionalSend,
     {
+        if super::rt::buggify("buggify.apply_delay", BUGGIFY_APPLY_CHANCE) {
+            tokio::time::sleep(Duration::from_millis(BUGGIFY_APPLY_DELAY_MS)).await;
+        }
         while let Some((entry, responder)) = entries.try_next().await? {
             let log_id = entry.log_id;
             let response = {
@@ -290,6 +303,7 @@ impl RaftStateMachine<C> for MetaMachine {
     }
 
     async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<C>, snapshot: MetaState) -> Result<(), io::Error> {
+        crate::probe::hit("raft.snapshot_installed");
         if let Err(broken) = snapshot.check_invariants() {
             return Err(io::Error::other(format!("snapshot breaks an invariant: {broken}")));
         }

@@ -161,6 +161,7 @@ async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream, peer: Sock
         } else {
             tracing::info!("bus: recv {kind} from {}", peer.ip());
         }
+        let drop_reply = !matches!(request, BusRequest::Raft { .. } | BusRequest::Hello);
         let reply = match request {
             BusRequest::Hello => {
                 node.meta.wait_started().await;
@@ -177,11 +178,18 @@ async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream, peer: Sock
             BusRequest::Join { group, node: id, terms, peers } => node.meta.serve_join(group, id, terms, peers).await,
             BusRequest::Leave { group, node: id, entry } => node.meta.serve_leave(group, id, entry).await,
         };
+        // BUGGIFY: the request was served (a write may have committed) but its answer is lost.
+        if drop_reply && crate::raft::rt::buggify("buggify.bus_reply_dropped", BUGGIFY_BUS_CHANCE) {
+            return;
+        }
         if write_frame(&mut stream, &reply).await.is_err() {
             return;
         }
     }
 }
+
+/// How often an active BUGGIFY point of the bus fires when reached.
+const BUGGIFY_BUS_CHANCE: f64 = 0.05;
 
 /// Why a bus call failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,6 +220,10 @@ const CONNECT_RETRY_WINDOW_MS: u64 = 500;
 pub async fn call(addr: &str, request: &BusRequest, timeout: Duration) -> Result<BusReply, CallFailure> {
     let kind = request.kind();
     tracing::info!("bus: send {kind} to {addr}");
+    // BUGGIFY: the connection resets before the request is sent (the caller cannot tell it from a lost answer).
+    if crate::raft::rt::buggify("buggify.bus_call_failed", BUGGIFY_BUS_CHANCE) {
+        return Err(CallFailure::Failed(format!("{addr}: connection reset (buggify)")));
+    }
     let connected = std::sync::atomic::AtomicBool::new(false);
     let exchange = async {
         let mut pause = CONNECT_RETRY_FIRST_MS;
@@ -240,7 +252,10 @@ pub async fn call(addr: &str, request: &BusRequest, timeout: Duration) -> Result
         Err(_) if !connected.load(std::sync::atomic::Ordering::Relaxed) => {
             Err(CallFailure::Unreachable(format!("{addr}: connection refused for {} ms", timeout.as_millis())))
         }
-        Err(_) => Err(CallFailure::Failed(format!("{addr}: no answer to {kind} within {} ms", timeout.as_millis()))),
+        Err(_) => {
+            crate::probe::hit("bus.exchange_deadline");
+            Err(CallFailure::Failed(format!("{addr}: no answer to {kind} within {} ms", timeout.as_millis())))
+        }
     }
 }
 

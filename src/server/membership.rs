@@ -203,6 +203,7 @@ impl MetaStore {
                 .await
             };
             let Err(JoinError::Changed(now)) = &joined else { break };
+            crate::probe::hit("meet.join_changed");
             match self.record_joiner_slots(group, route.clone(), joiner_id, &terms.slots, &now.slots).await {
                 Ok(()) => terms.slots = now.slots.clone(),
                 Err(why) => {
@@ -216,6 +217,7 @@ impl MetaStore {
         match joined {
             Ok(()) => {}
             Err(JoinError::Refused(why)) => {
+                crate::probe::hit("meet.join_refused");
                 let undo = LeaderOp::Write(Command::Forget { by: member, target: joiner_id });
                 let undone = self.leader_call(group, route, undo).await;
                 tracing::info!("meet: {joiner_id} refused to join ({why}); entry removed: {}", undone.is_ok());
@@ -572,6 +574,7 @@ impl MetaStore {
             }
         }
         for (id, addr) in members.iter().filter(|(id, _)| !listed_ids.contains(id)) {
+            crate::probe::hit("repair.member_removed");
             let removed = self.bounded_leader_op(group, LeaderOp::RemoveMember { node: *id }).await;
             tracing::info!("repair: {id} is no longer listed: removed from the Raft membership: {removed}");
             // Only if still unlisted: a MEET may have listed it again meanwhile (its `Join` would then race
@@ -596,6 +599,7 @@ impl MetaStore {
         let id = entry.id;
         let addr = format!("{}:{}", entry.ip, entry.bus_port);
         let terms = JoinTerms { slots: slots.to_vec(), config_epoch: entry.config_epoch };
+        crate::probe::hit("repair.join_resent");
         match self.ask_to_join(&addr, group.id(), id, terms, peers, REPAIR_CALL_TIMEOUT_MS).await {
             Ok(()) => {
                 let added = self.bounded_leader_op(group, LeaderOp::AddMember { node: id, addr }).await;
@@ -618,6 +622,7 @@ impl MetaStore {
 
     /// Calls a join off: the group commits `Forget` of the node that will not join.
     async fn call_off(&self, group: &RaftGroup, id: NodeId, why: &str) {
+        crate::probe::hit("repair.join_called_off");
         let me = group.node_id();
         let by = group.read(|s| {
             let not_its_replica = |n: &&NodeInfo| n.id != id && n.master != Some(id);
@@ -674,6 +679,7 @@ impl MetaStore {
             match bus::call(&addr, &request, self.local_ms(REPAIR_CALL_TIMEOUT_MS)).await {
                 Ok(BusReply::Member(true)) => return,
                 Ok(BusReply::Member(false)) => {
+                    crate::probe::hit("repair.is_member_no");
                     self.leave_group_that_dropped_me(group.id()).await;
                     return;
                 }
@@ -707,8 +713,9 @@ impl MetaStore {
             "repair: group {group} does not list {me}: back to a cluster of one (joined: {})",
             !never_merged
         );
-        if let Err(e) = self.become_cluster_of_one(entry, slots).await {
-            tracing::warn!(error = %e, "repair: restarting as a cluster of one");
+        match self.become_cluster_of_one(entry, slots).await {
+            Ok(()) => crate::probe::hit("repair.cluster_of_one"),
+            Err(e) => tracing::warn!(error = %e, "repair: restarting as a cluster of one"),
         }
     }
 }

@@ -296,6 +296,7 @@ impl MetaStore {
             WriteTiming::BeforeCommit => {
                 tokio::spawn(async move {
                     if let Err(reply) = work.await {
+                        crate::probe::hit("write.background_failed");
                         tracing::info!("meta: background write failed: {}", reply_text(&reply));
                     }
                 });
@@ -339,16 +340,30 @@ impl MetaStore {
                 Err(reason) => return Err(Reply::error(format!("CLUSTERDOWN metadata read barrier failed: {reason}"))),
             }
         };
-        view.ok_or_else(|| Reply::error("CLUSTERDOWN this node is no longer in its cluster's table; it is leaving it"))
+        view.ok_or_else(|| {
+            crate::probe::hit("read.removed_from_table");
+            Reply::error("CLUSTERDOWN this node is no longer in its cluster's table; it is leaving it")
+        })
     }
 
     /// ReadIndex: the leader's read index (asked over the bus unless this node leads), then a bounded wait until
     /// this node's state machine has applied it.
     async fn read_barrier(&self) -> Result<Arc<RaftGroup>, String> {
+        let result = self.try_read_barrier().await;
+        if result.is_err() {
+            crate::probe::hit("read.barrier_failed");
+        }
+        result
+    }
+
+    async fn try_read_barrier(&self) -> Result<Arc<RaftGroup>, String> {
         let group = self.current_group()?;
         let timeout = self.local_ms(READ_BARRIER_TIMEOUT_MS);
         let index = match group.leader() {
-            None => return Err("no leader known".to_string()),
+            None => {
+                crate::probe::hit("read.barrier_no_leader");
+                return Err("no leader known".to_string());
+            }
             Some((leader, _)) if leader == group.node_id() => {
                 match tokio::time::timeout(timeout, group.read_index()).await {
                     Ok(result) => result.map_err(|e| e.to_string())?,
@@ -357,7 +372,10 @@ impl MetaStore {
             }
             Some((_, addr)) => match bus::call(&addr, &BusRequest::ReadIndex { group: group.id() }, timeout).await {
                 Ok(BusReply::ReadIndex(index)) => index,
-                Ok(BusReply::NotLeader { .. }) => return Err(format!("{addr} is no longer the leader")),
+                Ok(BusReply::NotLeader { .. }) => {
+                    crate::probe::hit("read.barrier_leader_moved");
+                    return Err(format!("{addr} is no longer the leader"));
+                }
                 Ok(BusReply::Error(e)) => return Err(e),
                 Ok(other) => return Err(format!("unexpected reply {other:?}")),
                 Err(e) => return Err(e.to_string()),
@@ -445,6 +463,7 @@ impl MetaStore {
             };
             let hint = match outcome {
                 Ok(BusReply::NotLeader { leader }) => {
+                    crate::probe::hit("write.not_leader");
                     last_error = "no leader".to_string();
                     leader
                 }
@@ -453,6 +472,7 @@ impl MetaStore {
                     None
                 }
                 Err(CallFailure::Unreachable(why)) => {
+                    crate::probe::hit("write.leader_unreachable");
                     last_error = why;
                     None
                 }
@@ -469,6 +489,7 @@ impl MetaStore {
                 },
             };
             if Instant::now() + backoff >= deadline {
+                crate::probe::hit("write.deadline_exceeded");
                 return Err(format!("no leader answered within {deadline_ms} ms (last: {last_error})"));
             }
             tokio::time::sleep(self.inner.config.clock.true_duration(backoff)).await;

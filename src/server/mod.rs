@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -133,6 +134,10 @@ pub(crate) struct Session {
     pub close_after_reply: bool,
 }
 
+/// BUGGIFY: how often an active reply delay fires per reply, and how long (virtual ms).
+const BUGGIFY_REPLY_CHANCE: f64 = 0.1;
+const BUGGIFY_REPLY_DELAY_MS: u64 = 100;
+
 async fn serve_connection(node: Arc<Node>, mut stream: TcpStream, peer: SocketAddr) {
     let limits = node.config.limits;
     let mut session = Session {
@@ -147,6 +152,9 @@ async fn serve_connection(node: Arc<Node>, mut stream: TcpStream, peer: SocketAd
             match resp::take_request(&mut input, &limits) {
                 Ok(Some(args)) => {
                     let reply = commands::dispatch(&node, &mut session, args).await;
+                    if crate::raft::rt::buggify("buggify.reply_delay", BUGGIFY_REPLY_CHANCE) {
+                        tokio::time::sleep(Duration::from_millis(BUGGIFY_REPLY_DELAY_MS)).await;
+                    }
                     resp::encode(&reply, session.protocol, &mut output);
                     if session.close_after_reply {
                         let _ = write_out(&mut stream, &output).await;

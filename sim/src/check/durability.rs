@@ -1,7 +1,8 @@
 //! Property: durability — nothing acknowledged OK is lost. Once the cluster has settled (after any sequence of
 //! kills and restarts), every node's table reflects every CLUSTER write that answered OK before the settle began:
 //! a MEET's two nodes are both listed, ADDSLOTS / ADDSLOTSRANGE slots belong to the node that accepted them, a
-//! REPLICATE's node replicates the named master (its last acknowledged REPLICATE).
+//! REPLICATE's node replicates the named master (its last acknowledged REPLICATE; not judged when that master
+//! was itself sent a REPLICATE: a master turned replica takes its replicas along).
 //!
 //! Judged on the nodes of the cluster the write went to (joined to the node that accepted it by acknowledged
 //! MEETs, or listing it): a node that never joined owes nothing.
@@ -14,7 +15,7 @@
 //! write wins" a question of order the history alone does not settle, so a run that sent any of them before the
 //! settle — acknowledged or not: an unanswered one may still take effect — is not judged (docs/CHECKERS.md).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::views::{parse_nodes, slot_owners, Entry};
@@ -58,8 +59,15 @@ fn acknowledged(history: &[CallRecord], settle_start: Duration) -> Vec<Acknowled
             facts.push((call.line, call.command.clone(), call.end, call.node, fact));
         }
     }
+    // A master that was itself sent a REPLICATE (answered or not) may have become a replica and taken its
+    // replicas along (Redis re-points them): their links are not judged.
+    let turned: BTreeSet<usize> = history
+        .iter()
+        .filter(|c| c.start < settle_start && matches!(c.op, Op::Replicate { .. }))
+        .map(|c| c.node)
+        .collect();
     facts.retain(|(.., fact)| match fact {
-        Fact::Replicates { node, master } => replicate_last.get(node) == Some(master),
+        Fact::Replicates { node, master } => replicate_last.get(node) == Some(master) && !turned.contains(master),
         _ => true,
     });
     facts

@@ -9,8 +9,8 @@
 //! From the history alone: acknowledged MEETs (OK replies) are edges between receiver and target; a read on node
 //! r starting at time t must list every node connected to r by edges whose OK arrived before t. Writes still in
 //! flight when the read starts impose nothing. FORGET and RESET break the monotonicity this relies on, so once
-//! one has been sent — acknowledged or not: an unanswered one may still take effect — later reads are not judged
-//! (a documented limit of this checker).
+//! one has been sent — acknowledged or not: an unanswered one may still take effect — reads that had not ended
+//! by then are not judged (a documented limit of this checker).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -78,7 +78,9 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut reported: BTreeSet<(usize, usize)> = BTreeSet::new();
     for read in history {
-        if read.op != Op::Nodes || read.is_error() || horizon.is_some_and(|h| read.start >= h) {
+        // A removal sent before the read ended may have taken effect before the read was served (a workload's read
+        // can span one): only reads that ended before the first removal was sent are judged.
+        if read.op != Op::Nodes || read.is_error() || horizon.is_some_and(|h| h < read.end) {
             continue;
         }
         let Some(text) = read.reply.as_text() else { continue };
@@ -208,5 +210,30 @@ mod tests {
             call(1, "CLUSTER FORGET <n2>", 14, 15, Reply::ok()),
         ];
         assert_eq!(check(&h, &world()).len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod overlap_tests {
+    use super::*;
+    use crate::hosts::hosts;
+    use crate::scenario::parse;
+    use clustersim::resp::Reply;
+
+    #[test]
+    fn a_read_still_in_flight_when_a_forget_was_sent_is_not_judged() {
+        let world = hosts(&parse("t.scn", "cluster 3\n").unwrap());
+        let call = |node, command: &str, t, reply| crate::history::record(node, 1, command, t, reply, &world);
+        let one_line = Reply::Verbatim("<n1> 10.0.0.1:6379@16379 myself,master - 0 0 0 connected\n".into());
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", (0, 10), Reply::ok()),
+            // Began after the MEET's OK, served after the FORGET was sent (a read racing a FORGET).
+            call(1, "CLUSTER NODES", (11, 9_000), one_line.clone()),
+            call(3, "CLUSTER FORGET <n2>", (5_000, 5_001), Reply::ok()),
+        ];
+        assert_eq!(check(&h, &world), vec![]);
+        let mut before = h.clone();
+        before[2] = call(3, "CLUSTER FORGET <n2>", (9_000, 9_001), Reply::ok());
+        assert_eq!(check(&before, &world).len(), 1, "a read that ended before the FORGET was sent is judged");
     }
 }

@@ -8,8 +8,10 @@
 //! (Ongaro's thesis §6.4) gives every metadata read, and what Jepsen calls a stale read when it breaks.
 //!
 //! What is not judged, because the history alone does not decide it:
-//! - reads that began after any removal was *sent* (FORGET, RESET, DELSLOTS, DELSLOTSRANGE, FLUSHSLOTS,
+//! - reads that had not ended when a removal was *sent* (FORGET, RESET, DELSLOTS, DELSLOTSRANGE, FLUSHSLOTS,
 //!   SETSLOT — acknowledged or not: one without a reply may still take effect);
+//! - the link of a replica whose master was itself sent a REPLICATE (a master turned replica takes its
+//!   replicas along: Redis re-points them, and so does the node);
 //! - a slot two different nodes were ever told to add with OK (a merge of two clusters resolves that conflict);
 //! - a replica link while another REPLICATE of the same node was sent and has not answered OK before the read
 //!   began (it may take effect, or not);
@@ -44,7 +46,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut reported: BTreeSet<(usize, &'static str, usize)> = BTreeSet::new();
     for read in history {
-        if !matches!(read.op, Op::Nodes | Op::Slots) || read.is_error() || horizon.is_some_and(|h| read.start >= h) {
+        if !matches!(read.op, Op::Nodes | Op::Slots) || read.is_error() || horizon.is_some_and(|h| h < read.end) {
             continue;
         }
         let mut cluster: BTreeSet<usize> = reached(&edges, read.node, read.start).into_keys().collect();
@@ -121,7 +123,8 @@ fn unique_claims(history: &[CallRecord]) -> Vec<Claim<'_>> {
 }
 
 /// The replica links a read must show: `(replica, master, ok time)` for each node whose latest REPLICATE sent
-/// before the read ended answered OK before the read began.
+/// before the read ended answered OK before the read began — unless its master was itself sent a REPLICATE
+/// before the read ended (its replicas may have followed it).
 fn replica_links(history: &[CallRecord], read: &CallRecord) -> Vec<(usize, usize, Duration)> {
     let mut latest: BTreeMap<usize, &CallRecord> = BTreeMap::new();
     for call in history.iter().filter(|c| matches!(c.op, Op::Replicate { .. }) && c.start < read.end) {
@@ -129,11 +132,12 @@ fn replica_links(history: &[CallRecord], read: &CallRecord) -> Vec<(usize, usize
             latest.insert(call.node, call);
         }
     }
+    let turned = |m: usize| latest.contains_key(&m);
     latest
-        .into_values()
+        .values()
         .filter(|c| c.is_ok() && c.end < read.start)
         .filter_map(|c| match c.op {
-            Op::Replicate { master: Some(m) } if m != c.node => Some((c.node, m, c.end)),
+            Op::Replicate { master: Some(m) } if m != c.node && !turned(m) => Some((c.node, m, c.end)),
             _ => None,
         })
         .collect()
@@ -314,5 +318,32 @@ mod tests {
             call(2, "CLUSTER NODES", (31, 32), nodes(&[(1, "", None), (2, "5", None)])),
         ];
         assert_eq!(check(&h, &world()), vec![]);
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+    use crate::hosts::hosts;
+    use crate::scenario::parse;
+
+    #[test]
+    fn replicas_of_a_master_turned_replica_may_follow_it() {
+        let world = hosts(&parse("t.scn", "cluster 3\n").unwrap());
+        let id = |n: usize| world[n - 1].id.to_string();
+        let call = |node, command: &str, t, reply| crate::history::record(node, 1, command, t, reply, &world);
+        let text: String = [(1, "master", "-".to_string()), (2, "slave", id(3)), (3, "slave", id(1))]
+            .iter()
+            .map(|(n, flags, m)| format!("{} 10.0.0.{n}:6379@16379 {flags} {m} 0 0 1 connected\n", id(*n)))
+            .collect();
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380", (0, 1), Reply::ok()),
+            call(1, "CLUSTER MEET 10.0.0.3 6381", (2, 3), Reply::ok()),
+            call(2, "CLUSTER REPLICATE <n3>", (4, 5), Reply::ok()),
+            call(3, "CLUSTER REPLICATE <n1>", (6, 7), Reply::ok()),
+            call(1, "CLUSTER NODES", (8, 9), Reply::Verbatim(text)),
+        ];
+        assert_eq!(check(&h, &world), vec![]);
+        assert_eq!(crate::check::model::check(&h, &world), vec![], "the chain n2 -> n3 -> n1 explains n2's link");
     }
 }

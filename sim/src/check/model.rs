@@ -19,7 +19,8 @@
 //! or not — a write with no reply may have taken effect):
 //! - `PhantomMember`: a node listed that no chain of MEETs sent connects to the reader;
 //! - `PhantomSlotOwner`: a slot shown served by X that no ADDSLOTS / ADDSLOTSRANGE sent to X named;
-//! - `PhantomReplicaLink`: R shown as a replica of M though no REPLICATE M was sent to R;
+//! - `PhantomReplicaLink`: R shown as a replica of M though no REPLICATE M was sent to R (nor a chain: R sent to
+//!   replicate X, X sent to replicate M — a master turned replica takes its replicas along);
 //! - `ReplicaEpochNotMasters`: a replica line whose config-epoch column is not its master's (Redis prints a
 //!   replica's `nodeEpoch`, which is its master's config epoch);
 //! - `ListedTwice`: one id on two lines.
@@ -197,6 +198,25 @@ impl Sent {
         sent
     }
 
+    /// Whether REPLICATEs sent before `before` explain `replica` replicating `master`: one sent to `replica`
+    /// naming `master`, or a chain — `replica` sent to replicate X, and X (a master turned replica, whose
+    /// replicas follow it) sent to replicate `master`, and so on.
+    fn explains_link(&self, replica: usize, master: usize, before: Duration) -> bool {
+        let mut reached = BTreeSet::from([replica]);
+        let mut frontier = vec![replica];
+        while let Some(r) = frontier.pop() {
+            for (&(_, m), _) in self.links.range((r, 0)..=(r, usize::MAX)).filter(|(_, t)| **t < before) {
+                if m == master {
+                    return true;
+                }
+                if reached.insert(m) {
+                    frontier.push(m);
+                }
+            }
+        }
+        false
+    }
+
     fn slot_sent(&self, node: usize, slot: u16, before: Duration) -> bool {
         self.slots[node - 1].get(usize::from(slot)).copied().flatten().is_some_and(|t| t < before)
     }
@@ -232,7 +252,7 @@ fn unexplained(read: &CallRecord, entries: &[Entry], sent: &Sent, hosts: &[Host]
         }
         let master = entry.master.as_deref().unwrap_or("-");
         if let Some(m) = host_of_id(master, hosts) {
-            if !sent.links.get(&(n, m)).is_some_and(|t| *t < read.end) {
+            if !sent.explains_link(n, m, read.end) {
                 out.push((
                     "PhantomReplicaLink",
                     format!(
