@@ -21,7 +21,8 @@
 //! workspace; a crate of yours needs the same rustflags). Built without it (the real flavour), the crate offers
 //! [`real`]: the same scenarios, client and checkers against real `clustersim-node` processes over real TCP.
 //!
-//! Layers, each module knowing only those above it in this list (docs/ARCHITECTURE.md draws them): `trace`;
+//! Layers, each module knowing only those above it in this list (docs/ARCHITECTURE.md draws them): `raft_events`;
+//! `trace`;
 //! `scenario` and `profile` (plain data); `hosts`; `history`; `client`; `check`; `verdict`; `outcome`;
 //! `executor`; `faults`, `schedule` and `real`; `run`; `sweep` and `fuzz` (`gen`); the `sim` binary.
 
@@ -29,6 +30,7 @@
 // every apply (sim/Cargo.toml enables the node crate's `invariants` feature for release sweeps).
 const _: () = assert!(clustersim::meta::CHECK_INVARIANTS, "enable clustersim's `invariants` feature");
 
+pub mod raft_events;
 mod trace;
 
 pub mod profile;

@@ -236,6 +236,9 @@ mod cli {
         /// Availability violations fail the run too (see `sweep --strict`).
         #[arg(long)]
         strict: bool,
+        /// Also print the nodes' Raft events (what the Raft checkers judged), one per line, ids normalized.
+        #[arg(long)]
+        raft_events: bool,
     }
 
     // `sim fuzz`.
@@ -408,6 +411,11 @@ mod cli {
             let profile = profile_of(self.profile, self.swarm, &scenario);
             let outcome = sim::run(&scenario, &sim::RunOptions::new(seed, strategy).profile(profile));
             println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}", file.display());
+            if self.raft_events {
+                for event in &outcome.raft_events {
+                    println!("# raft: {}", sim::normalize(&event.to_string(), &outcome.hosts));
+                }
+            }
             print!("{}", sim::outcome_report(&outcome));
             if !outcome.passed() {
                 println!("replay: {}", replay_command(file, seed, strategy, profile, self.strict));

@@ -9,6 +9,7 @@ use crate::check::{Class, Settled, Violation};
 use crate::history::CallRecord;
 use crate::hosts::{normalize, Host};
 use crate::profile::Profile;
+use crate::raft_events::RaftEvent;
 use crate::trace::{hash_lines, TraceSink};
 use crate::verdict::{FaultWindow, Finding, Tally};
 
@@ -75,6 +76,8 @@ pub struct Outcome {
     pub virtual_time: Duration,
     /// The hosts the run had (names, addresses, ids).
     pub hosts: Vec<Host>,
+    /// The nodes' Raft events, in the order they happened (ids as the nodes sent them; empty in real mode).
+    pub raft_events: Vec<RaftEvent>,
 }
 
 impl Outcome {
@@ -112,6 +115,7 @@ pub(crate) struct RawOutcome {
 pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptions) -> Outcome {
     let RawOutcome { history, mut violations, final_nodes, virtual_time, settled, windows, strict } = raw;
     let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
+    let raft_events = sink.raft.take();
     let history: Vec<CallRecord> = history
         .into_iter()
         .map(|mut c| {
@@ -119,7 +123,7 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
             c
         })
         .collect();
-    violations.extend(crate::check::after_run(&history, &hosts, &settled));
+    violations.extend(crate::check::after_run(&history, &hosts, &settled, &raft_events));
     let findings = crate::verdict::judge(violations, &history, &windows);
     let tally = Tally::of(&history, &windows);
     Outcome {
@@ -136,5 +140,6 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
         final_nodes,
         virtual_time,
         hosts,
+        raft_events,
     }
 }
