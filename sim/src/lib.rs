@@ -21,7 +21,7 @@
 //! workspace; a crate of yours needs the same rustflags). Built without it (the real flavour), the crate offers
 //! [`real`]: the same scenarios, client and checkers against real `clustersim-node` processes over real TCP.
 //!
-//! Layers, each module knowing only those above it in this list (docs/ARCHITECTURE.md draws them): `coverage`;
+//! Layers, each module knowing only those above it in this list (docs/ARCHITECTURE.md draws them): `coverage`, `raft_events`;
 //! `trace`;
 //! `scenario` and `profile` (plain data); `hosts`; `history`; `client`; `check`; `verdict`; `outcome`;
 //! `executor`; `faults`, `schedule` and `real`; `run`; `sweep` and `fuzz` (`gen`); the `sim` binary.
@@ -31,6 +31,7 @@
 const _: () = assert!(clustersim::meta::CHECK_INVARIANTS, "enable clustersim's `invariants` feature");
 
 pub mod coverage;
+pub mod raft_events;
 mod trace;
 
 pub mod profile;

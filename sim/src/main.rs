@@ -273,6 +273,9 @@ mod cli {
         /// BUGGIFY (see `sweep --buggify`).
         #[arg(long)]
         buggify: bool,
+        /// Also print the nodes' Raft events (what the Raft checkers judged), one per line, ids normalized.
+        #[arg(long)]
+        raft_events: bool,
     }
 
     // `sim fuzz`.
@@ -545,6 +548,11 @@ mod cli {
             let outcome = sim::run(&scenario, &options);
             let buggify = if self.buggify { " buggify" } else { "" };
             println!("# replay: file={} seed={seed} strategy={strategy} profile={profile}{buggify}", file.display());
+            if self.raft_events {
+                for event in &outcome.raft_events {
+                    println!("# raft: {}", sim::normalize(&event.to_string(), &outcome.hosts));
+                }
+            }
             print!("{}", sim::outcome_report(&outcome));
             for (name, at) in &outcome.probes {
                 println!("# probe reached: {name} (first at {})", sim::stamp(*at).trim());

@@ -10,6 +10,7 @@ use crate::coverage::{record, Probes};
 use crate::history::CallRecord;
 use crate::hosts::{normalize, Host};
 use crate::profile::Profile;
+use crate::raft_events::RaftEvent;
 use crate::trace::{hash_lines, TraceSink};
 use crate::verdict::{FaultWindow, Finding, Tally};
 
@@ -87,6 +88,8 @@ pub struct Outcome {
     pub hosts: Vec<Host>,
     /// The coverage probes the run reached (node and harness, `crate::coverage`), with the first virtual time.
     pub probes: Probes,
+    /// The nodes' Raft events, in the order they happened (ids as the nodes sent them; empty in real mode).
+    pub raft_events: Vec<RaftEvent>,
 }
 
 impl Outcome {
@@ -124,6 +127,7 @@ pub(crate) struct RawOutcome {
 pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options: &RunOptions) -> Outcome {
     let RawOutcome { history, mut violations, final_nodes, virtual_time, settled, windows, strict } = raw;
     let trace: Vec<String> = sink.take().iter().map(|l| normalize(l, &hosts)).collect();
+    let raft_events = sink.raft.take();
     let history: Vec<CallRecord> = history
         .into_iter()
         .map(|mut c| {
@@ -131,7 +135,7 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
             c
         })
         .collect();
-    violations.extend(crate::check::after_run(&history, &hosts, &settled));
+    violations.extend(crate::check::after_run(&history, &hosts, &settled, &raft_events));
     let findings = crate::verdict::judge(violations, &history, &windows);
     let tally = Tally::of(&history, &windows);
     let probes = harness_probes(&history, &windows);
@@ -150,6 +154,7 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
         virtual_time,
         hosts,
         probes,
+        raft_events,
     }
 }
 

@@ -17,6 +17,8 @@ use std::time::Duration;
 #[derive(Clone, Default)]
 pub struct TraceSink {
     lines: Arc<Mutex<Vec<String>>>,
+    /// The nodes' Raft events (kept apart from the lines: they are judged, not traced).
+    pub raft: crate::raft_events::RaftEvents,
 }
 
 impl TraceSink {
@@ -169,6 +171,9 @@ mod capture {
                     scope.from_root().find_map(|span| span.extensions().get::<HostName>().map(|h| h.0.clone()))
                 })
                 .unwrap_or_else(|| "?".to_string());
+            if event.metadata().target() == clustersim::raft::EVENT_TARGET {
+                return sink.raft.record(now(), &host, event);
+            }
             let mut visitor = Fields::default();
             event.record(&mut visitor);
             sink.push(&host, &visitor.line());

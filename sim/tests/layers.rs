@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Lowest first. Modules on one line share a layer and may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["coverage"],
+    &["coverage", "raft_events"],
     &["trace"],
     &["profile"],
     &["scenario"],

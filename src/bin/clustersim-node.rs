@@ -45,8 +45,9 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             // openraft's logs and the bus's per-message lines stay out unless asked for (RUST_LOG=info).
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,openraft=warn,clustersim::server::bus=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "info,openraft=warn,clustersim::server::bus=warn,clustersim::raft_event=off".into()
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

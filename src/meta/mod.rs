@@ -30,7 +30,7 @@ pub const SLOT_COUNT: u16 = 16384;
 pub type Slot = u16;
 
 /// An inclusive run of slots as the user wrote it: `ADDSLOTS 5` is `5..=5`, `ADDSLOTSRANGE 0 10` is `0..=10`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SlotSpan {
     pub start: Slot,
     pub end: Slot,
@@ -60,7 +60,7 @@ impl SlotSpan {
 }
 
 /// One node as the table knows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NodeInfo {
     pub id: NodeId,
     /// Empty until the node has taken part in a MEET (a fresh Redis node prints `:7000@17000`).
@@ -84,7 +84,7 @@ impl NodeInfo {
 }
 
 /// A change to the metadata. Serializable: this is the Raft log entry payload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Command {
     /// The first entry of a replicated table: `node` founds a cluster of one. Valid only on an empty table.
     Bootstrap { node: NodeInfo },

@@ -11,6 +11,7 @@
 //! (`None` for Raft's own blank and membership entries).
 
 mod channels;
+mod events;
 mod journal;
 pub mod network;
 pub mod rt;
@@ -29,6 +30,7 @@ pub use network::{RaftRpc, RaftRpcReply, Transport};
 pub use openraft::BasicNode as RaftPeer;
 
 use crate::meta::{Command, Event, MetaError, MetaState, NodeId, NodeInfo};
+pub use events::TARGET as EVENT_TARGET;
 pub use journal::JournalError;
 pub use store::Disk;
 use store::{LogStore, MetaMachine};
@@ -207,6 +209,7 @@ impl RaftGroup {
         }
         tracing::info!(node = %p.me, group = p.group, "raft: reopening the instance kept on disk");
         crate::probe::hit("raft.reopened");
+        events::started(events::Who { me: p.me, group: p.group }, false);
         let (joined, local) = (p.joined, p.local);
         Some(
             Self::open(p.me, p.group, p.joined, p.peers, p.log, p.sm, clock, transport)
@@ -308,14 +311,7 @@ impl RaftGroup {
 
     /// `leader`, `candidate`, `follower`, `learner` or `shutdown`.
     pub fn role(&self) -> String {
-        match self.raft.metrics().borrow_watched().state {
-            ServerState::Leader => "leader",
-            ServerState::Candidate => "candidate",
-            ServerState::Follower => "follower",
-            ServerState::Learner => "learner",
-            ServerState::Shutdown => "shutdown",
-        }
-        .to_string()
+        role_name(self.raft.metrics().borrow_watched().state).to_string()
     }
 
     pub fn voters(&self) -> BTreeSet<NodeId> {
@@ -452,11 +448,23 @@ impl RaftGroup {
     }
 }
 
+fn role_name(state: ServerState) -> &'static str {
+    match state {
+        ServerState::Leader => "leader",
+        ServerState::Candidate => "candidate",
+        ServerState::Follower => "follower",
+        ServerState::Learner => "learner",
+        ServerState::Shutdown => "shutdown",
+    }
+}
+
 /// Emits one trace event per change of role, term, leader or applied index of one instance.
 async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
     let mut rx = raft.metrics();
     let mut last = String::new();
     let mut had_leader = false;
+    let mut last_role = None;
+    let who = events::Who { me, group };
     loop {
         let (line, stopped) = {
             let m = rx.borrow_watched();
@@ -464,6 +472,11 @@ async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
                 crate::probe::hit("raft.leader_lost");
             }
             had_leader = m.current_leader.is_some();
+            let role = (m.state, m.vote);
+            if last_role != Some(role) {
+                events::role(who, role_name(m.state), &m.vote);
+                last_role = Some(role);
+            }
             let leader = m.current_leader.map_or_else(|| "none".to_string(), |l| l.to_string());
             let applied = m.last_applied.map_or_else(|| "none".to_string(), |l| l.index().to_string());
             (

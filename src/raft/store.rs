@@ -24,6 +24,7 @@ use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, IOFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{EntryPayload, LogState, OptionalSend, RaftLogReader, RaftSnapshotBuilder, SnapshotMeta};
 
+use super::events::{self, Who};
 use super::journal::{Journal, JournalError, Record};
 use super::{GroupId, TypeConfig};
 use crate::meta::{Command, MetaState, NodeId};
@@ -63,13 +64,19 @@ impl LogInner {
 }
 
 /// The Raft log of one group incarnation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LogStore {
     inner: Arc<Mutex<LogInner>>,
     journal: Option<Arc<Journal>>,
+    /// Whose log it is (the node and group its Raft events name).
+    who: Who,
 }
 
 impl LogStore {
+    fn new(who: Who, journal: Option<Arc<Journal>>) -> Self {
+        LogStore { inner: Default::default(), journal, who }
+    }
+
     fn lock(&self) -> MutexGuard<'_, LogInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -90,7 +97,9 @@ impl RaftLogReader<C> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<VoteOf<C>>, io::Error> {
-        Ok(self.lock().vote)
+        let vote = self.lock().vote;
+        events::vote_read(self.who, vote.as_ref());
+        Ok(vote)
     }
 }
 
@@ -111,6 +120,7 @@ impl RaftLogStorage<C> for LogStore {
         let mut g = self.lock();
         self.journal(|| Record::Vote(*vote))?;
         g.vote = Some(*vote);
+        events::vote(self.who, vote);
         Ok(())
     }
 
@@ -119,6 +129,7 @@ impl RaftLogStorage<C> for LogStore {
         if g.committed != committed {
             self.journal(|| Record::Committed(committed))?;
             g.committed = committed;
+            events::committed(self.who, committed.as_ref());
         }
         Ok(())
     }
@@ -137,6 +148,9 @@ impl RaftLogStorage<C> for LogStore {
             let mut g = self.lock();
             let written = self.journal(|| Record::Append(entries.clone()));
             if written.is_ok() {
+                for e in &entries {
+                    events::append(self.who, &e.log_id, events::payload_hash(&e.payload));
+                }
                 g.append(entries);
             }
             written
@@ -154,6 +168,7 @@ impl RaftLogStorage<C> for LogStore {
         }
         self.journal(|| Record::TruncateAfter(last_log_id))?;
         g.truncate_after(last_log_id);
+        events::truncate(self.who, last_log_id.as_ref());
         Ok(())
     }
 
@@ -164,6 +179,7 @@ impl RaftLogStorage<C> for LogStore {
         }
         self.journal(|| Record::Purge(log_id))?;
         g.purge(log_id);
+        events::purge(self.who, &log_id);
         Ok(())
     }
 }
@@ -211,10 +227,12 @@ impl SmInner {
 pub struct MetaMachine {
     inner: Arc<Mutex<SmInner>>,
     journal: Option<Arc<Journal>>,
+    /// Whose state machine it is (the node and group its Raft events name).
+    who: Who,
 }
 
-impl Default for MetaMachine {
-    fn default() -> Self {
+impl MetaMachine {
+    fn new(who: Who, journal: Option<Arc<Journal>>) -> Self {
         MetaMachine {
             inner: Arc::new(Mutex::new(SmInner {
                 last_applied: None,
@@ -223,12 +241,11 @@ impl Default for MetaMachine {
                 snapshot: None,
                 forgotten: Default::default(),
             })),
-            journal: None,
+            journal,
+            who,
         }
     }
-}
 
-impl MetaMachine {
     fn lock(&self) -> MutexGuard<'_, SmInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -289,6 +306,7 @@ impl RaftStateMachine<C> for MetaMachine {
                 let mut g = self.lock();
                 // Recorded before the answer goes out; replaying the file re-applies the logged entry.
                 self.journal(|| Record::Applied(log_id))?;
+                events::apply(self.who, &log_id, events::payload_hash(&entry.payload));
                 g.apply(entry)
             };
             if let Some(r) = responder {
@@ -318,6 +336,7 @@ impl RaftStateMachine<C> for MetaMachine {
         g.last_membership = meta.last_membership.clone();
         g.state = snapshot.clone();
         g.snapshot = Some((meta.clone(), snapshot));
+        events::snapshot(self.who, meta.last_log_id.as_ref());
         Ok(())
     }
 
@@ -406,8 +425,10 @@ impl Disk {
         if let Some(j) = &self.journal {
             j.write(&Record::Instance { me, group, joined, local: local.clone(), peers: peers.clone() })?;
         }
-        let log = LogStore { journal: self.journal.clone(), ..LogStore::default() };
-        let sm = MetaMachine { journal: self.journal.clone(), ..MetaMachine::default() };
+        let who = Who { me, group };
+        let log = LogStore::new(who, self.journal.clone());
+        let sm = MetaMachine::new(who, self.journal.clone());
+        events::started(who, true);
         *g = Some(Persisted { me, group, joined, local, peers, log: log.clone(), sm: sm.clone() });
         Ok((log, sm))
     }
@@ -434,8 +455,9 @@ fn replay(records: Vec<(u64, Record)>, journal: &Arc<Journal>) -> Result<Option<
     for (n, (offset, record)) in records.into_iter().enumerate() {
         let fail = |why: String| (offset, n + 1, why);
         if let Record::Instance { me, group, joined, local, peers } = record {
-            let log = LogStore { journal: Some(journal.clone()), ..LogStore::default() };
-            let sm = MetaMachine { journal: Some(journal.clone()), ..MetaMachine::default() };
+            let who = Who { me, group };
+            let log = LogStore::new(who, Some(journal.clone()));
+            let sm = MetaMachine::new(who, Some(journal.clone()));
             current = Some(Persisted { me, group, joined, local, peers, log, sm });
             continue;
         }

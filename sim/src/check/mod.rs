@@ -7,20 +7,26 @@
 //! Two kinds of checks:
 //! - **while the run goes on** (the executor calls them to decide when a `settle` or `wait-consistent` is
 //!   done): [`liveness::settled`] over [`convergence`] and [`agreement`], and [`agreement::first_difference`];
-//! - **after the run**, every entry of [`CHECKERS`], over the whole history or over each settled cluster.
+//! - **after the run**, every entry of [`CHECKERS`], over the whole history, over each settled cluster, or over
+//!   the nodes' Raft events (`crate::raft_events`: Raft's own invariants, judged from outside).
 
 pub mod agreement;
 pub mod convergence;
 pub mod durability;
+pub mod election_safety;
 pub mod identity;
+pub mod leader_completeness;
 pub mod linearizable_reads;
 pub mod linearizable_slots;
 pub mod liveness;
+pub mod log_matching;
 pub mod model;
+pub mod monotonic_indexes;
 pub mod property;
 pub mod slot_safety;
 pub mod views;
 pub mod violation;
+pub mod vote_monotonic;
 
 use std::time::Duration;
 
@@ -29,6 +35,7 @@ pub use violation::Violation;
 
 use crate::history::CallRecord;
 use crate::hosts::Host;
+use crate::raft_events::RaftEvent;
 use views::NodeView;
 
 /// A `settle` that settled: when it began (the faults stopped) and the views of its last poll round.
@@ -45,6 +52,8 @@ pub enum Judge {
     History(fn(&[CallRecord], &[Host]) -> Vec<Violation>),
     /// Each settled cluster, with the history.
     Settled(fn(&[CallRecord], &[Host], &Settled) -> Vec<Violation>),
+    /// The nodes' Raft events of the run (none in real mode: the nodes are other processes).
+    Raft(fn(&[RaftEvent]) -> Vec<Violation>),
 }
 
 /// A registered checker: the property it judges and what it reads.
@@ -63,14 +72,22 @@ pub const CHECKERS: &[Checker] = &[
     Checker { property: durability::PROPERTY, judge: Judge::Settled(durability::check) },
     Checker { property: identity::PROPERTY, judge: Judge::History(identity::check) },
     Checker { property: model::PROPERTY, judge: Judge::History(model::check) },
+    Checker { property: election_safety::PROPERTY, judge: Judge::Raft(election_safety::check) },
+    Checker { property: log_matching::PROPERTY, judge: Judge::Raft(log_matching::check) },
+    Checker { property: leader_completeness::PROPERTY, judge: Judge::Raft(leader_completeness::check) },
+    Checker { property: monotonic_indexes::PROPERTY, judge: Judge::Raft(monotonic_indexes::check) },
+    Checker { property: vote_monotonic::PROPERTY, judge: Judge::Raft(vote_monotonic::check) },
 ];
 
-/// Runs every registered checker over a finished run.
-pub fn after_run(history: &[CallRecord], hosts: &[Host], settled: &[Settled]) -> Vec<Violation> {
+/// Runs every registered checker over a finished run. Ids in the Raft checkers' facts are normalized here (the
+/// history is normalized before it is judged; the events are not).
+pub fn after_run(history: &[CallRecord], hosts: &[Host], settled: &[Settled], raft: &[RaftEvent]) -> Vec<Violation> {
     let mut out = Vec::new();
     for checker in CHECKERS {
-        if let Judge::History(check) = checker.judge {
-            out.extend(check(history, hosts));
+        match checker.judge {
+            Judge::History(check) => out.extend(check(history, hosts)),
+            Judge::Raft(check) => out.extend(check(raft).into_iter().map(|v| v.normalized(hosts))),
+            Judge::Settled(_) => {}
         }
     }
     for one in settled {
