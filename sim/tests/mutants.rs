@@ -22,8 +22,7 @@ fn patches() -> Vec<PathBuf> {
 
 #[test]
 fn at_least_twelve_planted_bugs_numbered_from_01() {
-    let names: Vec<String> =
-        patches().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = patches().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert!(names.len() >= 12, "only {} mutants: {names:?}", names.len());
     for (i, name) in names.iter().enumerate() {
         let number = format!("{:02}-", i + 1);
@@ -49,12 +48,8 @@ fn every_mutant_has_a_header_and_patches_only_the_node() {
 #[test]
 fn every_mutant_applies_to_the_current_tree() {
     for patch in patches() {
-        let out = Command::new("git")
-            .current_dir(root())
-            .args(["apply", "--check"])
-            .arg(&patch)
-            .output()
-            .expect("git runs");
+        let out =
+            Command::new("git").current_dir(root()).args(["apply", "--check"]).arg(&patch).output().expect("git runs");
         assert!(
             out.status.success(),
             "{} no longer applies: {}",
