@@ -37,6 +37,9 @@ pub struct BatteryOptions {
     pub dir: PathBuf,
     /// The strategy every scenario must pass.
     pub strategy: Strategy,
+    /// Stop at the first failing run (the part it is in finishes the runs already started; later parts are
+    /// skipped): how long a bug takes to find (`scripts/mutants.sh`).
+    pub fail_fast: bool,
 }
 
 /// One failing run: what ran, its verdict line, and the command that replays it.
@@ -65,6 +68,8 @@ pub struct BatteryReport {
     pub failures: Vec<Failure>,
     /// The coverage probes every run reached (fuzz's shrinking runs included).
     pub coverage: Coverage,
+    /// With `fail_fast`: wall time from the start until the part holding the first failure ended.
+    pub first_failure: Option<Duration>,
 }
 
 impl BatteryReport {
@@ -103,20 +108,34 @@ pub fn run_battery(options: &BatteryOptions, progress: &(dyn Fn(&str) + Sync)) -
     let scenarios = scenarios_in(&options.dir)?;
     let regressions = scenarios_in(&options.dir.join("regressions")).unwrap_or_default();
     let mut report = BatteryReport::default();
+    let stop = |report: &mut BatteryReport| {
+        let failed = !report.failures.is_empty();
+        if failed && report.first_failure.is_none() {
+            report.first_failure = Some(start.elapsed());
+        }
+        failed && options.fail_fast
+    };
     progress("canary");
     canary(options, &scenarios, &mut report);
     progress("regressions");
     regression_part(options, &regressions, &mut report);
+    if stop(&mut report) {
+        return Ok(report);
+    }
     let rest = options.budget.saturating_sub(start.elapsed());
     for (name, profile, buggify, share) in SCENARIO_PARTS {
         progress(name);
         let deadline = Instant::now() + rest * share / 100;
         let base = RunOptions::new(0, options.strategy).profile(profile).buggify(buggify);
         scenario_part(options, &scenarios, name, &base, deadline, &mut report);
+        if stop(&mut report) {
+            return Ok(report);
+        }
     }
     progress("fuzz");
     let deadline = start + options.budget;
     fuzz_part(options, deadline, &mut report);
+    stop(&mut report);
     Ok(report)
 }
 
@@ -216,16 +235,20 @@ fn scenario_part(
 ) {
     let t = Instant::now();
     let next = AtomicU64::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
     let done: Mutex<Vec<(u64, usize, SeedResult)>> = Mutex::new(Vec::new());
     let count = scenarios.len().max(1) as u64;
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
             scope.spawn(|| {
-                while Instant::now() < deadline {
+                while Instant::now() < deadline && !(options.fail_fast && failed.load(Ordering::Relaxed)) {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let (seed, index) = (k / count, (k % count) as usize);
                     let Some(named) = scenarios.get(index) else { return };
                     let result = run_seed_with(&named.scenario, &base.clone().seed(seed));
+                    if !result.passed() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
                     done.lock().expect("results lock").push((seed, index, result));
                 }
             });
@@ -259,7 +282,7 @@ fn fuzz_part(options: &BatteryOptions, deadline: Instant, report: &mut BatteryRe
             let (found, counts) = (&found, &counts);
             scope.spawn(move || {
                 let mut seed = job;
-                while Instant::now() < deadline {
+                while Instant::now() < deadline && !(options.fail_fast && counts.lock().expect("counts lock").1 > 0) {
                     let (failure, coverage) = fuzz_batch(options, seed);
                     let mut c = counts.lock().expect("counts lock");
                     c.3.merge(&coverage);

@@ -197,6 +197,9 @@ mod cli {
         /// run reached. The shipped list is scenarios/battery.probes.
         #[arg(long)]
         require_probes: Option<PathBuf>,
+        /// Stop at the first failing run and print how long it took (`check: first-failure-after=…`).
+        #[arg(long)]
+        fail_fast: bool,
     }
 
     // `sim sweep`.
@@ -444,6 +447,7 @@ mod cli {
                 jobs: self.jobs,
                 dir: self.dir.clone(),
                 strategy: Strategy::ReadIndex,
+                fail_fast: self.fail_fast,
             };
             println!("# check: budget={}s jobs={} dir={}", self.budget.as_secs(), self.jobs, self.dir.display());
             let started = std::time::Instant::now();
@@ -466,6 +470,9 @@ mod cli {
             }
             for f in &report.failures {
                 println!("FAIL [{}] {} | replay: {}", f.part, f.line, f.replay);
+            }
+            if let Some(after) = report.first_failure {
+                println!("check: first-failure-after={:.1}s", after.as_secs_f64());
             }
             let unreached = report_coverage(&report.coverage, &required);
             let passed = report.passed() && unreached == 0;
