@@ -317,7 +317,8 @@ fn fuzz_batch(options: &BatteryOptions, seed: u64) -> (Option<(u64, Failure)>, C
         profile: Profile::Lan,
         gen: GenConfig::default(),
         seed,
-        shrink_iters_max: 200,
+        // --fail-fast measures how long finding takes: the finding is reported as generated, not shrunk.
+        shrink_iters_max: if options.fail_fast { 0 } else { 200 },
         safety_only: false,
         strict: false,
         buggify: false,

@@ -23,7 +23,9 @@
 //!   replicate X, X sent to replicate M — a master turned replica takes its replicas along);
 //! - `ReplicaEpochNotMasters`: a replica line whose config-epoch column is not its master's (Redis prints a
 //!   replica's `nodeEpoch`, which is its master's config epoch);
-//! - `ListedTwice`: one id on two lines.
+//! - `ListedTwice`: one id on two lines;
+//! - `EpochShared`: two masters serving slots with one config epoch (Redis's collision handling gives every
+//!   master a distinct epoch: the slot-conflict rule "higher epoch wins" needs it).
 //!
 //! Not judged, because the history alone does not decide them: writes and reads after a removal or a reset was
 //! sent (FORGET, RESET, DELSLOTS…, SETSLOT: facts stop being monotonic, and a SETSLOT moves slots without an
@@ -230,6 +232,18 @@ fn unexplained(read: &CallRecord, entries: &[Entry], sent: &Sent, hosts: &[Host]
     if let Some(twice) = entries.iter().find(|e| !ids.insert(e.id.as_str())) {
         out.push(("ListedTwice", format!("n{}'s CLUSTER NODES lists {} on two lines", read.node, twice.id)));
     }
+    let serving: Vec<&Entry> = entries.iter().filter(|e| e.is_master() && !e.slot_tokens.is_empty()).collect();
+    let mut epochs = BTreeMap::new();
+    if let Some((a, b)) = serving.iter().find_map(|e| epochs.insert(e.config_epoch, e.id.as_str()).map(|o| (o, e))) {
+        out.push((
+            "EpochShared",
+            format!(
+                "n{}'s CLUSTER NODES shows masters {a} and {} serving slots with one config epoch, {}: a collision \
+                 Redis resolves by bumping one (clusterHandleConfigEpochCollision)",
+                read.node, b.id, b.config_epoch
+            ),
+        ));
+    }
     let connected = reached(&sent.meets, read.node, read.end);
     for (entry, n) in entries.iter().filter_map(|e| Some((e, who(e)?))) {
         if n != read.node && !connected.contains_key(&n) {
@@ -379,6 +393,14 @@ mod tests {
         assert_eq!(kinds(&epoch), ["ReplicaEpochNotMasters"]);
         let twice = vec![call(1, "CLUSTER NODES", (0, 1), nodes(&[line(1, None, 0, ""), line(1, None, 0, "")]))];
         assert_eq!(kinds(&twice), ["ListedTwice"]);
+        let shared = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380 <n2>", (0, 10), Reply::ok()),
+            call(1, "CLUSTER ADDSLOTS 1", (11, 12), Reply::ok()),
+            call(2, "CLUSTER ADDSLOTS 2", (13, 14), Reply::ok()),
+            call(1, "CLUSTER NODES", (20, 21), nodes(&[line(1, None, 4, "1"), line(2, None, 4, "2")])),
+            call(2, "CLUSTER NODES", (22, 23), nodes(&[line(1, None, 4, "1"), line(2, None, 5, "2")])),
+        ];
+        assert_eq!(kinds(&shared), ["EpochShared"]);
     }
 
     #[test]
