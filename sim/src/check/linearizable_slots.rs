@@ -68,7 +68,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
                 }
             }
         }
-        let View::Nodes(entries) = &view else { continue };
+        let View::Nodes { entries, .. } = &view else { continue };
         for (replica, master, ok_at) in replica_links(history, read) {
             if !cluster.contains(&replica) {
                 continue;
@@ -143,9 +143,10 @@ fn replica_links(history: &[CallRecord], read: &CallRecord) -> Vec<(usize, usize
         .collect()
 }
 
-/// What a read shows: the NODES entries, or each slot's master id from CLUSTER SLOTS.
+/// What a read shows: the NODES entries with each slot's owner (an index into them, computed once per read), or
+/// each slot's master id from CLUSTER SLOTS.
 enum View {
-    Nodes(Vec<Entry>),
+    Nodes { entries: Vec<Entry>, owners: Vec<Option<usize>> },
     Slots(Vec<Option<String>>),
     Unreadable,
 }
@@ -153,7 +154,11 @@ enum View {
 impl View {
     fn of(read: &CallRecord) -> View {
         match (&read.op, &read.reply) {
-            (Op::Nodes, reply) => reply.as_text().map_or(View::Unreadable, |t| View::Nodes(parse_nodes(&t))),
+            (Op::Nodes, reply) => reply.as_text().map_or(View::Unreadable, |t| {
+                let entries = parse_nodes(&t);
+                let (owners, _) = super::views::slot_owners(&entries);
+                View::Nodes { entries, owners }
+            }),
             (Op::Slots, Reply::Array(ranges)) => View::Slots(slot_masters(ranges)),
             _ => View::Unreadable,
         }
@@ -163,17 +168,20 @@ impl View {
     /// <id>` or `unowned`). `None` when every slot is shown right, or the view cannot judge the claim.
     fn first_slot_not_owned(&self, claim: &Claim<'_>, hosts: &[Host]) -> Option<(u16, String)> {
         let owner_id = hosts.get(claim.owner - 1)?.id.to_string();
-        let shown_owner: Box<dyn Fn(u16) -> Option<String>> = match self {
-            View::Nodes(entries) => {
-                // Not listed at all: the membership checker's finding, not this one's.
-                entries.iter().find(|e| e.id == owner_id)?;
-                let (owners, _) = super::views::slot_owners(entries);
-                Box::new(move |slot| owners[usize::from(slot)].map(|i| entries[i].id.clone()))
+        let shown = |slot: u16| -> Option<&str> {
+            match self {
+                View::Nodes { entries, owners } => owners[usize::from(slot)].map(|i| entries[i].id.as_str()),
+                View::Slots(masters) => masters[usize::from(slot)].as_deref(),
+                View::Unreadable => None,
             }
-            View::Slots(masters) => Box::new(move |slot| masters[usize::from(slot)].clone()),
-            View::Unreadable => return None,
         };
-        claim.slots.iter().find_map(|&slot| match shown_owner(slot) {
+        match self {
+            // Not listed at all: the membership checker's finding, not this one's.
+            View::Nodes { entries, .. } if !entries.iter().any(|e| e.id == owner_id) => return None,
+            View::Unreadable => return None,
+            _ => {}
+        }
+        claim.slots.iter().find_map(|&slot| match shown(slot) {
             Some(id) if id == owner_id => None,
             Some(id) => Some((slot, format!("owned by {id}"))),
             None => Some((slot, "unowned".to_string())),
