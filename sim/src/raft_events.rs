@@ -84,6 +84,11 @@ impl RaftEvent {
     pub fn instance(&self) -> (&str, u64, u32) {
         (&self.node, self.group, self.incarnation)
     }
+
+    /// A violation's fact about this event's instance: `12.345s: <node> (group <hex>#<incarnation>) <what>`.
+    pub fn fact(&self, what: &str) -> String {
+        format!("{}: {} (group {:016x}#{}) {what}", secs(self.at), self.node, self.group, self.incarnation)
+    }
 }
 
 impl fmt::Display for RaftEvent {

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use super::{Class, Property, Violation};
-use crate::raft_events::{secs, Kind, RaftEvent};
+use crate::raft_events::{Kind, RaftEvent};
 
 pub const PROPERTY: Property = Property { name: "monotonic_indexes", class: Class::Safety };
 
@@ -63,8 +63,7 @@ pub fn check(events: &[RaftEvent]) -> Vec<Violation> {
         };
         if let Some((kind, what)) = found {
             if reported.insert(e.instance()) {
-                let fact = format!("{}: {} (group {:016x}#{}) {what}", secs(e.at), e.node, e.group, e.incarnation);
-                out.push(Violation::Broken { property: PROPERTY, kind, line: 0, fact });
+                out.push(Violation::Broken { property: PROPERTY, kind, line: 0, fact: e.fact(&what) });
             }
         }
     }

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::{Class, Property, Violation};
-use crate::raft_events::{secs, Kind, RaftEvent, Vote};
+use crate::raft_events::{Kind, RaftEvent, Vote};
 
 pub const PROPERTY: Property = Property { name: "vote_monotonic", class: Class::Safety };
 
@@ -48,8 +48,7 @@ pub fn check(events: &[RaftEvent]) -> Vec<Violation> {
         };
         if let Some((kind, what)) = found {
             if reported.insert(e.instance()) {
-                let fact = format!("{}: {} (group {:016x}#{}) {what}", secs(e.at), e.node, e.group, e.incarnation);
-                out.push(Violation::Broken { property: PROPERTY, kind, line: 0, fact });
+                out.push(Violation::Broken { property: PROPERTY, kind, line: 0, fact: e.fact(&what) });
             }
         }
     }
