@@ -135,7 +135,9 @@ pub(crate) fn finish(raw: RawOutcome, sink: TraceSink, hosts: Vec<Host>, options
             c
         })
         .collect();
-    violations.extend(crate::check::after_run(&history, &hosts, &settled, &raft_events));
+    // Ids in a checker's fact text read as `<nK>`, like the rest of the outcome.
+    let judged = crate::check::after_run(&history, &hosts, &settled, &raft_events);
+    violations.extend(judged.into_iter().map(|v| v.normalized(&hosts)));
     let findings = crate::verdict::judge(violations, &history, &windows);
     let tally = Tally::of(&history, &windows);
     let probes = harness_probes(&history, &windows);
