@@ -116,7 +116,7 @@ pub fn run_battery(options: &BatteryOptions, progress: &(dyn Fn(&str) + Sync)) -
         failed && options.fail_fast
     };
     progress("canary");
-    canary(options, &scenarios, &mut report);
+    canary(&scenarios, &mut report);
     progress("regressions");
     regression_part(options, &regressions, &mut report);
     if stop(&mut report) {
@@ -154,7 +154,7 @@ fn replay(path: &Path, seed: u64, strategy: Strategy, profile: Profile) -> Strin
 
 /// fire-and-forget must fail meet_read_your_writes.scn on seed 0 (it answers MEET before the entry commits and
 /// reads its local table): if it passes, the checkers cannot see a stale read, and every green is noise.
-fn canary(options: &BatteryOptions, scenarios: &[Named], report: &mut BatteryReport) {
+fn canary(scenarios: &[Named], report: &mut BatteryReport) {
     let t = Instant::now();
     let Some(named) = scenarios.iter().find(|n| n.path.file_name().is_some_and(|f| f == "meet_read_your_writes.scn"))
     else {
@@ -165,7 +165,6 @@ fn canary(options: &BatteryOptions, scenarios: &[Named], report: &mut BatteryRep
         });
         return;
     };
-    let _ = options;
     let result = run_seed_with(&named.scenario, &RunOptions::new(0, Strategy::FireAndForget));
     let stale = crate::check::linearizable_reads::PROPERTY;
     let caught = !result.passed() && result.findings().iter().any(|f| f.violation.property() == stale);

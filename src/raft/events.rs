@@ -123,12 +123,26 @@ pub(crate) fn vote_read(who: Who, vote: Option<&Vote>) {
     tracing::info!(target: TARGET, kind = "vote_read", node = %who.me, group = who.group, term, leader, committed);
 }
 
-pub(crate) fn append(who: Who, log_id: &LogId, hash: u64) {
+/// Whether anyone listens to Raft events: the payload hash is computed only then (never in the real binary,
+/// whose default log filter drops the target).
+fn listened() -> bool {
+    tracing::enabled!(target: TARGET, tracing::Level::INFO)
+}
+
+pub(crate) fn append(who: Who, log_id: &LogId, payload: &openraft::alias::EntryPayloadOf<C>) {
+    if !listened() {
+        return;
+    }
+    let hash = payload_hash(payload);
     let (term, leader, index) = (log_id.leader_id.term, log_id.leader_id.node_id, log_id.index);
     tracing::info!(target: TARGET, kind = "append", node = %who.me, group = who.group, term, leader = %leader, index, hash);
 }
 
-pub(crate) fn apply(who: Who, log_id: &LogId, hash: u64) {
+pub(crate) fn apply(who: Who, log_id: &LogId, payload: &openraft::alias::EntryPayloadOf<C>) {
+    if !listened() {
+        return;
+    }
+    let hash = payload_hash(payload);
     let (term, leader, index) = (log_id.leader_id.term, log_id.leader_id.node_id, log_id.index);
     tracing::info!(target: TARGET, kind = "apply", node = %who.me, group = who.group, term, leader = %leader, index, hash);
 }

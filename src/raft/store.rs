@@ -149,7 +149,7 @@ impl RaftLogStorage<C> for LogStore {
             let written = self.journal(|| Record::Append(entries.clone()));
             if written.is_ok() {
                 for e in &entries {
-                    events::append(self.who, &e.log_id, events::payload_hash(&e.payload));
+                    events::append(self.who, &e.log_id, &e.payload);
                 }
                 g.append(entries);
             }
@@ -306,7 +306,7 @@ impl RaftStateMachine<C> for MetaMachine {
                 let mut g = self.lock();
                 // Recorded before the answer goes out; replaying the file re-applies the logged entry.
                 self.journal(|| Record::Applied(log_id))?;
-                events::apply(self.who, &log_id, events::payload_hash(&entry.payload));
+                events::apply(self.who, &log_id, &entry.payload);
                 g.apply(entry)
             };
             if let Some(r) = responder {
