@@ -1,7 +1,7 @@
 //! The nodes' Raft events of one run, typed: what the node emits under `clustersim::raft::EVENT_TARGET`
 //! (src/raft/events.rs), collected apart from the trace (they are not trace lines: traces and their hashes do not
 //! change) and judged by the Raft checkers (`check::election_safety`, `check::log_matching`,
-//! `check::leader_completeness`, `check::monotonic_indexes`, `check::vote_monotonic`).
+//! `check::leader_completeness`, `check::monotonic_indexes`, `check::vote_monotonic`, `check::commit_bound`).
 //!
 //! Layer: the lowest (the trace's capture layer dispatches these events here); nothing here knows the world.
 //!

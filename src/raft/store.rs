@@ -46,6 +46,30 @@ struct LogInner {
 }
 
 impl LogInner {
+    /// The log's own invariant for an append (checked when [`crate::meta::CHECK_INVARIANTS`] is on, as in every
+    /// simulated run): openraft appends right after the last entry the store holds (it truncates a conflicting
+    /// tail first), the batch is contiguous, and leader ids never go back along the log. A store that kept an
+    /// entry openraft believes gone, or lost one it believes kept, fails here at once.
+    fn check_append(&self, entries: &[Entry]) -> Result<(), String> {
+        let Some(first) = entries.first() else { return Ok(()) };
+        let last = self.log.last_key_value().map(|(_, e)| e.log_id).or(self.last_purged);
+        if let Some(last) = last {
+            if first.index() != last.index() + 1 {
+                return Err(format!("append of {} to a log whose last entry is {last}", first.log_id));
+            }
+            if first.log_id.leader_id < last.leader_id {
+                return Err(format!("append of {} after {last}: the leader id went back", first.log_id));
+            }
+        }
+        for pair in entries.windows(2) {
+            let (a, b) = (&pair[0].log_id, &pair[1].log_id);
+            if b.index() != a.index() + 1 || b.leader_id < a.leader_id {
+                return Err(format!("appended batch not in log order: {a} then {b}"));
+            }
+        }
+        Ok(())
+    }
+
     fn append(&mut self, entries: Vec<Entry>) {
         for e in entries {
             self.log.insert(e.index(), e);
@@ -148,6 +172,11 @@ impl RaftLogStorage<C> for LogStore {
             let mut g = self.lock();
             let written = self.journal(|| Record::Append(entries.clone()));
             if written.is_ok() {
+                if crate::meta::CHECK_INVARIANTS {
+                    if let Err(broken) = g.check_append(&entries) {
+                        panic!("Raft log store invariant broken ({}): {broken}", self.who.me);
+                    }
+                }
                 for e in &entries {
                     events::append(self.who, &e.log_id, &e.payload);
                 }
@@ -168,6 +197,15 @@ impl RaftLogStorage<C> for LogStore {
         }
         self.journal(|| Record::TruncateAfter(last_log_id))?;
         g.truncate_after(last_log_id);
+        if crate::meta::CHECK_INVARIANTS {
+            let kept = g.log.last_key_value().map(|(i, _)| *i);
+            let bound = last_log_id.map(|l| l.index());
+            assert!(
+                kept <= bound,
+                "Raft log store invariant broken ({}): truncated after {bound:?}, kept {kept:?}",
+                self.who.me
+            );
+        }
         events::truncate(self.who, last_log_id.as_ref());
         Ok(())
     }

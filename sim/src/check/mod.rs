@@ -11,6 +11,7 @@
 //!   the nodes' Raft events (`crate::raft_events`: Raft's own invariants, judged from outside).
 
 pub mod agreement;
+pub mod commit_bound;
 pub mod convergence;
 pub mod durability;
 pub mod election_safety;
@@ -77,6 +78,7 @@ pub const CHECKERS: &[Checker] = &[
     Checker { property: leader_completeness::PROPERTY, judge: Judge::Raft(leader_completeness::check) },
     Checker { property: monotonic_indexes::PROPERTY, judge: Judge::Raft(monotonic_indexes::check) },
     Checker { property: vote_monotonic::PROPERTY, judge: Judge::Raft(vote_monotonic::check) },
+    Checker { property: commit_bound::PROPERTY, judge: Judge::Raft(commit_bound::check) },
 ];
 
 /// Runs every registered checker over a finished run. Ids in the Raft checkers' facts are normalized here (the
