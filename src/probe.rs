@@ -47,6 +47,14 @@ pub const ALL: &[Probe] = &[
     probe("raft.leader_lost", "an instance that knew a leader lost it (an election follows)"),
     probe("meet.join_changed", "a joiner answered Changed (it took writes since the handshake); its slots recorded"),
     probe("meet.join_refused", "a joiner refused to join; its entry was forgotten again"),
+    probe(
+        "meet.joined_by_another",
+        "a joiner whose changed slots could not be recorded had joined through another MEET",
+    ),
+    probe(
+        "meet.confirm_join_pending",
+        "a MEET of a listed node whose join is not finished (not in the Raft membership yet): try again",
+    ),
     probe("repair.join_resent", "a repair round re-sent Join to a listed node outside the Raft membership"),
     probe("repair.join_called_off", "a repair round called a join off (the node refused)"),
     probe("repair.member_removed", "a repair round removed an unlisted member (a FORGET or RESET cut short)"),

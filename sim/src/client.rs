@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -27,8 +28,15 @@ pub struct Client {
     sink: TraceSink,
     /// A background workload's client: its calls are traced in a short form and marked in the history.
     workload: bool,
+    /// A workload client's call in flight, as it will be recorded if the workload stops before the reply
+    /// ([`Client::abandoned`]).
+    in_flight: Arc<Mutex<Option<CallRecord>>>,
     pub history: Vec<CallRecord>,
 }
+
+/// The reply recorded for a workload call still in flight when its workload stopped: an unknown outcome (the
+/// node may yet apply it), as Jepsen records an `:info` operation.
+pub const ABANDONED: &str = "(client) abandoned: the workload stopped before the reply";
 
 impl Client {
     pub fn new(hosts: &[Host], sink: TraceSink) -> Self {
@@ -38,8 +46,22 @@ impl Client {
             generation: None,
             sink,
             workload: false,
+            in_flight: Arc::new(Mutex::new(None)),
             history: Vec::new(),
         }
+    }
+
+    /// Where a workload client keeps its call in flight: [`Client::abandoned`] reads it after the task stopped.
+    pub fn in_flight(&self) -> Arc<Mutex<Option<CallRecord>>> {
+        self.in_flight.clone()
+    }
+
+    /// The call that was in flight in `slot` when its client stopped, recorded as sent at its start and
+    /// abandoned now with the [`ABANDONED`] error (every write sent is in the history: the node may apply it).
+    pub fn abandoned(slot: &Mutex<Option<CallRecord>>) -> Option<CallRecord> {
+        let mut call = slot.lock().expect("in-flight lock").take()?;
+        call.end = now();
+        Some(call)
     }
 
     /// A background workload's client (`workload reads …`): each call is traced as `w-> nK CLUSTER NODES` and
@@ -89,6 +111,21 @@ impl Client {
             let arrow = if self.workload { "w->" } else { "->" };
             self.sink.push("client", &format!("{arrow} n{node} {shown}"));
         }
+        let op = Op::of(args, &self.hosts);
+        if self.workload {
+            let pending = CallRecord {
+                node,
+                command: shown.to_string(),
+                op: op.clone(),
+                line,
+                start,
+                end: start,
+                reply: Reply::Error(ABANDONED.to_string()),
+                quiet,
+                workload: true,
+            };
+            *self.in_flight.lock().expect("in-flight lock") = Some(pending);
+        }
         let reply = match tokio::time::timeout(Duration::from_millis(timeout_ms), self.exchange(node, args)).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(e)) => {
@@ -101,6 +138,7 @@ impl Client {
             }
         };
         let end = now();
+        self.in_flight.lock().expect("in-flight lock").take();
         if !quiet {
             let shown = if self.workload { summary(&reply) } else { show_reply(&reply) };
             self.sink.push(&format!("n{node}"), &format!("<- {shown}"));
@@ -108,7 +146,7 @@ impl Client {
         self.history.push(CallRecord {
             node,
             command: shown.to_string(),
-            op: Op::of(args, &self.hosts),
+            op,
             line,
             start,
             end,
@@ -154,11 +192,11 @@ impl Client {
     }
 }
 
-/// A workload reply in the trace: an error in full, a text reply as its line count, anything else as an array
+/// A workload reply in the trace: an error or a simple string (`+OK`) in full, a text reply as its line count, anything else as an array
 /// length (`[3 items]`) or as [`show_reply`] shows it.
 fn summary(reply: &Reply) -> String {
     match reply {
-        Reply::Error(_) => show_reply(reply),
+        Reply::Error(_) | Reply::Simple(_) => show_reply(reply),
         Reply::Array(items) => format!("[{} items]", items.len()),
         other => match other.as_text() {
             Some(text) => format!("{} lines", text.lines().count()),

@@ -14,7 +14,7 @@ use crate::client::{show_reply, Client};
 use crate::history::CallRecord;
 use crate::hosts::{expand_all, known_node_count, normalize, resolve_one, show_command, Host};
 use crate::outcome::RawOutcome;
-use crate::scenario::{Check, Fault, ReadOp, Scenario, Step, Target, Word, Workload};
+use crate::scenario::{Check, Fault, ReadOp, Scenario, Step, Target, Word, Workload, WriteOp};
 use crate::trace::{now, TraceSink};
 use crate::verdict::FaultWindow;
 
@@ -49,7 +49,11 @@ struct Executor<'a> {
 /// One background workload client: its task, and the calls it has finished (a call in flight when the workload
 /// stops is abandoned and never recorded).
 struct Running {
+    /// Reads or writes: a new workload of one kind replaces the running one of that kind.
+    writes: bool,
     task: tokio::task::JoinHandle<()>,
+    /// The client's call in flight (recorded as abandoned when the workload stops).
+    in_flight: Arc<std::sync::Mutex<Option<CallRecord>>>,
     done: Arc<std::sync::Mutex<Vec<CallRecord>>>,
 }
 
@@ -68,7 +72,7 @@ pub(crate) async fn execute(
     for (index, step) in scenario.steps.iter().enumerate() {
         run.step(step, scenario.line_of(index)).await;
     }
-    run.stop_workloads().await;
+    run.stop_workloads(|_| true).await;
     // Workload calls ran alongside the steps: the history is in order of the calls' start (stable for ties).
     run.client.history.sort_by_key(|c| c.start);
     let end = now();
@@ -103,39 +107,68 @@ impl Executor<'_> {
         }
     }
 
-    /// Starts a read workload (replacing the running one) or stops every workload.
+    /// Starts a read or write workload (replacing the running one of its kind) or stops every workload.
     async fn workload(&mut self, workload: &Workload, line: usize) {
-        self.stop_workloads().await;
-        let Workload::Reads { every_ms, on, ops } = workload else { return };
-        let nodes = targets(*on, self.hosts.len());
+        let (every_ms, on, writes) = match workload {
+            Workload::Stop => return self.stop_workloads(|_| true).await,
+            Workload::Reads { every_ms, on, .. } => (*every_ms, *on, false),
+            Workload::Writes { every_ms, on, .. } => (*every_ms, *on, true),
+        };
+        self.stop_workloads(|r| r.writes == writes).await;
+        let nodes = targets(on, self.hosts.len());
+        let every = Duration::from_millis(every_ms);
         for (k, &node) in nodes.iter().enumerate() {
             let done = Arc::new(std::sync::Mutex::new(Vec::new()));
             let mut client = Client::for_workload(self.hosts, self.sink.clone());
             let restarts = self.faults.clone();
             client.follow_restarts(move |node| restarts.generation(node));
-            // The clients start spread over one period, so they do not all read at the same instant.
+            let in_flight = client.in_flight();
+            // The clients start spread over one period, so they do not all call at the same instant.
             let offset = Duration::from_millis(every_ms * k as u64 / nodes.len() as u64);
-            let reads = ReadLoop { client, node, line, every: Duration::from_millis(*every_ms), ops: ops.clone() };
-            let task = tokio::spawn(reads.run(offset, done.clone()));
-            self.workloads.push(Running { task, done });
+            let task = match workload {
+                Workload::Reads { ops, .. } => {
+                    let reads = ReadLoop { client, node, line, every, ops: ops.clone() };
+                    tokio::spawn(reads.run(offset, done.clone()))
+                }
+                Workload::Writes { ops, slots, .. } => {
+                    let hosts = self.hosts.to_vec();
+                    let loop_ = WriteLoop { client, hosts, node, k, line, every, ops: ops.clone(), slots: *slots };
+                    tokio::spawn(loop_.run(offset, done.clone()))
+                }
+                Workload::Stop => unreachable!("returned above"),
+            };
+            self.workloads.push(Running { writes, task, done, in_flight });
         }
         self.sink.push("client", &format!("workload started: {workload} ({} clients)", nodes.len()));
     }
 
-    /// Stops every running workload and adds the calls they finished to the history.
-    async fn stop_workloads(&mut self) {
-        if self.workloads.is_empty() {
+    /// Stops the running workloads `which` selects and adds the calls they finished to the history.
+    async fn stop_workloads(&mut self, which: impl Fn(&Running) -> bool) {
+        let (stopping, running): (Vec<Running>, Vec<Running>) =
+            std::mem::take(&mut self.workloads).into_iter().partition(|r| which(r));
+        self.workloads = running;
+        if stopping.is_empty() {
             return;
         }
-        let mut calls = 0;
-        for running in std::mem::take(&mut self.workloads) {
+        let (mut calls, mut abandoned) = (0, 0);
+        for running in stopping {
             running.task.abort();
             let _ = running.task.await;
             let done = std::mem::take(&mut *running.done.lock().expect("workload history lock"));
             calls += done.len();
             self.client.history.extend(done);
+            // A write sent and not answered may still take effect: it stays in the history, outcome unknown. A
+            // read without a reply says nothing.
+            if let Some(call) = Client::abandoned(&running.in_flight).filter(|c| c.op.is_write()) {
+                abandoned += 1;
+                self.client.history.push(call);
+            }
         }
-        self.sink.push("client", &format!("workload stopped ({calls} calls recorded)"));
+        let abandoned = match abandoned {
+            0 => String::new(),
+            n => format!(", {n} write{} abandoned in flight", if n == 1 { "" } else { "s" }),
+        };
+        self.sink.push("client", &format!("workload stopped ({calls} calls recorded{abandoned})"));
     }
 
     /// Sends `command` to every target node in turn, judging each reply against `check` (an `expect`) as it
@@ -191,6 +224,8 @@ impl Executor<'_> {
     /// bound passes. No poll outlives the bound: a round cut short by it is not judged, the last whole round is.
     async fn settle(&mut self, line: usize, within_ms: u64) {
         self.faults.stop_all();
+        // Writes keep the tables changing: a cluster cannot be seen to converge while a write workload runs.
+        self.stop_workloads(|r| r.writes).await;
         let start = now();
         let deadline = start + Duration::from_millis(within_ms);
         let expected = crate::check::convergence::expected_members(&self.client.history, self.hosts);
@@ -271,6 +306,59 @@ impl ReadLoop {
             done.lock().expect("workload history lock").append(&mut self.client.history);
             tokio::time::sleep(self.every).await;
         }
+    }
+}
+
+/// One client of a write workload: writes through `node`, one op of `ops` after another, `every` apart. It is
+/// client `k` of its workload (which slots it claims when: see [`Workload::Writes`]).
+struct WriteLoop {
+    client: Client,
+    hosts: Vec<Host>,
+    node: usize,
+    k: usize,
+    line: usize,
+    every: Duration,
+    ops: Vec<WriteOp>,
+    slots: (u16, u16),
+}
+
+impl WriteLoop {
+    async fn run(mut self, offset: Duration, done: Arc<std::sync::Mutex<Vec<CallRecord>>>) {
+        tokio::time::sleep(offset).await;
+        let span = u64::from(self.slots.1 - self.slots.0) + 1;
+        let others: Vec<usize> = (1..=self.hosts.len()).filter(|n| *n != self.node).collect();
+        for round in 0u64.. {
+            for op in self.ops.clone() {
+                match op {
+                    WriteOp::Slots => {
+                        let slot = self.slots.0 + ((self.k as u64 + round) % span) as u16;
+                        let claimed = self.cluster(&["ADDSLOTS", &slot.to_string()], &done).await;
+                        tokio::time::sleep(self.every).await;
+                        if claimed {
+                            self.cluster(&["DELSLOTS", &slot.to_string()], &done).await;
+                            tokio::time::sleep(self.every).await;
+                        }
+                    }
+                    WriteOp::Meet if others.is_empty() => tokio::time::sleep(self.every).await,
+                    WriteOp::Meet => {
+                        let other = &self.hosts[others[(self.k + round as usize) % others.len()] - 1];
+                        let (ip, port) = (other.ip.to_string(), other.port.to_string());
+                        self.cluster(&["MEET", &ip, &port], &done).await;
+                        tokio::time::sleep(self.every).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `CLUSTER <args>` to the client's node, records the call; whether the node answered `+OK`.
+    async fn cluster(&mut self, args: &[&str], done: &std::sync::Mutex<Vec<CallRecord>>) -> bool {
+        let mut full = vec![Bytes::from_static(b"CLUSTER")];
+        full.extend(args.iter().map(|a| Bytes::from(a.to_string())));
+        let shown = format!("CLUSTER {}", args.join(" "));
+        let reply = self.client.call(self.node, &full, &shown, self.line).await;
+        done.lock().expect("workload history lock").append(&mut self.client.history);
+        matches!(&reply, Reply::Simple(s) if s == "OK")
     }
 }
 

@@ -27,7 +27,8 @@ pub struct GenConfig {
     pub nodes: RangeInclusive<usize>,
     /// Insert fault windows (kill/restart, pause/resume, partition/heal, clog/unclog).
     pub faults: bool,
-    /// Start a background read workload (`workload reads …` on every node) in about half the cases.
+    /// Start a background read workload (`workload reads …` on every node) in about half the cases, and a write
+    /// workload (`workload writes …`: slot claims racing the set-up's, MEETs of members) in about a third.
     pub workloads: bool,
     /// Largest number of extra actions (reads, sleeps, faults) beyond the cluster set-up.
     pub extras_max: usize,
@@ -175,7 +176,13 @@ pub struct Case {
     pub drift: Vec<(usize, i32)>,
     /// The period of a read workload on every node started before the first action (`None`: no workload).
     pub workload_ms: Option<u64>,
+    /// The period of a write workload on every node started before the first action (`None`: none). It claims
+    /// the case's last [`WRITE_WORKLOAD_SLOTS`] slots, which the set-up assigns too: claims conflict.
+    pub writes_ms: Option<u64>,
 }
+
+/// How many of the last slots a generated write workload claims.
+pub const WRITE_WORKLOAD_SLOTS: u16 = 16;
 
 fn cluster(sub: &str) -> Vec<Word> {
     vec![Word::text("CLUSTER"), Word::text(sub)]
@@ -188,6 +195,11 @@ impl Case {
         if let Some(every_ms) = self.workload_ms {
             let ops = crate::scenario::ReadOp::ALL.to_vec();
             steps.push(Step::Workload(crate::scenario::Workload::Reads { every_ms, on: Target::All, ops }));
+        }
+        if let Some(every_ms) = self.writes_ms {
+            let ops = crate::scenario::WriteOp::ALL.to_vec();
+            let slots = (16_384 - WRITE_WORKLOAD_SLOTS, 16_383);
+            steps.push(Step::Workload(crate::scenario::Workload::Writes { every_ms, on: Target::All, ops, slots }));
         }
         // Undo steps of open fault windows, with the index of the kept action after which each is due.
         let mut pending: Vec<(usize, Fault)> = Vec::new();
@@ -481,12 +493,15 @@ fn interleave(plan: Vec<Action>, extras: Vec<Option<Action>>, extras_max: usize,
     actions.into_iter().zip(keep.iter().copied().chain(std::iter::repeat(true))).map(|(a, k)| (k, a)).collect()
 }
 
-/// A read workload's period in half the cases (shrinks toward none), when workloads are on.
-fn arb_workload(on: bool) -> BoxedStrategy<Option<u64>> {
+/// A read workload's period in half the cases and a write workload's in a third (each shrinks toward none),
+/// when workloads are on.
+fn arb_workload(on: bool) -> BoxedStrategy<(Option<u64>, Option<u64>)> {
     if on {
-        prop::option::weighted(0.5, prop::sample::select(vec![50u64, 100, 250])).boxed()
+        let reads = prop::option::weighted(0.5, prop::sample::select(vec![50u64, 100, 250]));
+        let writes = prop::option::weighted(0.33, prop::sample::select(vec![100u64, 250, 500]));
+        (reads, writes).boxed()
     } else {
-        Just(None).boxed()
+        Just((None, None)).boxed()
     }
 }
 
@@ -522,11 +537,11 @@ pub fn arb_case(config: GenConfig) -> impl Strategy<Value = Case> {
                         contiguous,
                         replica_of,
                         drift,
-                        workload_ms,
+                        (workload_ms, writes_ms),
                     )| {
                         let set_up = SetUp { order, pairs, flips, masters, contiguous, pieces, replica_of };
                         let actions = interleave(set_up.plan(), extras, extras_max, &keep);
-                        Case { nodes: n, seed, order, actions, settle_ms, drift, workload_ms }
+                        Case { nodes: n, seed, order, actions, settle_ms, drift, workload_ms, writes_ms }
                     },
                 )
         },

@@ -299,7 +299,8 @@ mod cli {
         /// Generate no fault steps.
         #[arg(long)]
         no_faults: bool,
-        /// Generate no background read workloads (by default about half the cases start one).
+        /// Generate no background workloads (by default about half the cases start a read workload, a third a write
+        /// workload).
         #[arg(long)]
         no_workloads: bool,
         /// Count only safety violations (linearizable reads, durability, slot safety, wrong answers), not

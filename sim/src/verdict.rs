@@ -280,7 +280,9 @@ fn failed_write(
 ) -> Option<(FailedWrite, Option<FaultWindow>)> {
     let failed: Vec<&CallRecord> = history
         .iter()
-        .filter(|c| !c.quiet && c.line > 0 && c.end <= start && matches!(c.reply, Reply::Error(_)) && c.op.is_write())
+        // A workload's writes race the steps on their own: no step depends on one (and a workload's claims are
+        // refused as a matter of course), so none of them explains a failing line.
+        .filter(|c| !c.quiet && !c.workload && c.line > 0 && c.end <= start && c.is_error() && c.op.is_write())
         .collect();
     let write = |c: &CallRecord| FailedWrite { line: c.line, node: c.node, at: c.end };
     let windowed = failed

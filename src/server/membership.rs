@@ -149,16 +149,32 @@ impl MetaStore {
     }
 
     /// MEET of a node this one already lists, or already shares a group with. The local-read strategies answer
-    /// OK at once. read-index answers OK only once a linearizable read shows both nodes in the table, so an OK
-    /// always means what a finished merge means (before, a node left in an instance of a group that had called
-    /// its join off answered OK here and was never listed: a stale-read violation of the correct strategy).
+    /// OK at once. read-index answers OK only once a linearizable read shows both nodes in the table *and* both
+    /// are in the group's Raft membership, so an OK always means what a finished merge means. Before, a node left
+    /// in an instance of a group that had called its join off answered OK here and was never listed; and a MEET
+    /// of a node another member's MEET had just listed (its entry committed, its answer not in yet) answered OK,
+    /// then the node refused and the entry was removed (`workload writes` found it: concurrent MEETs of one
+    /// joiner). The membership is this node's own view; after the read it holds every membership change
+    /// committed before the read began, and a lagging one only answers "try again".
     async fn confirm_same_cluster(&self, other: NodeId, ip: &str, port: u16) -> Reply {
         if self.behaviour().read_guard == ReadGuard::LocalState {
             return Reply::ok();
         }
+        let in_progress = || Reply::error(format!("ERR Can't meet {ip}:{port}: a merge is in progress, try again"));
         match self.read(|v| v.state.contains(&v.myself) && v.state.contains(&other)).await {
-            Ok(true) => Reply::ok(),
-            Ok(false) => Reply::error(format!("ERR Can't meet {ip}:{port}: a merge is in progress, try again")),
+            Ok(true) => match self.current_group() {
+                Ok(group) => {
+                    let members = group.members();
+                    if members.contains_key(&self.myself()) && members.contains_key(&other) {
+                        Reply::ok()
+                    } else {
+                        crate::probe::hit("meet.confirm_join_pending");
+                        in_progress()
+                    }
+                }
+                Err(e) => Reply::error(format!("CLUSTERDOWN {e}")),
+            },
+            Ok(false) => in_progress(),
             Err(reply) => reply,
         }
     }
@@ -178,7 +194,12 @@ impl MetaStore {
     ) -> Result<Option<()>, Reply> {
         let joiner_id = joiner.entry.id;
         let terms = JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch };
-        let meet = Command::Meet { receiver: member, receiver_ip: member_ip, node: joiner.entry, slots: joiner.slots };
+        let meet = Command::Meet {
+            receiver: member,
+            receiver_ip: member_ip,
+            node: joiner.entry.clone(),
+            slots: joiner.slots.clone(),
+        };
         match self.leader_call(group, route.clone(), LeaderOp::Write(meet)).await {
             Ok(BusReply::Written(Ok(_))) => {}
             Ok(BusReply::Written(Err(e))) => return Err(Reply::error(e.to_string())),
@@ -189,27 +210,24 @@ impl MetaStore {
         let mut terms = terms;
         let mut joined = Err(JoinError::Failed("not asked".to_string()));
         for _ in 0..JOIN_UPDATES_MAX {
-            joined = if joiner_id == self.myself() {
-                self.join_group(group, joiner_id, &terms, peers.clone()).await
-            } else {
-                self.ask_to_join(
-                    &joiner.bus_addr,
-                    group,
-                    joiner_id,
-                    terms.clone(),
-                    peers.clone(),
-                    self.inner.config.bus_timeout_ms,
-                )
-                .await
-            };
+            joined = self.join_once(group, &joiner, &terms, &peers).await;
             let Err(JoinError::Changed(now)) = &joined else { break };
             crate::probe::hit("meet.join_changed");
             match self.record_joiner_slots(group, route.clone(), joiner_id, &terms.slots, &now.slots).await {
                 Ok(()) => terms.slots = now.slots.clone(),
                 Err(why) => {
-                    joined = Err(JoinError::Refused(format!(
-                        "its table changed since the handshake and cannot be recorded: {why}"
-                    )));
+                    // Another MEET of the same joiner (or the repair round) may have recorded its slots and
+                    // joined it meanwhile: then the group's table no longer takes this record, and calling the
+                    // join off would forget a member. Asked once more, a joiner already in the group says so.
+                    joined = match self.join_once(group, &joiner, &terms, &peers).await {
+                        Ok(()) => {
+                            crate::probe::hit("meet.joined_by_another");
+                            Ok(())
+                        }
+                        Err(_) => Err(JoinError::Refused(format!(
+                            "its table changed since the handshake and cannot be recorded: {why}"
+                        ))),
+                    };
                     break;
                 }
             }
@@ -237,6 +255,23 @@ impl MetaStore {
                 joiner_id,
                 format!("adding it to the Raft group: {e} (the group's leader finishes the join)"),
             )),
+        }
+    }
+
+    /// One `Join` request to the joiner under `terms` (this node itself, or over the bus).
+    async fn join_once(
+        &self,
+        group: GroupId,
+        joiner: &Joiner,
+        terms: &JoinTerms,
+        peers: &[String],
+    ) -> Result<(), JoinError> {
+        let id = joiner.entry.id;
+        if id == self.myself() {
+            self.join_group(group, id, terms, peers.to_vec()).await
+        } else {
+            let timeout_ms = self.inner.config.bus_timeout_ms;
+            self.ask_to_join(&joiner.bus_addr, group, id, terms.clone(), peers.to_vec(), timeout_ms).await
         }
     }
 

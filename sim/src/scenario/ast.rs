@@ -171,7 +171,7 @@ pub enum Step {
     /// 100 ms until the cluster has converged (every node lists every node) and agrees (config signature and
     /// CLUSTER SLOTS). Agreement and durability are judged on the views it ends with.
     Settle { within_ms: u64 },
-    /// `workload reads every=<d> on=<target> [ops=nodes,slots,shards]` / `workload stop`: background clients
+    /// `workload reads …` / `workload writes …` / `workload stop`: background clients
     /// that run alongside the following steps and faults (Jepsen's clients), every call in the history.
     Workload(Workload),
 }
@@ -182,6 +182,12 @@ pub enum Workload {
     /// One client per target node, each looping over `ops` (one call, then `every_ms` of virtual time) until
     /// `workload stop`, the next `workload reads` (which replaces it) or the end of the steps.
     Reads { every_ms: u64, on: Target, ops: Vec<ReadOp> },
+    /// One client per target node, each looping over `ops` (one write, then `every_ms`) until `workload stop`,
+    /// the next `workload writes` (which replaces it) or the end of the steps. Slot writes use `slots` (an
+    /// inclusive range): client k of the workload claims slot `first + (k + i) % len` on its i-th round, so
+    /// clients of different nodes claim the same slots at different times (conflicting claims), and gives a slot
+    /// back (DELSLOTS) only after its own ADDSLOTS was acknowledged.
+    Writes { every_ms: u64, on: Target, ops: Vec<WriteOp>, slots: (u16, u16) },
     /// Stops every running workload (a call still in flight is abandoned: it is not in the history).
     Stop,
 }
@@ -189,6 +195,31 @@ pub enum Workload {
 impl Workload {
     pub const EVERY_MS_MIN: u64 = 10;
     pub const EVERY_MS_DEFAULT: u64 = 100;
+    /// The slots a write workload claims unless told: the last 64, which a scenario that assigns every slot
+    /// already owns (every claim is then a conflict the node must refuse).
+    pub const WRITE_SLOTS_DEFAULT: (u16, u16) = (16_320, 16_383);
+}
+
+/// A write a workload issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WriteOp {
+    /// `CLUSTER ADDSLOTS <s>`, then `CLUSTER DELSLOTS <s>` if the claim was acknowledged.
+    Slots,
+    /// `CLUSTER MEET` of another node of the run (the next one, round after round): a member already, so a
+    /// correct node changes nothing, but the join path runs under the faults.
+    Meet,
+}
+
+impl WriteOp {
+    pub const ALL: [WriteOp; 2] = [WriteOp::Slots, WriteOp::Meet];
+
+    /// The name in a scenario (`ops=slots,meet`).
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteOp::Slots => "slots",
+            WriteOp::Meet => "meet",
+        }
+    }
 }
 
 /// A read a workload issues.
@@ -227,6 +258,16 @@ impl fmt::Display for Workload {
             Workload::Reads { every_ms, on, ops } => {
                 let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
                 write!(f, "workload reads every={every_ms}ms on={on} ops={}", names.join(","))
+            }
+            Workload::Writes { every_ms, on, ops, slots } => {
+                let names: Vec<&str> = ops.iter().map(|o| o.name()).collect();
+                write!(
+                    f,
+                    "workload writes every={every_ms}ms on={on} ops={} slots={}-{}",
+                    names.join(","),
+                    slots.0,
+                    slots.1
+                )
             }
             Workload::Stop => f.write_str("workload stop"),
         }

@@ -348,10 +348,10 @@ const VERBS: &[Verb] = &[
     },
     Verb {
         name: "workload",
-        usage: "workload reads [every=<d>] [on=<target>] [ops=nodes,slots,shards]",
+        usage: "workload reads|writes [every=<d>] [on=<target>] [ops=...] [slots=<a>-<b>] | workload stop",
         tokens_min: 2,
-        needs: "'reads ...' or 'stop'",
-        options: &["every", "on", "ops"],
+        needs: "'reads ...', 'writes ...' or 'stop'",
+        options: &["every", "on", "ops", "slots"],
         handler: workload,
     },
 ];
@@ -640,15 +640,16 @@ fn workload(l: &Line<'_>) -> Result<Step, ScenarioError> {
             ctx.no_more(l.tokens, 2)?;
             Ok(Step::Workload(Workload::Stop))
         }
-        "reads" => workload_reads(l),
-        other => Err(ctx.err(kind.column, format!("unknown workload '{other}' (expected reads or stop)"))),
+        "reads" | "writes" => workload_start(l, kind.text == "writes"),
+        other => Err(ctx.err(kind.column, format!("unknown workload '{other}' (expected reads, writes or stop)"))),
     }
 }
 
-/// `workload reads every=<d> on=<target> [ops=nodes,slots,shards]`; defaults: every=100ms, on=all, every op.
-fn workload_reads(l: &Line<'_>) -> Result<Step, ScenarioError> {
+/// `workload reads [every=<d>] [on=<target>] [ops=nodes,slots,shards]` or `workload writes [every=<d>]
+/// [on=<target>] [ops=slots,meet] [slots=<a>-<b>]`; defaults: every=100ms, on=all, every op, the last 64 slots.
+fn workload_start(l: &Line<'_>, writes: bool) -> Result<Step, ScenarioError> {
     let ctx = l.ctx;
-    let (mut every_ms, mut on, mut ops) = (None, None, None);
+    let (mut every_ms, mut on, mut reads, mut write_ops, mut slots) = (None, None, None, None, None);
     for tok in &l.tokens[2..] {
         let Some((key, value, column)) = ctx.option(tok, "workload option", l.verb.options)? else {
             return Err(ctx.err(tok.column, format!("expected key=value, found '{}'", tok.text)));
@@ -656,18 +657,44 @@ fn workload_reads(l: &Line<'_>) -> Result<Step, ScenarioError> {
         let seen = match key {
             "every" => every_ms.replace(workload_every(ctx, value, column)?).is_some(),
             "on" => on.replace(ctx.target(&Token { text: value.to_string(), column, quoted: false })?).is_some(),
-            _ => ops.replace(workload_ops(ctx, value, column)?).is_some(),
+            "ops" if writes => {
+                write_ops.replace(named_list(ctx, value, column, &WriteOp::ALL, WriteOp::name)?).is_some()
+            }
+            "ops" => reads.replace(named_list(ctx, value, column, &ReadOp::ALL, ReadOp::name)?).is_some(),
+            _ if !writes => return Err(ctx.err(tok.column, "'slots=' belongs to 'workload writes'")),
+            _ => slots.replace(workload_slots(ctx, value, column)?).is_some(),
         };
         if seen {
             return Err(ctx.err(tok.column, format!("'{key}' given twice")));
         }
     }
     let every_ms = every_ms.unwrap_or(Workload::EVERY_MS_DEFAULT);
-    Ok(Step::Workload(Workload::Reads {
-        every_ms,
-        on: on.unwrap_or(Target::All),
-        ops: ops.unwrap_or(ReadOp::ALL.to_vec()),
+    let on = on.unwrap_or(Target::All);
+    Ok(Step::Workload(if writes {
+        Workload::Writes {
+            every_ms,
+            on,
+            ops: write_ops.unwrap_or(vec![WriteOp::Slots]),
+            slots: slots.unwrap_or(Workload::WRITE_SLOTS_DEFAULT),
+        }
+    } else {
+        Workload::Reads { every_ms, on, ops: reads.unwrap_or(ReadOp::ALL.to_vec()) }
     }))
+}
+
+/// `slots=<a>-<b>` (or one slot): an inclusive range of valid slots, `a <= b`.
+fn workload_slots(ctx: &Ctx<'_>, value: &str, column: usize) -> Result<(u16, u16), ScenarioError> {
+    let slot = |s: &str| s.parse::<u16>().ok().filter(|n| *n < 16_384);
+    let range = match value.split_once('-') {
+        Some((a, b)) => slot(a).zip(slot(b)),
+        None => slot(value).map(|s| (s, s)),
+    };
+    range.filter(|(a, b)| a <= b).ok_or_else(|| {
+        ctx.err(
+            column,
+            format!("expected a slot range such as 16000-16383 (slots 0 to 16383, low first), found '{value}'"),
+        )
+    })
 }
 
 fn workload_every(ctx: &Ctx<'_>, value: &str, column: usize) -> Result<u64, ScenarioError> {
@@ -677,14 +704,21 @@ fn workload_every(ctx: &Ctx<'_>, value: &str, column: usize) -> Result<u64, Scen
     })
 }
 
-fn workload_ops(ctx: &Ctx<'_>, value: &str, column: usize) -> Result<Vec<ReadOp>, ScenarioError> {
+/// A comma-separated list of distinct names out of `all`.
+fn named_list<T: Copy + PartialEq>(
+    ctx: &Ctx<'_>,
+    value: &str,
+    column: usize,
+    all: &[T],
+    name_of: fn(T) -> &'static str,
+) -> Result<Vec<T>, ScenarioError> {
     let mut ops = Vec::new();
     let mut col = column;
     for name in value.split(',') {
-        let op = ReadOp::ALL
-            .into_iter()
-            .find(|o| o.name() == name)
-            .ok_or_else(|| ctx.err(col, format!("unknown read '{name}' (expected nodes, slots or shards)")))?;
+        let op = all.iter().copied().find(|o| name_of(*o) == name).ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|o| name_of(*o)).collect();
+            ctx.err(col, format!("unknown op '{name}' (expected one or more of {})", names.join(", ")))
+        })?;
         if ops.contains(&op) {
             return Err(ctx.err(col, format!("'{name}' listed twice")));
         }

@@ -402,8 +402,57 @@ fn workload_lines_parse_with_defaults_and_print_back() {
 }
 
 #[test]
+fn write_workload_lines_parse_with_defaults_and_print_back() {
+    let s = parse(
+        "x.scn",
+        "cluster 3\nworkload writes\nworkload writes every=20ms on=n3 ops=meet,slots slots=100-103\nworkload writes slots=7\n",
+    )
+    .expect("parses");
+    assert_eq!(
+        s.steps,
+        vec![
+            Step::Workload(Workload::Writes {
+                every_ms: 100,
+                on: Target::All,
+                ops: vec![WriteOp::Slots],
+                slots: Workload::WRITE_SLOTS_DEFAULT
+            }),
+            Step::Workload(Workload::Writes {
+                every_ms: 20,
+                on: Target::Node(3),
+                ops: vec![WriteOp::Meet, WriteOp::Slots],
+                slots: (100, 103)
+            }),
+            Step::Workload(Workload::Writes {
+                every_ms: 100,
+                on: Target::All,
+                ops: vec![WriteOp::Slots],
+                slots: (7, 7)
+            }),
+        ]
+    );
+    assert_eq!(parse("x.scn", &print(&s)).expect("printed file parses"), s);
+}
+
+#[test]
 fn bad_workload_lines_name_the_column() {
-    assert_eq!(err("cluster 3\nworkload writes\n"), "x.scn:2:10: unknown workload 'writes' (expected reads or stop)");
+    assert_eq!(
+        err("cluster 3\nworkload deletes\n"),
+        "x.scn:2:10: unknown workload 'deletes' (expected reads, writes or stop)"
+    );
+    assert_eq!(
+        err("cluster 3\nworkload writes slots=200-100\n"),
+        "x.scn:2:23: expected a slot range such as 16000-16383 (slots 0 to 16383, low first), found '200-100'"
+    );
+    assert_eq!(
+        err("cluster 3\nworkload writes slots=0-16384\n"),
+        "x.scn:2:23: expected a slot range such as 16000-16383 (slots 0 to 16383, low first), found '0-16384'"
+    );
+    assert_eq!(err("cluster 3\nworkload reads slots=1-2\n"), "x.scn:2:16: 'slots=' belongs to 'workload writes'");
+    assert_eq!(
+        err("cluster 3\nworkload writes ops=slots,forget\n"),
+        "x.scn:2:27: unknown op 'forget' (expected one or more of slots, meet)"
+    );
     assert_eq!(
         err("cluster 3\nworkload reads every=5ms\n"),
         "x.scn:2:22: expected a period such as 50ms (from 10 ms to 3600000 ms), found '5ms'"
@@ -414,12 +463,12 @@ fn bad_workload_lines_name_the_column() {
     );
     assert_eq!(
         err("cluster 3\nworkload reads ops=nodes,keys\n"),
-        "x.scn:2:26: unknown read 'keys' (expected nodes, slots or shards)"
+        "x.scn:2:26: unknown op 'keys' (expected one or more of nodes, slots, shards)"
     );
     assert_eq!(err("cluster 3\nworkload reads on=n1 on=n2\n"), "x.scn:2:22: 'on' given twice");
     assert_eq!(err("cluster 3\nworkload stop now\n"), "x.scn:2:15: unexpected 'now'");
     assert_eq!(
         err("cluster 3\nworkload reads speed=2\n"),
-        "x.scn:2:16: unknown workload option 'speed' (expected every, on or ops)"
+        "x.scn:2:16: unknown workload option 'speed' (expected every, on, ops or slots)"
     );
 }
