@@ -4,6 +4,7 @@
 //! Layer: above `hosts` (ops name hosts by number), below `client` (which records calls) and `check`.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,8 +59,9 @@ pub enum Op {
     Reset { hard: bool },
     /// `CLUSTER ADDSLOTS` / `ADDSLOTSRANGE`: the slots it adds (arguments that are not slots are left out).
     AddSlots { slots: Vec<u16> },
-    /// `CLUSTER DELSLOTS`, `DELSLOTSRANGE`, `FLUSHSLOTS`, `SETSLOT`: slot ownership removed or moved.
-    RemoveSlots,
+    /// `CLUSTER DELSLOTS`, `DELSLOTSRANGE` (the slots named: `Some`), `FLUSHSLOTS`, `SETSLOT` (any slot of the
+    /// node, or one moved to another owner: `None`): slot ownership removed or moved.
+    RemoveSlots { slots: Option<Vec<u16>> },
     /// `CLUSTER REPLICATE id`.
     Replicate { master: Option<usize> },
     /// `CLUSTER NODES`.
@@ -111,7 +113,9 @@ impl Op {
             "RESET" => Op::Reset { hard: rest.first().is_some_and(|m| m.eq_ignore_ascii_case("hard")) },
             "ADDSLOTS" => Op::AddSlots { slots: slot_numbers(rest) },
             "ADDSLOTSRANGE" => Op::AddSlots { slots: slot_pairs(rest) },
-            "DELSLOTS" | "DELSLOTSRANGE" | "FLUSHSLOTS" | "SETSLOT" => Op::RemoveSlots,
+            "DELSLOTS" => Op::RemoveSlots { slots: Some(slot_numbers(rest)) },
+            "DELSLOTSRANGE" => Op::RemoveSlots { slots: Some(slot_pairs(rest)) },
+            "FLUSHSLOTS" | "SETSLOT" => Op::RemoveSlots { slots: None },
             "REPLICATE" => Op::Replicate { master: host(rest.first()) },
             "NODES" => Op::Nodes,
             "SLOTS" => Op::Slots,
@@ -128,7 +132,21 @@ impl Op {
     /// Whether the command removes facts (a node, slot ownership): after one, "the last write wins" depends
     /// on an order the history alone does not settle.
     pub fn removes(&self) -> bool {
-        matches!(self, Op::Forget { .. } | Op::Reset { .. } | Op::RemoveSlots)
+        matches!(self, Op::Forget { .. } | Op::Reset { .. } | Op::RemoveSlots { .. })
+    }
+
+    /// Whether the command may remove facts beyond slots it names: a node (FORGET, RESET) or any slot
+    /// (FLUSHSLOTS, SETSLOT). A DELSLOTS removes only the slots it names ([`Op::removed_slots`]).
+    pub fn removes_beyond_named_slots(&self) -> bool {
+        matches!(self, Op::Forget { .. } | Op::Reset { .. } | Op::RemoveSlots { slots: None })
+    }
+
+    /// The slots a DELSLOTS / DELSLOTSRANGE names.
+    pub fn removed_slots(&self) -> &[u16] {
+        match self {
+            Op::RemoveSlots { slots: Some(slots) } => slots,
+            _ => &[],
+        }
     }
 }
 
@@ -217,4 +235,18 @@ mod tests {
             assert!(op(write).is_write(), "{write}");
         }
     }
+}
+
+/// Per slot: the start of the first DELSLOTS / DELSLOTSRANGE naming it (sent: answered or not, it may take
+/// effect). A checker stops judging a slot's ownership from the moment its removal may have applied, and keeps
+/// judging every other slot.
+pub fn slot_removals(history: &[CallRecord]) -> BTreeMap<u16, Duration> {
+    let mut first: BTreeMap<u16, Duration> = BTreeMap::new();
+    for call in history {
+        for slot in call.op.removed_slots() {
+            let at = first.entry(*slot).or_insert(call.start);
+            *at = (*at).min(call.start);
+        }
+    }
+    first
 }

@@ -11,9 +11,10 @@
 //! in every later leader's log), Jepsen's "acknowledged writes must survive". A strategy that answers OK before
 //! the commit (fire-and-forget) makes no such promise; this checker is how that shows.
 //!
-//! Limit: writes that remove facts (FORGET, RESET, DELSLOTS, DELSLOTSRANGE, FLUSHSLOTS, SETSLOT) make "the last
-//! write wins" a question of order the history alone does not settle, so a run that sent any of them before the
-//! settle — acknowledged or not: an unanswered one may still take effect — is not judged (docs/CHECKERS.md).
+//! Limit: writes that remove facts (FORGET, RESET, FLUSHSLOTS, SETSLOT) make "the last write wins" a question of
+//! order the history alone does not settle, so a run that sent any of them before the settle — acknowledged or
+//! not: an unanswered one may still take effect — is not judged (docs/CHECKERS.md). A DELSLOTS / DELSLOTSRANGE
+//! sent before the settle only takes the slots it names out of the judged facts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -77,10 +78,18 @@ fn acknowledged(history: &[CallRecord], settle_start: Duration) -> Vec<Acknowled
 pub fn check(history: &[CallRecord], hosts: &[Host], settled: &Settled) -> Vec<Violation> {
     let (views, settle_start) = (&settled.views, settled.start);
     // A removing write sent before the settle may have taken effect whatever its reply (an unanswered one too).
-    if history.iter().any(|c| c.start < settle_start && c.op.removes()) {
+    if history.iter().any(|c| c.start < settle_start && c.op.removes_beyond_named_slots()) {
         return Vec::new();
     }
-    let facts = acknowledged(history, settle_start);
+    let removed = crate::history::slot_removals(history);
+    let mut facts = acknowledged(history, settle_start);
+    facts.retain_mut(|(.., fact)| match fact {
+        Fact::Owns { slots, .. } => {
+            slots.retain(|s| removed.get(s).is_none_or(|h| settle_start <= *h));
+            !slots.is_empty()
+        }
+        _ => true,
+    });
     let id = |n: usize| hosts[n - 1].id.to_string();
     let before: Vec<CallRecord> = history.iter().filter(|c| c.end <= settle_start).cloned().collect();
     let joined = super::convergence::expected_members(&before, hosts);

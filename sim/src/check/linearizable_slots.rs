@@ -8,8 +8,9 @@
 //! (Ongaro's thesis §6.4) gives every metadata read, and what Jepsen calls a stale read when it breaks.
 //!
 //! What is not judged, because the history alone does not decide it:
-//! - reads that had not ended when a removal was *sent* (FORGET, RESET, DELSLOTS, DELSLOTSRANGE, FLUSHSLOTS,
-//!   SETSLOT — acknowledged or not: one without a reply may still take effect);
+//! - reads that had not ended when a removal was *sent* (FORGET, RESET, FLUSHSLOTS, SETSLOT — acknowledged or
+//!   not: one without a reply may still take effect); a DELSLOTS / DELSLOTSRANGE stops the judging of the slots
+//!   it names only (a write workload gives slots back all the time: the rest of the table stays judged);
 //! - the link of a replica whose master was itself sent a REPLICATE (a master turned replica takes its
 //!   replicas along: Redis re-points them, and so does the node);
 //! - a slot two different nodes were ever told to add with OK (a merge of two clusters resolves that conflict);
@@ -41,7 +42,8 @@ struct Claim<'a> {
 /// kind, node whose slots or link it misses).
 pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let edges = acknowledged_meets(history);
-    let horizon = history.iter().filter(|c| c.op.removes()).map(|c| c.start).min();
+    let horizon = history.iter().filter(|c| c.op.removes_beyond_named_slots()).map(|c| c.start).min();
+    let removed = crate::history::slot_removals(history);
     let claims = unique_claims(history);
     let mut out = Vec::new();
     let mut reported: BTreeSet<(usize, &'static str, usize)> = BTreeSet::new();
@@ -53,7 +55,11 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         cluster.insert(read.node);
         let view = View::of(read);
         for claim in claims.iter().filter(|c| c.ok_at < read.start && cluster.contains(&c.owner)) {
-            if let Some((slot, shown)) = view.first_slot_not_owned(claim, hosts) {
+            // A slot a DELSLOTS named before the read ended may be gone: only the others are owed.
+            let owed: Vec<u16> =
+                claim.slots.iter().copied().filter(|s| removed.get(s).is_none_or(|h| read.end <= *h)).collect();
+            let claim = Claim { ok_at: claim.ok_at, owner: claim.owner, slots: &owed };
+            if let Some((slot, shown)) = view.first_slot_not_owned(&claim, hosts) {
                 if reported.insert((read.node, "slot", claim.owner)) {
                     let fact = format!(
                         "n{}'s CLUSTER {} started at {} shows slot {slot} {shown}, though n{}'s ADDSLOTS of it was \
@@ -299,10 +305,29 @@ mod tests {
             call(1, "CLUSTER ADDSLOTS {0..9}", (20, 30), Reply::ok()),
             call(3, "CLUSTER NODES", (31, 32), nodes(&[(3, "", None)])),
             meet_1_2(),
-            call(1, "CLUSTER DELSLOTS 0", (40, 41), Reply::Error("(client) no reply within 15000 ms".into())),
+            call(1, "CLUSTER FORGET <n3>", (40, 41), Reply::Error("(client) no reply within 15000 ms".into())),
             call(2, "CLUSTER NODES", (50, 51), nodes(&[(1, "", None), (2, "", None)])),
         ];
         assert_eq!(check(&h, &world()), vec![]);
+    }
+
+    #[test]
+    fn a_delslots_stops_the_judging_of_the_slots_it_names_only() {
+        let unanswered = || Reply::Error("(client) no reply within 15000 ms".into());
+        let before = vec![
+            call(1, "CLUSTER ADDSLOTS {0..9}", (20, 30), Reply::ok()),
+            meet_1_2(),
+            call(1, "CLUSTER DELSLOTS 0", (40, 41), unanswered()),
+        ];
+        // Slot 0 may be gone; slots 1..9 are still owed.
+        let mut h = before.clone();
+        h.push(call(2, "CLUSTER NODES", (50, 51), nodes(&[(1, "1-9", None), (2, "", None)])));
+        assert_eq!(check(&h, &world()), vec![]);
+        let mut h = before;
+        h.push(call(2, "CLUSTER NODES", (50, 51), nodes(&[(1, "1-8", None), (2, "", None)])));
+        let v = check(&h, &world());
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].to_string().contains("shows slot 9"), "{}", v[0]);
     }
 
     #[test]

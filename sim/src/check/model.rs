@@ -44,7 +44,8 @@ pub const PROPERTY: Property = Property { name: "metadata-model", class: Class::
 
 /// Judges every write and every CLUSTER NODES read of the history. One violation per (kind, node).
 pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
-    let horizon = history.iter().filter(|c| c.op.removes()).map(|c| c.start).min();
+    let horizon = history.iter().filter(|c| c.op.removes_beyond_named_slots()).map(|c| c.start).min();
+    let removed = crate::history::slot_removals(history);
     let before_horizon = |t: Duration| horizon.is_none_or(|h| t < h);
     let facts = Acknowledged::of(history);
     let sent = Sent::of(history, hosts.len());
@@ -58,7 +59,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     // The first removal itself is judged (what was acknowledged before it still holds); nothing after it is.
     for call in history.iter().filter(|c| horizon.is_none_or(|h| c.start <= h)) {
         if call.is_ok() {
-            if let Some(why) = illegal_write(call, &facts) {
+            if let Some(why) = illegal_write(call, &facts, &removed) {
                 report(
                     "IllegalWriteAccepted",
                     call,
@@ -120,7 +121,8 @@ impl<'a> Acknowledged<'a> {
 }
 
 /// Why an acknowledged write breaks a Redis rule, if it does.
-fn illegal_write(call: &CallRecord, facts: &Acknowledged<'_>) -> Option<String> {
+/// `removed`: per slot, when a DELSLOTS first named it (a slot given back may be claimed again).
+fn illegal_write(call: &CallRecord, facts: &Acknowledged<'_>, removed: &BTreeMap<u16, Duration>) -> Option<String> {
     let (me, t) = (call.node, call.start);
     match &call.op {
         Op::Replicate { master: Some(m) } if *m == me => Some("ERR Can't replicate myself".into()),
@@ -128,12 +130,13 @@ fn illegal_write(call: &CallRecord, facts: &Acknowledged<'_>) -> Option<String> 
             if let Some(its) = facts.master_of(*m, t).filter(|_| facts.cluster_of(me, t).contains(m)) {
                 return Some(format!("n{m} is a replica of n{its} (acknowledged before): \"ERR I can only replicate a master, not a replica.\""));
             }
-            let own = facts.slots.iter().find(|(ok, node, slots)| *node == me && *ok < t && !slots.is_empty());
-            own.map(|(ok, _, slots)| {
+            // A slot a DELSLOTS named before the REPLICATE ended may have been given back.
+            let kept = |slots: &[u16]| slots.iter().copied().find(|s| removed.get(s).is_none_or(|h| call.end <= *h));
+            let own = facts.slots.iter().filter(|(ok, node, _)| *node == me && *ok < t);
+            own.into_iter().find_map(|(ok, _, slots)| Some((ok, kept(slots)?))).map(|(ok, slot)| {
                 format!(
-                    "its ADDSLOTS of slot {} was acknowledged at {}: \"ERR To set a master the node must be empty and \
-                     without assigned slots.\"",
-                    slots[0],
+                    "its ADDSLOTS of slot {slot} was acknowledged at {}: \"ERR To set a master the node must be empty \
+                     and without assigned slots.\"",
                     stamp(*ok)
                 )
             })
@@ -146,7 +149,8 @@ fn illegal_write(call: &CallRecord, facts: &Acknowledged<'_>) -> Option<String> 
             let cluster = facts.cluster_of(me, t);
             facts.slots.iter().filter(|(ok, node, _)| *ok < t && cluster.contains(node)).find_map(
                 |(ok, owner, theirs)| {
-                    let busy = theirs.iter().find(|s| seen.contains(*s))?;
+                    let still_owned = |s: &u16| removed.get(s).is_none_or(|h| call.end <= *h);
+                    let busy = theirs.iter().find(|s| seen.contains(*s) && still_owned(s))?;
                     Some(format!(
                         "n{owner}'s ADDSLOTS of slot {busy} was acknowledged at {}: \"ERR Slot {busy} is already busy\"",
                         stamp(*ok)
@@ -415,9 +419,28 @@ mod tests {
     }
 
     #[test]
+    fn a_delslots_frees_the_slots_it_names_and_nothing_else() {
+        let claim =
+            |node, slot: u16, at: u64| call(node, &format!("CLUSTER ADDSLOTS {slot}"), (at, at + 1), Reply::ok());
+        let mut h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380 <n2>", (0, 1), Reply::ok()),
+            claim(1, 9, 2),
+            call(1, "CLUSTER DELSLOTS 9", (4, 5), Reply::error("(client) no reply within 15000 ms")),
+            claim(2, 9, 6),
+        ];
+        // Slot 9 was given back (maybe): n2's claim of it is legal.
+        assert_eq!(kinds(&h), Vec::<&str>::new());
+        // A slot no DELSLOTS named stays busy, and a DELSLOTS creates no owner.
+        h.push(claim(1, 10, 8));
+        h.push(claim(2, 10, 10));
+        h.push(call(1, "CLUSTER NODES", (12, 13), nodes(&[line(1, None, 1, "10 11"), line(2, None, 2, "9")])));
+        assert_eq!(kinds(&h), vec!["IllegalWriteAccepted", "PhantomSlotOwner"]);
+    }
+
+    #[test]
     fn nothing_is_judged_after_a_removal_was_sent() {
         let h = vec![
-            call(1, "CLUSTER DELSLOTS 9", (0, 1), Reply::error("ERR Slot 9 is already unassigned")),
+            call(1, "CLUSTER FORGET <n3>", (0, 1), Reply::error("ERR Unknown node <n3>")),
             call(2, "CLUSTER REPLICATE <n2>", (2, 3), Reply::ok()),
             call(1, "CLUSTER NODES", (4, 5), nodes(&[line(1, None, 0, "9"), line(3, None, 0, "")])),
         ];

@@ -348,7 +348,7 @@ const VERBS: &[Verb] = &[
     },
     Verb {
         name: "workload",
-        usage: "workload reads|writes [every=<d>] [on=<target>] [ops=...] [slots=<a>-<b>] | workload stop",
+        usage: "workload reads/writes/stop [every=<d>] [on=<target>] [ops=<op>,...] [slots=<a>-<b>]",
         tokens_min: 2,
         needs: "'reads ...', 'writes ...' or 'stop'",
         options: &["every", "on", "ops", "slots"],
