@@ -282,7 +282,7 @@ fn fuzz_part(options: &BatteryOptions, deadline: Instant, report: &mut BatteryRe
             scope.spawn(move || {
                 let mut seed = job;
                 while Instant::now() < deadline && !(options.fail_fast && counts.lock().expect("counts lock").1 > 0) {
-                    let (failure, coverage) = fuzz_batch(options, seed);
+                    let (failure, coverage) = fuzz_batch(options, seed, deadline);
                     let mut c = counts.lock().expect("counts lock");
                     c.3.merge(&coverage);
                     c.0 += failure.as_ref().map_or(FUZZ_BATCH, |(passed, _)| passed + 1);
@@ -309,7 +309,12 @@ const FUZZ_BATCH: u64 = 2;
 
 /// One batch of generated cases on generator seed `seed`: `None` when every case passed, else how many passed
 /// before the finding, and the finding (shrunk, written under target/sim-check/); and the batch's coverage.
-fn fuzz_batch(options: &BatteryOptions, seed: u64) -> (Option<(u64, Failure)>, Coverage) {
+///
+/// Shrinking is bounded by the budget left (about three shrinking runs per second left, at most 200): the
+/// battery keeps its budget, and a finding near the end is written less shrunk (its replay command is exact
+/// either way; `sim fuzz --seed N` shrinks it fully).
+fn fuzz_batch(options: &BatteryOptions, seed: u64, deadline: Instant) -> (Option<(u64, Failure)>, Coverage) {
+    let left = deadline.saturating_duration_since(Instant::now()).as_secs() as u32;
     let fuzz_options = FuzzOptions {
         cases: FUZZ_BATCH as u32,
         strategy: options.strategy,
@@ -317,7 +322,7 @@ fn fuzz_batch(options: &BatteryOptions, seed: u64) -> (Option<(u64, Failure)>, C
         gen: GenConfig::default(),
         seed,
         // --fail-fast measures how long finding takes: the finding is reported as generated, not shrunk.
-        shrink_iters_max: if options.fail_fast { 0 } else { 200 },
+        shrink_iters_max: if options.fail_fast { 0 } else { (3 * left).min(200) },
         safety_only: false,
         strict: false,
         buggify: false,
