@@ -78,16 +78,41 @@ impl fmt::Debug for NodeId {
     }
 }
 
+/// Text formats (the JSON data file, anything a person reads) carry the 40 hex digits; binary formats (the bus's
+/// postcard frames) the 20 bytes.
 impl Serialize for NodeId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_string())
+        } else {
+            s.serialize_bytes(&self.0)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for NodeId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        NodeId::parse(text.as_bytes()).ok_or_else(|| serde::de::Error::custom("node id must be 40 hex digits"))
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            NodeId::parse(text.as_bytes()).ok_or_else(|| serde::de::Error::custom("node id must be 40 hex digits"))
+        } else {
+            d.deserialize_bytes(IdBytes)
+        }
+    }
+}
+
+/// Reads the 20 bytes of a binary-encoded id.
+struct IdBytes;
+
+impl serde::de::Visitor<'_> for IdBytes {
+    type Value = NodeId;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the 20 bytes of a node id")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<NodeId, E> {
+        <[u8; 20]>::try_from(bytes).map(NodeId).map_err(|_| E::invalid_length(bytes.len(), &self))
     }
 }
 

@@ -1,8 +1,9 @@
 //! The cluster bus: a second listener (port + 10000 by default, as in Redis) for node-to-node messages.
 //!
-//! Frames are a 4-byte big-endian length followed by a JSON payload: what crosses the wire in the simulation is
-//! what crosses it for real. Every exchange has a deadline; every frame has a size bound. One connection
-//! carries one request at a time (request, reply, request, ...).
+//! Frames are a 4-byte big-endian length followed by a postcard payload (serde's compact binary form: varint
+//! integers, no field names, node ids as their 20 bytes): what crosses the wire in the simulation is what crosses
+//! it for real. Every exchange has a deadline; every frame has a size bound. One connection carries one request
+//! at a time (request, reply, request, ...).
 //!
 //! Messages: the MEET handshake (`Hello`), Raft's own RPCs (`Raft`, tagged with the group), and the
 //! metadata-group operations of docs/MEMBERSHIP.md (`Leader`, `ReadIndex`, `Join`, `Leave`).
@@ -311,7 +312,7 @@ fn peer_addr(stream: &TcpStream) -> String {
 }
 
 pub(crate) async fn write_frame<T: Serialize>(stream: &mut TcpStream, value: &T) -> std::io::Result<()> {
-    let payload = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    let payload = postcard::to_allocvec(value).map_err(std::io::Error::other)?;
     if payload.len() > FRAME_BYTES_MAX {
         return Err(std::io::Error::other("bus frame too large"));
     }
@@ -336,5 +337,5 @@ pub(crate) async fn read_frame<T: for<'de> Deserialize<'de>>(stream: &mut TcpStr
     }
     let mut payload = vec![0u8; len];
     stream.read_exact(&mut payload).await?;
-    serde_json::from_slice(&payload).map(Some).map_err(std::io::Error::other)
+    postcard::from_bytes(&payload).map(Some).map_err(std::io::Error::other)
 }
