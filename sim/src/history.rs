@@ -191,6 +191,20 @@ pub(crate) fn record(
     }
 }
 
+/// Per slot: the start of the first DELSLOTS / DELSLOTSRANGE naming it (sent: answered or not, it may take
+/// effect). A checker stops judging a slot's ownership from the moment its removal may have applied, and keeps
+/// judging every other slot.
+pub fn slot_removals(history: &[CallRecord]) -> BTreeMap<u16, Duration> {
+    let mut first: BTreeMap<u16, Duration> = BTreeMap::new();
+    for call in history {
+        for slot in call.op.removed_slots() {
+            let at = first.entry(*slot).or_insert(call.start);
+            *at = (*at).min(call.start);
+        }
+    }
+    first
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,18 +249,4 @@ mod tests {
             assert!(op(write).is_write(), "{write}");
         }
     }
-}
-
-/// Per slot: the start of the first DELSLOTS / DELSLOTSRANGE naming it (sent: answered or not, it may take
-/// effect). A checker stops judging a slot's ownership from the moment its removal may have applied, and keeps
-/// judging every other slot.
-pub fn slot_removals(history: &[CallRecord]) -> BTreeMap<u16, Duration> {
-    let mut first: BTreeMap<u16, Duration> = BTreeMap::new();
-    for call in history {
-        for slot in call.op.removed_slots() {
-            let at = first.entry(*slot).or_insert(call.start);
-            *at = (*at).min(call.start);
-        }
-    }
-    first
 }
