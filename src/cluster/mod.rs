@@ -391,11 +391,21 @@ fn parse_slot(raw: &Bytes) -> Result<Slot, String> {
     }
 }
 
+/// Appends `span` to `spans`, folded into the last one when it follows it directly (`ADDSLOTS 0 1 2` is one span
+/// `0..=2`: the same slots in the same argument order, so every check finds the same first error, and a command
+/// of 5,461 single slots replicates as one span).
+fn push_span(spans: &mut Vec<SlotSpan>, span: SlotSpan) {
+    match spans.last_mut() {
+        Some(last) if last.end.checked_add(1) == Some(span.start) => last.end = span.end,
+        _ => spans.push(span),
+    }
+}
+
 fn parse_slot_list(a: &[Bytes]) -> SlotArgs {
-    let mut spans = Vec::with_capacity(a.len());
+    let mut spans = Vec::new();
     for raw in a {
         match parse_slot(raw) {
-            Ok(s) => spans.push(SlotSpan::one(s)),
+            Ok(s) => push_span(&mut spans, SlotSpan::one(s)),
             Err(error) => return SlotArgs { spans, error: Some(error) },
         }
     }
@@ -407,7 +417,7 @@ fn parse_slot_ranges(c: &Call<'_>) -> Result<SlotArgs, Reply> {
     if c.args.len() % 2 != 0 {
         return Err(arity_error(c.name));
     }
-    let mut spans = Vec::with_capacity(c.args.len() / 2);
+    let mut spans = Vec::new();
     for pair in c.args.chunks_exact(2) {
         let parsed = parse_slot(&pair[0]).and_then(|start| Ok((start, parse_slot(&pair[1])?)));
         match parsed {
@@ -415,7 +425,7 @@ fn parse_slot_ranges(c: &Call<'_>) -> Result<SlotArgs, Reply> {
                 let error = format!("ERR start slot number {start} is greater than end slot number {end}");
                 return Ok(SlotArgs { spans, error: Some(error) });
             }
-            Ok((start, end)) => spans.push(SlotSpan::range(start, end)),
+            Ok((start, end)) => push_span(&mut spans, SlotSpan::range(start, end)),
             Err(error) => return Ok(SlotArgs { spans, error: Some(error) }),
         }
     }

@@ -106,25 +106,13 @@ fn slots_node_entry(node: &NodeInfo) -> Reply {
 pub fn render_slots(view: View<'_>) -> Reply {
     let s = view.state;
     let mut entries = Vec::new();
-    let mut run: Option<(u16, u16, NodeId)> = None;
-    let mut flush = |run: Option<(u16, u16, NodeId)>| {
-        if let Some((start, end, owner)) = run {
-            let Some(master) = s.node(&owner) else { return };
-            let mut entry = vec![Reply::Int(i64::from(start)), Reply::Int(i64::from(end)), slots_node_entry(master)];
-            entry.extend(s.replicas_of(&owner).map(slots_node_entry));
-            entries.push(Reply::Array(entry));
-        }
-    };
-    for (slot, owner) in s.assignments() {
-        run = match run {
-            Some((start, end, o)) if o == owner && end + 1 == slot => Some((start, slot, o)),
-            other => {
-                flush(other);
-                Some((slot, slot, owner))
-            }
-        };
+    for (span, owner) in s.slot_table_runs() {
+        let Some(master) = s.node(&owner) else { continue };
+        let mut entry =
+            vec![Reply::Int(i64::from(span.start)), Reply::Int(i64::from(span.end)), slots_node_entry(master)];
+        entry.extend(s.replicas_of(&owner).map(slots_node_entry));
+        entries.push(Reply::Array(entry));
     }
-    flush(run);
     Reply::Array(entries)
 }
 

@@ -78,6 +78,13 @@ fn slot_parse_errors_end_the_valid_prefix() {
 }
 
 #[test]
+fn consecutive_slot_arguments_fold_into_one_span_in_argument_order() {
+    let spans = slot_args("ADDSLOTS 0 1 2 5 4 6 7").spans;
+    assert_eq!(spans, vec![SlotSpan::range(0, 2), SlotSpan::one(5), SlotSpan::one(4), SlotSpan::range(6, 7)]);
+    assert_eq!(slot_args("ADDSLOTSRANGE 0 3 4 9 9 9").spans, vec![SlotSpan::range(0, 9), SlotSpan::one(9)]);
+}
+
+#[test]
 fn meet_accepts_bus_port_and_aikv_node_id_forms() {
     let id = "9bfc40bad9e8f85c9e90bec522b5f7c566255eec";
     let nid = NodeId::parse(id.as_bytes());

@@ -11,6 +11,7 @@
 //! after every apply are in [`MetaState::check_invariants`]; the harness checks the same facts from the outside.
 
 mod id;
+mod slots;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ pub const CHECK_INVARIANTS: bool = cfg!(any(debug_assertions, feature = "invaria
 use serde::{Deserialize, Serialize};
 
 pub use id::NodeId;
+pub use slots::SlotTable;
 
 /// Number of hash slots in a Redis cluster.
 pub const SLOT_COUNT: u16 = 16384;
@@ -214,7 +216,7 @@ pub enum MetaError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetaState {
     nodes: BTreeMap<NodeId, NodeInfo>,
-    slots: BTreeMap<Slot, NodeId>,
+    slots: SlotTable,
     current_epoch: u64,
 }
 
@@ -224,12 +226,12 @@ impl MetaState {
         let current_epoch = myself.config_epoch;
         let mut nodes = BTreeMap::new();
         nodes.insert(myself.id, myself);
-        MetaState { nodes, slots: BTreeMap::new(), current_epoch }
+        MetaState { nodes, slots: SlotTable::default(), current_epoch }
     }
 
     /// A table with no node at all (the initial state of a replicated state machine before its first entry).
     pub fn empty() -> Self {
-        MetaState { nodes: BTreeMap::new(), slots: BTreeMap::new(), current_epoch: 0 }
+        MetaState { nodes: BTreeMap::new(), slots: SlotTable::default(), current_epoch: 0 }
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
@@ -254,12 +256,17 @@ impl MetaState {
 
     /// The owner of `slot`, if assigned.
     pub fn owner(&self, slot: Slot) -> Option<NodeId> {
-        self.slots.get(&slot).copied()
+        self.slots.owner(slot)
     }
 
     /// Every assigned slot with its owner, in slot order.
     pub fn assignments(&self) -> impl Iterator<Item = (Slot, NodeId)> + '_ {
-        self.slots.iter().map(|(s, n)| (*s, *n))
+        self.slots.assignments()
+    }
+
+    /// Every maximal run of slots with one owner, with that owner, in slot order (what CLUSTER SLOTS prints).
+    pub fn slot_table_runs(&self) -> impl Iterator<Item = (SlotSpan, NodeId)> + '_ {
+        self.slots.runs()
     }
 
     pub fn assigned_slot_count(&self) -> usize {
@@ -268,35 +275,21 @@ impl MetaState {
 
     /// The slots `node` serves, as maximal runs, ascending.
     pub fn slot_runs_of(&self, node: &NodeId) -> Vec<SlotSpan> {
-        let mut runs: Vec<SlotSpan> = Vec::new();
-        for (slot, owner) in &self.slots {
-            if owner != node {
-                continue;
-            }
-            match runs.last_mut() {
-                Some(run) if run.end + 1 == *slot => run.end = *slot,
-                _ => runs.push(SlotSpan::one(*slot)),
-            }
-        }
-        runs
+        self.slots.runs_of(node)
     }
 
-    /// Every owner's slots as maximal runs, in one pass over the slot map (rendering all nodes with
-    /// [`Self::slot_runs_of`] would walk the map once per node).
+    /// Every owner's slots as maximal runs, in one pass over the slot runs (rendering all nodes with
+    /// [`Self::slot_runs_of`] would walk them once per node).
     pub fn slot_runs(&self) -> BTreeMap<NodeId, Vec<SlotSpan>> {
         let mut runs: BTreeMap<NodeId, Vec<SlotSpan>> = BTreeMap::new();
-        for (slot, owner) in &self.slots {
-            let list = runs.entry(*owner).or_default();
-            match list.last_mut() {
-                Some(run) if run.end + 1 == *slot => run.end = *slot,
-                _ => list.push(SlotSpan::one(*slot)),
-            }
+        for (span, owner) in self.slots.runs() {
+            runs.entry(owner).or_default().push(span);
         }
         runs
     }
 
     pub fn slot_count_of(&self, node: &NodeId) -> usize {
-        self.slots.values().filter(|owner| *owner == node).count()
+        self.slots.count_of(node)
     }
 
     /// The replicas of `master`, in id order.
@@ -315,22 +308,30 @@ impl MetaState {
 
     /// Validates a slot list in argument order, exactly as Redis's `checkSlotAssignmentsOrReply` does: for each
     /// slot, "already unassigned" (delete) or "already busy" (add) first, then "specified multiple times".
+    ///
+    /// Span by span, not slot by slot: the first slot of a span with an ownership error and the first one named
+    /// by an earlier span are found with range lookups, and the earlier of the two is the error (the ownership
+    /// error first on the same slot, as Redis checks it first).
     pub fn check_slot_spans(&self, spans: &[SlotSpan], delete: bool) -> Result<(), MetaError> {
-        let mut seen = vec![false; usize::from(SLOT_COUNT)];
+        let mut seen = SlotBits::default();
         for span in spans {
-            for slot in span.slots() {
-                let assigned = self.slots.contains_key(&slot);
-                if delete && !assigned {
-                    return Err(MetaError::SlotUnassigned(slot));
+            let owner_error = if delete {
+                self.slots.first_unassigned_in(*span).map(MetaError::SlotUnassigned)
+            } else {
+                self.slots.first_assigned_in(*span).map(MetaError::SlotBusy)
+            };
+            let repeated = seen.first_set_in(*span);
+            match (owner_error, repeated) {
+                (Some(e @ (MetaError::SlotUnassigned(at) | MetaError::SlotBusy(at))), r)
+                    if r.is_none_or(|r| at <= r) =>
+                {
+                    return Err(e)
                 }
-                if !delete && assigned {
-                    return Err(MetaError::SlotBusy(slot));
-                }
-                let seen_before = std::mem::replace(&mut seen[usize::from(slot)], true);
-                if seen_before {
-                    return Err(MetaError::SlotRepeated(slot));
-                }
+                (_, Some(r)) => return Err(MetaError::SlotRepeated(r)),
+                (Some(e), None) => return Err(e),
+                (None, None) => {}
             }
+            seen.set(*span);
         }
         Ok(())
     }
@@ -354,20 +355,16 @@ impl MetaState {
                 }
                 self.check_slot_spans(spans, false)?;
                 let mut count = 0;
-                for slot in spans.iter().flat_map(|s| s.slots()) {
-                    self.slots.insert(slot, *node);
-                    count += 1;
+                for span in spans {
+                    self.slots.assign(*span, *node);
+                    count += span.len();
                 }
                 Event::SlotsAssigned { node: *node, count }
             }
             Command::DelSlots { node, spans } => {
                 self.actor(node)?;
                 self.check_slot_spans(spans, true)?;
-                let mut count = 0;
-                for slot in spans.iter().flat_map(|s| s.slots()) {
-                    self.slots.remove(&slot);
-                    count += 1;
-                }
+                let count = spans.iter().map(|span| self.slots.unassign(*span)).sum();
                 Event::SlotsUnassigned { count }
             }
             Command::Replicate { node, master } => self.replicate(node, master)?,
@@ -428,11 +425,14 @@ impl MetaState {
             }
             return Ok(Event::NodeAlreadyKnown { node: known_id });
         }
-        for slot in claims.iter().flat_map(|s| s.slots()) {
-            if let Some(owner) = self.slots.get(&slot) {
-                return Err(MetaError::MeetSlotConflict { node: node.id, slot, owner: *owner });
+        for span in claims {
+            if let Some(slot) = self.slots.first_assigned_in(*span) {
+                let owner = self.slots.owner(slot).expect("an assigned slot has an owner");
+                return Err(MetaError::MeetSlotConflict { node: node.id, slot, owner });
             }
         }
+        // Claims come from the joiner's own table (disjoint runs); one naming a slot twice is refused whole.
+        self.check_slot_spans(claims, false)?;
         let mut joining = node.clone();
         if joining.master.is_some_and(|m| !self.nodes.get(&m).is_some_and(NodeInfo::is_master)) {
             // Its master is not (or no longer) a master here: it joins as a master without slots.
@@ -446,9 +446,9 @@ impl MetaState {
         }
         self.current_epoch = self.current_epoch.max(joining.config_epoch);
         let mut slots = 0;
-        for slot in claims.iter().flat_map(|s| s.slots()) {
-            self.slots.insert(slot, joining.id);
-            slots += 1;
+        for span in claims {
+            self.slots.assign(*span, joining.id);
+            slots += span.len();
         }
         let event = Event::NodeAdded { node: joining.id, slots, config_epoch: joining.config_epoch };
         self.nodes.insert(joining.id, joining);
@@ -476,9 +476,7 @@ impl MetaState {
             return Err(MetaError::ForgetMyMaster);
         }
         self.nodes.remove(target);
-        let before = self.slots.len();
-        self.slots.retain(|_, owner| owner != target);
-        let slots_freed = before - self.slots.len();
+        let slots_freed = self.slots.unassign_owner(target);
         // Redis leaves the forgotten master's replicas pointing nowhere; the table keeps "a replica's master
         // exists" by turning them into masters without slots.
         let mut orphans_promoted = 0;
@@ -502,7 +500,7 @@ impl MetaState {
         if !target.is_master() {
             return Err(MetaError::ReplicateReplica);
         }
-        if actor.is_master() && self.slots.values().any(|owner| owner == node) {
+        if actor.is_master() && self.slots.serves_any(node) {
             return Err(MetaError::MasterNotEmpty);
         }
         // The node's own replicas follow it to its new master, so no replica ever points at a replica.
@@ -516,11 +514,10 @@ impl MetaState {
 
     /// The facts that must hold after every apply. Returns the first broken one.
     pub fn check_invariants(&self) -> Result<(), String> {
-        for (slot, owner) in &self.slots {
-            if *slot >= SLOT_COUNT {
-                return Err(format!("slot {slot} out of range"));
-            }
-            match self.nodes.get(owner) {
+        self.slots.check()?;
+        for (span, owner) in self.slots.runs() {
+            let slot = span.start;
+            match self.nodes.get(&owner) {
                 None => return Err(format!("slot {slot} owned by unknown node {owner}")),
                 Some(n) if !n.is_master() => return Err(format!("slot {slot} owned by replica {owner}")),
                 Some(_) => {}
@@ -544,6 +541,41 @@ impl MetaState {
             }
         }
         Ok(())
+    }
+}
+
+/// A set of slots as 16,384 bits (on the stack: no allocation per check).
+struct SlotBits([u64; SLOT_COUNT as usize / 64]);
+
+impl Default for SlotBits {
+    fn default() -> Self {
+        SlotBits([0; SLOT_COUNT as usize / 64])
+    }
+}
+
+impl SlotBits {
+    /// The first slot of `span` in the set.
+    fn first_set_in(&self, span: SlotSpan) -> Option<Slot> {
+        let (first, last) = (usize::from(span.start), usize::from(span.end));
+        for word in first / 64..=last / 64 {
+            let mut bits = self.0[word];
+            if word == first / 64 {
+                bits &= u64::MAX << (first % 64);
+            }
+            if word == last / 64 && last % 64 != 63 {
+                bits &= (1u64 << (last % 64 + 1)) - 1;
+            }
+            if bits != 0 {
+                return Some((word * 64 + bits.trailing_zeros() as usize) as Slot);
+            }
+        }
+        None
+    }
+
+    fn set(&mut self, span: SlotSpan) {
+        for slot in span.slots() {
+            self.0[usize::from(slot) / 64] |= 1 << (slot % 64);
+        }
     }
 }
 

@@ -429,7 +429,45 @@ mod properties {
         ]
     }
 
+    /// Redis's check, slot by slot in argument order (`checkSlotAssignmentsOrReply`): the reference the span-wise
+    /// [`MetaState::check_slot_spans`] must agree with.
+    fn check_slot_by_slot(s: &MetaState, spans: &[SlotSpan], delete: bool) -> Result<(), MetaError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for slot in spans.iter().flat_map(|span| span.slots()) {
+            let assigned = s.owner(slot).is_some();
+            if delete && !assigned {
+                return Err(MetaError::SlotUnassigned(slot));
+            }
+            if !delete && assigned {
+                return Err(MetaError::SlotBusy(slot));
+            }
+            if !seen.insert(slot) {
+                return Err(MetaError::SlotRepeated(slot));
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
+        /// On a crowded range (40 slots, so spans overlap the table and each other), the span-wise check finds
+        /// the same first error as the slot-by-slot one.
+        #[test]
+        fn span_wise_slot_checks_find_what_slot_by_slot_checks_find(
+            owned in prop::collection::vec((0u16..40, 0u16..6, 1u64..4), 0..6),
+            spans in prop::collection::vec((0u16..40, 0u16..8), 1..5),
+            delete in any::<bool>(),
+        ) {
+            let mut s = MetaState::new(node(1));
+            s.apply(&meet(1, node(2), vec![])).unwrap();
+            s.apply(&meet(1, node(3), vec![])).unwrap();
+            for (start, len, owner) in owned {
+                let _ = s.apply(&add(owner, &[(start, start + len)]));
+            }
+            prop_assert_eq!(s.check_invariants(), Ok(()));
+            let spans: Vec<SlotSpan> = spans.into_iter().map(|(a, len)| SlotSpan::range(a, a + len)).collect();
+            prop_assert_eq!(s.check_slot_spans(&spans, delete), check_slot_by_slot(&s, &spans, delete));
+        }
+
         /// Whatever the command sequence: invariants hold after every step, and a failed command changes nothing.
         #[test]
         fn invariants_hold_and_failures_change_nothing(cmds in prop::collection::vec(arb_command(), 1..40)) {
