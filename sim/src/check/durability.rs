@@ -94,7 +94,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host], settled: &Settled) -> Vec<V
     let before: Vec<CallRecord> = history.iter().filter(|c| c.end <= settle_start).cloned().collect();
     let joined = super::convergence::expected_members(&before, hosts);
     // Each view parsed once, with its slot owners, before the facts are judged against it.
-    let parsed: Vec<(usize, Vec<Entry>, Vec<Option<usize>>)> = views
+    let parsed: Vec<(usize, Vec<Entry>, Vec<Option<u16>>)> = views
         .iter()
         .filter_map(|v| v.nodes.as_ref().ok().map(|t| (v.node, parse_nodes(t))))
         .map(|(node, entries)| {
@@ -115,7 +115,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host], settled: &Settled) -> Vec<V
             let missing = match &fact {
                 Fact::Listed(n) => (!entries.iter().any(|e| e.id == id(*n))).then(|| format!("<n{n}> is not listed")),
                 Fact::Owns { node, slots } => {
-                    let owner_id = |s: u16| owners[usize::from(s)].map(|i| entries[i].id.as_str());
+                    let owner_id = |s: u16| owners[usize::from(s)].map(|i| entries[usize::from(i)].id.as_str());
                     let want = id(*node);
                     slots.iter().find(|&&s| owner_id(s) != Some(want.as_str())).map(|&s| match owner_id(s) {
                         Some(other) => format!("slot {s} belongs to {}", normalize(other, hosts)),

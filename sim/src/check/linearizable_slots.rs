@@ -53,12 +53,14 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         }
         let mut cluster: BTreeSet<usize> = reached(&edges, read.node, read.start).into_keys().collect();
         cluster.insert(read.node);
-        let view = View::of(read);
+        // Parsed only if something is owed to this read (most reads of a long history owe nothing).
+        let mut view: Option<View> = None;
         for claim in claims.iter().filter(|c| c.ok_at < read.start && cluster.contains(&c.owner)) {
             // A slot a DELSLOTS named before the read ended may be gone: only the others are owed.
             let owed: Vec<u16> =
                 claim.slots.iter().copied().filter(|s| removed.get(s).is_none_or(|h| read.end <= *h)).collect();
             let claim = Claim { ok_at: claim.ok_at, owner: claim.owner, slots: &owed };
+            let view = view.get_or_insert_with(|| View::of(read));
             if let Some((slot, shown)) = view.first_slot_not_owned(&claim, hosts) {
                 if reported.insert((read.node, "slot", claim.owner)) {
                     let fact = format!(
@@ -74,8 +76,15 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
                 }
             }
         }
-        let View::Nodes { entries, .. } = &view else { continue };
-        for (replica, master, ok_at) in replica_links(history, read) {
+        if read.op != Op::Nodes {
+            continue;
+        }
+        let links = replica_links(history, read);
+        if links.is_empty() {
+            continue;
+        }
+        let View::Nodes { entries, .. } = view.get_or_insert_with(|| View::of(read)) else { continue };
+        for (replica, master, ok_at) in links {
             if !cluster.contains(&replica) {
                 continue;
             }
@@ -152,8 +161,12 @@ fn replica_links(history: &[CallRecord], read: &CallRecord) -> Vec<(usize, usize
 /// What a read shows: the NODES entries with each slot's owner (an index into them, computed once per read), or
 /// each slot's master id from CLUSTER SLOTS.
 enum View {
-    Nodes { entries: Vec<Entry>, owners: Vec<Option<usize>> },
-    Slots(Vec<Option<String>>),
+    Nodes {
+        entries: Vec<Entry>,
+        owners: Vec<Option<u16>>,
+    },
+    /// The master ids of a CLUSTER SLOTS reply, and each slot's as an index into them.
+    Slots(Vec<String>, Vec<Option<u16>>),
     Unreadable,
 }
 
@@ -165,7 +178,10 @@ impl View {
                 let (owners, _) = super::views::slot_owners(&entries);
                 View::Nodes { entries, owners }
             }),
-            (Op::Slots, Reply::Array(ranges)) => View::Slots(slot_masters(ranges)),
+            (Op::Slots, Reply::Array(ranges)) => {
+                let (ids, owners) = slot_masters(ranges);
+                View::Slots(ids, owners)
+            }
             _ => View::Unreadable,
         }
     }
@@ -176,8 +192,10 @@ impl View {
         let owner_id = hosts.get(claim.owner - 1)?.id.to_string();
         let shown = |slot: u16| -> Option<&str> {
             match self {
-                View::Nodes { entries, owners } => owners[usize::from(slot)].map(|i| entries[i].id.as_str()),
-                View::Slots(masters) => masters[usize::from(slot)].as_deref(),
+                View::Nodes { entries, owners } => {
+                    owners[usize::from(slot)].map(|i| entries[usize::from(i)].id.as_str())
+                }
+                View::Slots(ids, owners) => owners[usize::from(slot)].map(|i| ids[usize::from(i)].as_str()),
                 View::Unreadable => None,
             }
         };
@@ -195,8 +213,10 @@ impl View {
     }
 }
 
-/// Each slot's master id from a CLUSTER SLOTS reply: `[[start, end, [ip, port, id, …], replicas…], …]`.
-fn slot_masters(ranges: &[Reply]) -> Vec<Option<String>> {
+/// Each slot's master from a CLUSTER SLOTS reply (`[[start, end, [ip, port, id, …], replicas…], …]`): the ids,
+/// and per slot an index into them.
+fn slot_masters(ranges: &[Reply]) -> (Vec<String>, Vec<Option<u16>>) {
+    let mut ids: Vec<String> = Vec::new();
     let mut masters = vec![None; SLOTS];
     for range in ranges {
         let Reply::Array(fields) = range else { continue };
@@ -207,11 +227,19 @@ fn slot_masters(ranges: &[Reply]) -> Vec<Option<String>> {
         };
         let Some(id) = master.get(2).and_then(|r| r.as_text()) else { continue };
         let (start, end) = ((*start).clamp(0, 16_383) as usize, (*end).clamp(0, 16_383) as usize);
+        let index = match ids.iter().position(|known| *known == id) {
+            Some(i) => i,
+            None => {
+                ids.push(id.into_owned());
+                ids.len() - 1
+            }
+        };
+        let Ok(index) = u16::try_from(index) else { continue };
         for slot in masters.iter_mut().take(end + 1).skip(start) {
-            *slot = Some(id.to_string());
+            *slot = Some(index);
         }
     }
-    masters
+    (ids, masters)
 }
 
 #[cfg(test)]

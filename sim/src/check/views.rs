@@ -52,17 +52,19 @@ pub type SlotConflict = (u16, usize, usize);
 
 /// Each slot's owner as an index into `entries` (one flat array: checkers run this on every NODES reply of a
 /// history, settle polls included), and the first slot that two different entries claim, with both indexes.
-pub fn slot_owners(entries: &[Entry]) -> (Vec<Option<usize>>, Option<SlotConflict>) {
-    let mut owner: Vec<Option<usize>> = vec![None; SLOTS];
+pub fn slot_owners(entries: &[Entry]) -> (Vec<Option<u16>>, Option<SlotConflict>) {
+    let mut owner: Vec<Option<u16>> = vec![None; SLOTS];
     let mut conflict = None;
-    for (i, e) in entries.iter().enumerate() {
+    // A reply of more than 65,535 lines is not judged for owners (no cluster here comes near).
+    for (i, e) in entries.iter().enumerate().take(usize::from(u16::MAX)) {
+        let index = i as u16;
         for (a, b) in e.slot_ranges() {
             for slot in a..=b {
                 match owner[usize::from(slot)] {
-                    Some(first) if first != i && entries[first].id != e.id => {
-                        conflict = conflict.or(Some((slot, first, i)));
+                    Some(first) if first != index && entries[usize::from(first)].id != e.id => {
+                        conflict = conflict.or(Some((slot, usize::from(first), i)));
                     }
-                    _ => owner[usize::from(slot)] = Some(i),
+                    _ => owner[usize::from(slot)] = Some(index),
                 }
             }
         }
