@@ -45,6 +45,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let horizon = history.iter().filter(|c| c.op.removes_beyond_named_slots()).map(|c| c.start).min();
     let removed = crate::history::slot_removals(history);
     let claims = unique_claims(history);
+    let replicates: Vec<&CallRecord> = history.iter().filter(|c| matches!(c.op, Op::Replicate { .. })).collect();
     let mut out = Vec::new();
     let mut reported: BTreeSet<(usize, &'static str, usize)> = BTreeSet::new();
     for read in history {
@@ -57,8 +58,12 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         let mut view: Option<View> = None;
         for claim in claims.iter().filter(|c| c.ok_at < read.start && cluster.contains(&c.owner)) {
             // A slot a DELSLOTS named before the read ended may be gone: only the others are owed.
-            let owed: Vec<u16> =
-                claim.slots.iter().copied().filter(|s| removed.get(s).is_none_or(|h| read.end <= *h)).collect();
+            let gone = |s: &u16| removed.get(s).is_some_and(|h| *h < read.end);
+            let owed: std::borrow::Cow<'_, [u16]> = if removed.is_empty() || !claim.slots.iter().any(gone) {
+                std::borrow::Cow::Borrowed(claim.slots)
+            } else {
+                claim.slots.iter().copied().filter(|s| !gone(s)).collect()
+            };
             let claim = Claim { ok_at: claim.ok_at, owner: claim.owner, slots: &owed };
             let view = view.get_or_insert_with(|| View::of(read));
             if let Some((slot, shown)) = view.first_slot_not_owned(&claim, hosts) {
@@ -79,7 +84,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         if read.op != Op::Nodes {
             continue;
         }
-        let links = replica_links(history, read);
+        let links = replica_links(&replicates, read);
         if links.is_empty() {
             continue;
         }
@@ -140,9 +145,10 @@ fn unique_claims(history: &[CallRecord]) -> Vec<Claim<'_>> {
 /// The replica links a read must show: `(replica, master, ok time)` for each node whose latest REPLICATE sent
 /// before the read ended answered OK before the read began — unless its master was itself sent a REPLICATE
 /// before the read ended (its replicas may have followed it).
-fn replica_links(history: &[CallRecord], read: &CallRecord) -> Vec<(usize, usize, Duration)> {
-    let mut latest: BTreeMap<usize, &CallRecord> = BTreeMap::new();
-    for call in history.iter().filter(|c| matches!(c.op, Op::Replicate { .. }) && c.start < read.end) {
+/// `replicates`: the history's REPLICATE calls, in history order.
+fn replica_links<'a>(replicates: &[&'a CallRecord], read: &CallRecord) -> Vec<(usize, usize, Duration)> {
+    let mut latest: BTreeMap<usize, &'a CallRecord> = BTreeMap::new();
+    for &call in replicates.iter().filter(|c| c.start < read.end) {
         if latest.get(&call.node).is_none_or(|l| l.start <= call.start) {
             latest.insert(call.node, call);
         }
@@ -190,24 +196,21 @@ impl View {
     /// <id>` or `unowned`). `None` when every slot is shown right, or the view cannot judge the claim.
     fn first_slot_not_owned(&self, claim: &Claim<'_>, hosts: &[Host]) -> Option<(u16, String)> {
         let owner_id = hosts.get(claim.owner - 1)?.id.to_string();
-        let shown = |slot: u16| -> Option<&str> {
-            match self {
-                View::Nodes { entries, owners } => {
-                    owners[usize::from(slot)].map(|i| entries[usize::from(i)].id.as_str())
-                }
-                View::Slots(ids, owners) => owners[usize::from(slot)].map(|i| ids[usize::from(i)].as_str()),
-                View::Unreadable => None,
-            }
-        };
-        match self {
-            // Not listed at all: the membership checker's finding, not this one's.
-            View::Nodes { entries, .. } if !entries.iter().any(|e| e.id == owner_id) => return None,
+        // Each slot's owner as an index into `ids`; the claim's owner as the indexes its id has (compared per
+        // slot as integers: a claim can be thousands of slots, on every read of a history).
+        let (ids, owners): (Vec<&str>, &[Option<u16>]) = match self {
+            View::Nodes { entries, owners } => (entries.iter().map(|e| e.id.as_str()).collect(), owners),
+            View::Slots(ids, owners) => (ids.iter().map(String::as_str).collect(), owners),
             View::Unreadable => return None,
-            _ => {}
+        };
+        let mine: Vec<u16> = (0..ids.len()).filter(|i| ids[*i] == owner_id).map(|i| i as u16).collect();
+        // Not listed at all: the membership checker's finding, not this one's.
+        if mine.is_empty() && matches!(self, View::Nodes { .. }) {
+            return None;
         }
-        claim.slots.iter().find_map(|&slot| match shown(slot) {
-            Some(id) if id == owner_id => None,
-            Some(id) => Some((slot, format!("owned by {id}"))),
+        claim.slots.iter().find_map(|&slot| match owners[usize::from(slot)] {
+            Some(i) if mine.contains(&i) => None,
+            Some(i) => Some((slot, format!("owned by {}", ids[usize::from(i)]))),
             None => Some((slot, "unowned".to_string())),
         })
     }
