@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test flavour, in order. This is the README's test command and what CI runs.
+# Every test flavour, in order. This is the README's test command and what CI runs. Before them: redis-tools and
+# redis-py installed when missing (below), so a fresh machine needs nothing else.
 #   0. gates: rustfmt (rustfmt.toml: 120 columns), no function over 80 lines without a `// long:` reason
 #      (scripts/long_fns.py), and clippy with warnings as errors (simulation flavour);
 #   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
@@ -14,6 +15,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever written
+
+# Set-up first, so a fresh machine learns before the builds whether it can run every stage: the interop stages
+# need redis-cli (Debian's redis-tools) and redis-py. Installed here when missing and this shell can (root and
+# apt-get / pip); otherwise the one command that does it is named and the run stops now.
+if ! command -v redis-cli >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== set-up: apt-get install redis-tools"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools >/dev/null
+  else
+    echo "redis-cli is missing: run 'sudo apt-get install -y redis-tools' (Debian/Ubuntu), then this again" >&2
+    exit 1
+  fi
+fi
+if ! python3 -c 'import redis.cluster' 2>/dev/null; then
+  echo "== set-up: pip install redis==8.1.0 (redis-py)"
+  python3 -m pip install -q --root-user-action=ignore redis==8.1.0 || {
+    echo "redis-py is missing and pip could not install it: run 'python3 -m pip install redis==8.1.0'" >&2
+    exit 1
+  }
+fi
 
 echo "== gates: cargo fmt --check; functions over 80 lines; cargo clippy -D warnings"
 cargo fmt --all --check
@@ -44,12 +66,12 @@ target/debug/sim check --budget 40s --require-probes scenarios/battery.probes
 
 echo "== interop: real binary + redis-cli"
 if ! command -v redis-cli >/dev/null; then
-  echo "redis-cli is missing: apt-get install -y redis-tools (the CI script does this)" >&2
+  echo "redis-cli is missing: apt-get install -y redis-tools (the set-up above does this)" >&2
   exit 1
 fi
 bash tests/interop/redis_cli.sh target/real/debug/clustersim-node
 if ! python3 -c 'import redis.cluster' 2>/dev/null; then
-  echo "redis-py is missing: python3 -m pip install redis==8.1.0 (the CI script does this)" >&2
+  echo "redis-py is missing: python3 -m pip install redis==8.1.0 (the set-up above does this)" >&2
   exit 1
 fi
 bash tests/interop/cluster.sh target/real/debug/clustersim-node
