@@ -228,6 +228,9 @@ impl Executor<'_> {
         self.stop_workloads(|r| r.writes).await;
         let start = now();
         let deadline = start + Duration::from_millis(within_ms);
+        // A stopped workload's calls were appended in a block: the expected membership reads MEETs and FORGETs
+        // in the order they were sent (a stable sort: the run's final sort gives the same order).
+        self.client.history.sort_by_key(|c| c.start);
         let expected = crate::check::convergence::expected_members(&self.client.history, self.hosts);
         let mut last = None;
         loop {
