@@ -193,6 +193,8 @@ impl MetaStore {
         peers: Vec<String>,
     ) -> Result<Option<()>, Reply> {
         let joiner_id = joiner.entry.id;
+        let lock = self.inner.merging.lock().expect("merging lock").entry(joiner_id).or_default().clone();
+        let _one_merge_of_this_joiner = lock.lock().await;
         let terms = JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch };
         let meet = Command::Meet {
             receiver: member,
@@ -216,21 +218,21 @@ impl MetaStore {
             match self.record_joiner_slots(group, route.clone(), joiner_id, &terms.slots, &now.slots).await {
                 Ok(()) => terms.slots = now.slots.clone(),
                 Err(why) => {
-                    // Another MEET of the same joiner (or the repair round) may have recorded its slots and
-                    // joined it meanwhile: then the group's table no longer takes this record, and calling the
-                    // join off would forget a member. Asked once more, a joiner already in the group says so.
-                    joined = match self.join_once(group, &joiner, &terms, &peers).await {
-                        Ok(()) => {
-                            crate::probe::hit("meet.joined_by_another");
-                            Ok(())
-                        }
-                        Err(_) => Err(JoinError::Refused(format!(
-                            "its table changed since the handshake and cannot be recorded: {why}"
-                        ))),
-                    };
+                    joined = Err(JoinError::Refused(format!(
+                        "its table changed since the handshake and cannot be recorded: {why}"
+                    )));
                     break;
                 }
             }
+        }
+        // Another MEET of the same joiner (or the repair round) may have joined it meanwhile — its own refusal or
+        // changed table was about a moment before that, and a record the group no longer takes is that other
+        // join's doing. Calling the join off then would forget a member: asked once more, a joiner already in
+        // the group says so (`workload writes` found both races).
+        if matches!(joined, Err(JoinError::Refused(_))) && self.join_once(group, &joiner, &terms, &peers).await.is_ok()
+        {
+            crate::probe::hit("meet.joined_by_another");
+            joined = Ok(());
         }
         match joined {
             Ok(()) => {}

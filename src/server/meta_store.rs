@@ -172,6 +172,9 @@ pub(super) struct Inner {
     pub group: Mutex<Option<Arc<RaftGroup>>>,
     /// Serializes replacements of `group` (join, leave, reset).
     pub swapping: tokio::sync::Mutex<()>,
+    /// One lock per joiner this node is merging: two MEETs of one node sent to this node run their merges one
+    /// after the other, so one's call-off can never forget what the other just joined.
+    pub merging: Mutex<std::collections::BTreeMap<NodeId, Arc<tokio::sync::Mutex<()>>>>,
     /// Held shared by every write in flight, and exclusively by a joiner while it checks its table and swaps
     /// its cluster of one for the group's instance: no acknowledged write can fall between the two.
     pub write_gate: tokio::sync::RwLock<()>,
@@ -194,6 +197,7 @@ impl MetaStore {
                 joining: Mutex::new(false),
                 group: Mutex::new(None),
                 swapping: tokio::sync::Mutex::new(()),
+                merging: Mutex::new(std::collections::BTreeMap::new()),
                 write_gate: tokio::sync::RwLock::new(()),
                 started: std::sync::atomic::AtomicBool::new(!config.strategy.behaviour().uses_raft),
                 started_notify: tokio::sync::Notify::new(),
