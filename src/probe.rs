@@ -49,7 +49,11 @@ pub const ALL: &[Probe] = &[
     probe("meet.join_refused", "a joiner refused to join; its entry was forgotten again"),
     probe(
         "meet.joined_by_another",
-        "a joiner whose changed slots could not be recorded had joined through another MEET",
+        "a joiner that refused (or whose changed slots could not be recorded) had joined through another MEET",
+    ),
+    probe(
+        "meet.refusal_keeps_offered_epoch",
+        "a joiner refusing a merge raised its epoch to the one the merging group showed for it",
     ),
     probe(
         "meet.confirm_join_pending",

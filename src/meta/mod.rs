@@ -106,6 +106,10 @@ pub enum Command {
     /// `CLUSTER RESET [SOFT|HARD]` of `node`'s own table: it forgets every other node, becomes a master without
     /// slots; HARD also zeroes the epochs and renames the node to `new_id`.
     Reset { node: NodeId, hard: bool, new_id: NodeId },
+    /// Not a Redis command: `node`'s config epoch becomes at least `epoch` (higher still if that would collide
+    /// with another master's). A joiner that refuses a merge raises its epoch to the one the merging group
+    /// showed for it, so no reader ever sees that node's epoch go back.
+    RaiseEpoch { node: NodeId, epoch: u64 },
 }
 
 impl Command {
@@ -120,6 +124,7 @@ impl Command {
             Command::Replicate { .. } => "replicate",
             Command::SetConfigEpoch { .. } => "set-config-epoch",
             Command::Reset { .. } => "reset",
+            Command::RaiseEpoch { .. } => "raise-epoch",
         }
     }
 }
@@ -381,6 +386,7 @@ impl MetaState {
                 self.current_epoch = self.current_epoch.max(*epoch);
                 Event::ConfigEpochSet { node: *node, epoch: *epoch }
             }
+            Command::RaiseEpoch { node, epoch } => self.raise_epoch(node, *epoch)?,
             Command::Reset { node, hard, new_id } => {
                 let mut me = self.actor(node)?.clone();
                 let forgotten = self.nodes.len() - 1;
@@ -454,6 +460,20 @@ impl MetaState {
         self.nodes.insert(joining.id, joining);
         self.learn_ip(receiver, receiver_ip);
         Ok(event)
+    }
+
+    fn raise_epoch(&mut self, node: &NodeId, epoch: u64) -> Result<Event, MetaError> {
+        let actor = self.actor(node)?;
+        let mut raised = actor.config_epoch.max(epoch);
+        if raised > actor.config_epoch
+            && actor.is_master()
+            && self.nodes.values().any(|n| n.id != *node && n.is_master() && n.config_epoch == raised)
+        {
+            raised = self.current_epoch.max(raised) + 1;
+        }
+        self.nodes.get_mut(node).expect("actor exists").config_epoch = raised;
+        self.current_epoch = self.current_epoch.max(raised);
+        Ok(Event::ConfigEpochSet { node: *node, epoch: raised })
     }
 
     fn learn_ip(&mut self, node: &NodeId, ip: &str) {

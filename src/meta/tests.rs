@@ -114,6 +114,21 @@ fn meet_resolves_config_epoch_collisions_between_masters() {
 }
 
 #[test]
+fn raise_epoch_never_lowers_and_steps_over_another_masters_epoch() {
+    let mut s = cluster(3); // epochs 0, 1, 2
+    s.apply(&Command::RaiseEpoch { node: id(2), epoch: 0 }).unwrap();
+    assert_eq!(s.node(&id(2)).unwrap().config_epoch, 1, "never lowered");
+    s.apply(&Command::RaiseEpoch { node: id(1), epoch: 2 }).unwrap();
+    assert_eq!(s.node(&id(1)).unwrap().config_epoch, 3, "2 is n3's: stepped over it");
+    assert_eq!(s.current_epoch(), 3);
+    s.apply(&Command::RaiseEpoch { node: id(2), epoch: 7 }).unwrap();
+    assert_eq!(s.node(&id(2)).unwrap().config_epoch, 7);
+    assert_eq!(s.current_epoch(), 7);
+    assert_eq!(s.check_invariants(), Ok(()));
+    assert!(s.apply(&Command::RaiseEpoch { node: id(9), epoch: 1 }).is_err(), "not a member");
+}
+
+#[test]
 fn meet_keeps_distinct_epochs_set_by_set_config_epoch() {
     let mut s = MetaState::new(node(1));
     s.apply(&Command::SetConfigEpoch { node: id(1), epoch: 1 }).unwrap();
@@ -424,8 +439,9 @@ mod properties {
                 .prop_map(|(node, spans)| Command::DelSlots { node, spans }),
             (nid.clone(), nid.clone()).prop_map(|(node, master)| Command::Replicate { node, master }),
             (nid.clone(), 0u64..4).prop_map(|(node, epoch)| Command::SetConfigEpoch { node, epoch }),
-            (nid, any::<bool>()).prop_map(|(node, hard)| Command::Reset { node, hard, new_id: id(42) }),
+            (nid.clone(), any::<bool>()).prop_map(|(node, hard)| Command::Reset { node, hard, new_id: id(42) }),
             (1u64..6).prop_map(|n| Command::Bootstrap { node: node(n) }),
+            (nid, 0u64..8).prop_map(|(node, epoch)| Command::RaiseEpoch { node, epoch }),
         ]
     }
 

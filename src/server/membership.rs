@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::bus::{self, BusReply, BusRequest, JoinTerms, LeaderOp};
 use super::meta_store::{MetaStore, ReadGuard, Route};
-use crate::meta::{Command, MetaError, MetaState, NodeId, NodeInfo, SlotSpan};
+use crate::meta::{Command, Event, MetaError, MetaState, NodeId, NodeInfo, SlotSpan};
 use crate::raft::{rt, GroupId, RaftGroup, VOTERS_MAX};
 use crate::resp::Reply;
 
@@ -195,7 +195,7 @@ impl MetaStore {
         let joiner_id = joiner.entry.id;
         let lock = self.inner.merging.lock().expect("merging lock").entry(joiner_id).or_default().clone();
         let _one_merge_of_this_joiner = lock.lock().await;
-        let terms = JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch };
+        let mut terms = JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch };
         let meet = Command::Meet {
             receiver: member,
             receiver_ip: member_ip,
@@ -203,13 +203,14 @@ impl MetaStore {
             slots: joiner.slots.clone(),
         };
         match self.leader_call(group, route.clone(), LeaderOp::Write(meet)).await {
+            // The table may have bumped the joiner's epoch (a collision): the joiner is offered that one.
+            Ok(BusReply::Written(Ok(Event::NodeAdded { config_epoch, .. }))) => terms.config_epoch = config_epoch,
             Ok(BusReply::Written(Ok(_))) => {}
             Ok(BusReply::Written(Err(e))) => return Err(Reply::error(e.to_string())),
             Ok(other) => return Err(merge_failed(joiner_id, format!("unexpected reply {other:?}"))),
             Err(e) => return Err(merge_failed(joiner_id, e)),
         }
         tracing::info!("meet: {joiner_id} joins group of {member}");
-        let mut terms = terms;
         let mut joined = Err(JoinError::Failed("not asked".to_string()));
         for _ in 0..JOIN_UPDATES_MAX {
             joined = self.join_once(group, &joiner, &terms, &peers).await;
@@ -329,6 +330,34 @@ impl MetaStore {
         }
     }
 
+    /// A joiner refusing a merge first raises its own config epoch, in its own group, to the one the merging
+    /// group's table showed for it (`terms.config_epoch`: the table may have bumped it to resolve a collision):
+    /// a reader of that table saw this node at that epoch, and must never see it lower when it meets this node
+    /// again. Best effort within [`REPAIR_CALL_TIMEOUT_MS`] (a group without a leader keeps the old epoch).
+    async fn keep_offered_epoch(
+        &self,
+        current: &RaftGroup,
+        me: NodeId,
+        terms: &JoinTerms,
+        why: JoinError,
+    ) -> JoinError {
+        let JoinError::Refused(_) = &why else { return why };
+        let mine = current.read(|s| s.node(&me).map(|n| n.config_epoch));
+        if mine.is_none_or(|e| e >= terms.config_epoch) {
+            return why;
+        }
+        crate::probe::hit("meet.refusal_keeps_offered_epoch");
+        let raise = LeaderOp::Write(Command::RaiseEpoch { node: me, epoch: terms.config_epoch });
+        let call = self.leader_call(current.id(), self.route_to_leader(current), raise);
+        let raised = tokio::time::timeout(self.local_ms(REPAIR_CALL_TIMEOUT_MS), call).await;
+        let raised = matches!(raised, Ok(Ok(BusReply::Written(Ok(_)))));
+        tracing::info!(
+            "meet: {me} refuses a join that showed it at config epoch {}: raised its own: {raised}",
+            terms.config_epoch
+        );
+        why
+    }
+
     /// This node leaves its cluster of one for an empty instance of `group`, whose table has committed its
     /// entry — unless that would lose something its own table holds (`terms`). Joining the group it is already
     /// in is done already (two MEETs, or a MEET and the leader's repair round, racing on one joiner). While the
@@ -350,9 +379,13 @@ impl MetaStore {
         if current.id() == group {
             return Ok(());
         }
-        refuse_unless_joinable(&current, me, terms)?;
+        if let Err(refused) = refuse_unless_joinable(&current, me, terms) {
+            return Err(self.keep_offered_epoch(&current, me, terms, refused).await);
+        }
         let _no_writes = self.inner.write_gate.write().await;
-        refuse_unless_joinable(&current, me, terms)?;
+        if let Err(refused) = refuse_unless_joinable(&current, me, terms) {
+            return Err(self.keep_offered_epoch(&current, me, terms, refused).await);
+        }
         let table = current.read(MetaState::clone);
         *self.inner.local.lock().expect("meta lock") = table.clone();
         *self.inner.joining.lock().expect("joining lock") = true;
