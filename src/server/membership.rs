@@ -31,6 +31,8 @@ pub const ORPHAN_GRACE_ROUNDS: u32 = 3;
 pub const SILENT_MEMBER_MS: u64 = 3_000;
 /// Bound on each bus exchange and each leader operation of a repair round.
 const REPAIR_CALL_TIMEOUT_MS: u64 = 2_000;
+/// How long a refusing joiner waits to raise its epoch (well inside the asking node's call timeout).
+const RAISE_EPOCH_TIMEOUT_MS: u64 = 500;
 /// Most times a MEET records a joiner's changed slots and asks again before leaving the rest to the repair round.
 const JOIN_UPDATES_MAX: usize = 3;
 /// Most addresses one membership question tries (members, the peers it joined with, leader hints).
@@ -333,7 +335,7 @@ impl MetaStore {
     /// A joiner refusing a merge first raises its own config epoch, in its own group, to the one the merging
     /// group's table showed for it (`terms.config_epoch`: the table may have bumped it to resolve a collision):
     /// a reader of that table saw this node at that epoch, and must never see it lower when it meets this node
-    /// again. Best effort within [`REPAIR_CALL_TIMEOUT_MS`] (a group without a leader keeps the old epoch).
+    /// again. Best effort within [`RAISE_EPOCH_TIMEOUT_MS`] (a group without a known leader keeps the old epoch).
     async fn keep_offered_epoch(
         &self,
         current: &RaftGroup,
@@ -343,13 +345,15 @@ impl MetaStore {
     ) -> JoinError {
         let JoinError::Refused(_) = &why else { return why };
         let mine = current.read(|s| s.node(&me).map(|n| n.config_epoch));
-        if mine.is_none_or(|e| e >= terms.config_epoch) {
+        // Without a known leader the write could not commit: the refusal is not held up for it (the asking
+        // node's call would time out first and take the refusal for silence).
+        if mine.is_none_or(|e| e >= terms.config_epoch) || current.leader().is_none() {
             return why;
         }
         crate::probe::hit("meet.refusal_keeps_offered_epoch");
         let raise = LeaderOp::Write(Command::RaiseEpoch { node: me, epoch: terms.config_epoch });
         let call = self.leader_call(current.id(), self.route_to_leader(current), raise);
-        let raised = tokio::time::timeout(self.local_ms(REPAIR_CALL_TIMEOUT_MS), call).await;
+        let raised = tokio::time::timeout(self.local_ms(RAISE_EPOCH_TIMEOUT_MS), call).await;
         let raised = matches!(raised, Ok(Ok(BusReply::Written(Ok(_)))));
         tracing::info!(
             "meet: {me} refuses a join that showed it at config epoch {}: raised its own: {raised}",
