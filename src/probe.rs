@@ -39,6 +39,15 @@ pub const ALL: &[Probe] = &[
         "read.removed_from_table",
         "a read found this node missing from its group's table (forgotten, not yet a cluster of one): CLUSTERDOWN",
     ),
+    probe(
+        "read.sealed_table",
+        "a read found its group's table sealed (another cluster is absorbing this one): CLUSTERDOWN",
+    ),
+    probe("merge.sealed", "a MEET of two multi-node clusters sealed the smaller one's table for the merge"),
+    probe(
+        "merge.called_off",
+        "a sealed group's leader asked the other group, which called the merge off: the table is unsealed",
+    ),
     probe("bus.exchange_deadline", "a bus exchange was connected but got no answer before its deadline"),
     probe("raft.reopened", "a restarted node reopened the Raft instance its disk kept (a merge or join resumes)"),
     probe("raft.log_truncated", "uncommitted log entries were truncated (a new leader overwrote them)"),

@@ -95,6 +95,9 @@ pub enum Command {
     Meet { receiver: NodeId, receiver_ip: String, node: NodeInfo, slots: Vec<SlotSpan> },
     /// `CLUSTER FORGET target`, sent to `by`.
     Forget { by: NodeId, target: NodeId },
+    /// Not a Redis command: a join of `target` is called off (it refused): `Forget`, unless the table has absorbed
+    /// `target` with its whole group meanwhile (`Absorb`) — the refusal was about the join that absorb replaced.
+    CallOff { by: NodeId, target: NodeId },
     /// `CLUSTER ADDSLOTS` / `ADDSLOTSRANGE`: assign every slot of `spans` to `node`, all or nothing.
     AddSlots { node: NodeId, spans: Vec<SlotSpan> },
     /// `CLUSTER DELSLOTS` / `DELSLOTSRANGE`: unassign every slot of `spans`, all or nothing.
@@ -110,6 +113,30 @@ pub enum Command {
     /// with another master's). A joiner that refuses a merge raises its epoch to the one the merging group
     /// showed for it, so no reader ever sees that node's epoch go back.
     RaiseEpoch { node: NodeId, epoch: u64 },
+    /// Not a Redis command: this table's group is to be absorbed into group `into` (a MEET between two
+    /// multi-node clusters). From now on the table refuses every command but `Unseal` and `Decide` (reads are
+    /// refused too, by the node), so the table the other group imports is the last one this group acknowledged.
+    /// `token` names this merge attempt; `asks` are the bus addresses of `into`'s members, whom the group's
+    /// leader asks what became of the merge if it is not finished in time (`Decide`).
+    Seal { into: u64, token: u64, asks: Vec<String> },
+    /// Not a Redis command: the merge `token` did not happen (its `Absorb` failed or was called off): the table
+    /// takes writes again. A no-op unless the table is sealed by that token.
+    Unseal { token: u64 },
+    /// Not a Redis command: the table imports the sealed table of group `from` (`nodes`, each with its slots),
+    /// as one MEET merge of many nodes; `receiver` learns its address as for `Meet`. Refused if a slot is served
+    /// on both sides, if a node is on both sides (a join of it is pending: try again), or if merge `token` was
+    /// called off already (`Decide` first); a second `Absorb` of one token is a no-op.
+    Absorb {
+        receiver: NodeId,
+        receiver_ip: String,
+        from: u64,
+        token: u64,
+        nodes: Vec<NodeInfo>,
+        slots: Vec<(NodeId, Vec<SlotSpan>)>,
+    },
+    /// Not a Redis command: decides merge `token` for good — absorbed if its `Absorb` was applied, otherwise
+    /// called off (a later `Absorb` of it is refused). What a sealed group asks when its merge is not finished.
+    Decide { token: u64 },
 }
 
 impl Command {
@@ -119,12 +146,17 @@ impl Command {
             Command::Bootstrap { .. } => "bootstrap",
             Command::Meet { .. } => "meet",
             Command::Forget { .. } => "forget",
+            Command::CallOff { .. } => "call-off",
             Command::AddSlots { .. } => "addslots",
             Command::DelSlots { .. } => "delslots",
             Command::Replicate { .. } => "replicate",
             Command::SetConfigEpoch { .. } => "set-config-epoch",
             Command::Reset { .. } => "reset",
             Command::RaiseEpoch { .. } => "raise-epoch",
+            Command::Seal { .. } => "seal",
+            Command::Unseal { .. } => "unseal",
+            Command::Absorb { .. } => "absorb",
+            Command::Decide { .. } => "decide",
         }
     }
 }
@@ -176,6 +208,19 @@ pub enum Event {
         node: NodeId,
         forgotten: usize,
     },
+    /// The table as sealed: what the absorbing group imports.
+    Sealed {
+        table: Box<MetaState>,
+    },
+    Unsealed {
+        sealed: bool,
+    },
+    Absorbed {
+        nodes: usize,
+    },
+    Decided {
+        absorbed: bool,
+    },
 }
 
 /// A rule the command broke. `Display` is Redis 7.0's verbatim error reply (without the leading `-`).
@@ -215,6 +260,15 @@ pub enum MetaError {
     /// The acting node is not in the table (a command sent to a node that has been forgotten, or reset).
     #[error("ERR Node {0} is not part of this cluster")]
     ActorNotMember(NodeId),
+    /// Not a Redis rule: the table is sealed while another cluster absorbs this one (`Command::Seal`).
+    #[error("ERR this cluster is merging into another one, try again")]
+    Merging,
+    /// Not a Redis rule: an `Absorb` of a merge already called off (`Command::Decide`).
+    #[error("ERR Can't merge the clusters: the merge was called off, try again")]
+    MergeCalledOff,
+    /// Not a Redis rule: an `Absorb` naming a node this table lists already (a join of it is still pending here).
+    #[error("ERR Can't merge the clusters: node {0} is listed by both, try again")]
+    MergeOverlap(NodeId),
 }
 
 /// The metadata of one cluster (or one node's view of it, in local-only mode).
@@ -223,6 +277,23 @@ pub struct MetaState {
     nodes: BTreeMap<NodeId, NodeInfo>,
     slots: SlotTable,
     current_epoch: u64,
+    /// Set while another group absorbs this one (`Command::Seal`).
+    #[serde(default)]
+    sealed: Option<Seal>,
+    /// Merges this table decided, by token: absorbed (`true`) or called off (`false`).
+    #[serde(default)]
+    merges: BTreeMap<u64, bool>,
+    /// The group each absorbed node came from (its `Join` names it: see `Command::Absorb`).
+    #[serde(default)]
+    origins: BTreeMap<NodeId, u64>,
+}
+
+/// A sealed table's merge: see [`Command::Seal`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    pub into: u64,
+    pub token: u64,
+    pub asks: Vec<String>,
 }
 
 impl MetaState {
@@ -231,12 +302,19 @@ impl MetaState {
         let current_epoch = myself.config_epoch;
         let mut nodes = BTreeMap::new();
         nodes.insert(myself.id, myself);
-        MetaState { nodes, slots: SlotTable::default(), current_epoch }
+        MetaState { nodes, slots: SlotTable::default(), current_epoch, ..MetaState::empty() }
     }
 
     /// A table with no node at all (the initial state of a replicated state machine before its first entry).
     pub fn empty() -> Self {
-        MetaState { nodes: BTreeMap::new(), slots: SlotTable::default(), current_epoch: 0 }
+        MetaState {
+            nodes: BTreeMap::new(),
+            slots: SlotTable::default(),
+            current_epoch: 0,
+            sealed: None,
+            merges: BTreeMap::new(),
+            origins: BTreeMap::new(),
+        }
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
@@ -257,6 +335,16 @@ impl MetaState {
 
     pub fn current_epoch(&self) -> u64 {
         self.current_epoch
+    }
+
+    /// The merge this table is sealed for, if any ([`Command::Seal`]).
+    pub fn sealed(&self) -> Option<&Seal> {
+        self.sealed.as_ref()
+    }
+
+    /// The group an absorbed node came from ([`Command::Absorb`]).
+    pub fn origin(&self, node: &NodeId) -> Option<u64> {
+        self.origins.get(node).copied()
     }
 
     /// The owner of `slot`, if assigned.
@@ -343,6 +431,9 @@ impl MetaState {
 
     /// Applies `command`. On error the state is unchanged (every command validates fully before mutating).
     pub fn apply(&mut self, command: &Command) -> Result<Event, MetaError> {
+        if self.sealed.is_some() && !matches!(command, Command::Unseal { .. } | Command::Decide { .. }) {
+            return Err(MetaError::Merging);
+        }
         let event = match command {
             Command::Bootstrap { node } => {
                 if !self.nodes.is_empty() {
@@ -353,6 +444,10 @@ impl MetaState {
             }
             Command::Meet { receiver, receiver_ip, node, slots } => self.meet(receiver, receiver_ip, node, slots)?,
             Command::Forget { by, target } => self.forget(by, target)?,
+            Command::CallOff { target, .. } if self.origins.contains_key(target) => {
+                Event::NodeAlreadyKnown { node: *target }
+            }
+            Command::CallOff { by, target } => self.forget(by, target)?,
             Command::AddSlots { node, spans } => {
                 let actor = self.actor(node)?;
                 if !actor.is_master() {
@@ -387,11 +482,27 @@ impl MetaState {
                 Event::ConfigEpochSet { node: *node, epoch: *epoch }
             }
             Command::RaiseEpoch { node, epoch } => self.raise_epoch(node, *epoch)?,
+            Command::Seal { into, token, asks } => {
+                self.sealed = Some(Seal { into: *into, token: *token, asks: asks.clone() });
+                Event::Sealed { table: Box::new(self.clone()) }
+            }
+            Command::Unseal { token } => {
+                let sealed = self.sealed.as_ref().is_some_and(|s| s.token == *token);
+                if sealed {
+                    self.sealed = None;
+                }
+                Event::Unsealed { sealed }
+            }
+            Command::Absorb { receiver, receiver_ip, from, token, nodes, slots } => {
+                self.absorb(receiver, receiver_ip, *from, *token, nodes, slots)?
+            }
+            Command::Decide { token } => Event::Decided { absorbed: *self.merges.entry(*token).or_insert(false) },
             Command::Reset { node, hard, new_id } => {
                 let mut me = self.actor(node)?.clone();
                 let forgotten = self.nodes.len() - 1;
                 self.nodes.clear();
                 self.slots.clear();
+                self.origins.clear();
                 me.master = None;
                 if *hard {
                     me.id = *new_id;
@@ -462,6 +573,70 @@ impl MetaState {
         Ok(event)
     }
 
+    /// [`Command::Absorb`]: every check first, then the import. A master whose config epoch another master
+    /// (of either side) already holds gets a new one above every epoch of both sides, as a MEET's joiner does.
+    fn absorb(
+        &mut self,
+        receiver: &NodeId,
+        receiver_ip: &str,
+        from: u64,
+        token: u64,
+        nodes: &[NodeInfo],
+        slots: &[(NodeId, Vec<SlotSpan>)],
+    ) -> Result<Event, MetaError> {
+        self.actor(receiver)?;
+        match self.merges.get(&token) {
+            Some(true) => return Ok(Event::Absorbed { nodes: 0 }),
+            Some(false) => return Err(MetaError::MergeCalledOff),
+            None => {}
+        }
+        if let Some(both) = nodes.iter().find(|n| self.nodes.contains_key(&n.id)) {
+            return Err(MetaError::MergeOverlap(both.id));
+        }
+        let mut claimed = SlotBits::default();
+        for (node, spans) in slots {
+            for span in spans {
+                if let Some(slot) = self.slots.first_assigned_in(*span) {
+                    let owner = self.slots.owner(slot).expect("an assigned slot has an owner");
+                    return Err(MetaError::MeetSlotConflict { node: *node, slot, owner });
+                }
+                if let Some(slot) = claimed.first_set_in(*span) {
+                    return Err(MetaError::SlotRepeated(slot));
+                }
+                claimed.set(*span);
+            }
+        }
+        let incoming: BTreeMap<NodeId, &NodeInfo> = nodes.iter().map(|n| (n.id, n)).collect();
+        let is_master = |id: &NodeId| incoming.get(id).is_some_and(|n| n.is_master());
+        if let Some((node, _)) = slots.iter().find(|(node, spans)| !spans.is_empty() && !is_master(node)) {
+            return Err(MetaError::SlotsToReplica(*node));
+        }
+        self.current_epoch = nodes.iter().map(|n| n.config_epoch).fold(self.current_epoch, u64::max);
+        let mut taken: std::collections::BTreeSet<u64> =
+            self.nodes.values().filter(|n| n.is_master()).map(|n| n.config_epoch).collect();
+        for node in nodes {
+            let mut entry = node.clone();
+            if entry.master.is_some_and(|m| !is_master(&m)) {
+                entry.master = None;
+            }
+            if entry.is_master() && !taken.insert(entry.config_epoch) {
+                self.current_epoch += 1;
+                entry.config_epoch = self.current_epoch;
+                taken.insert(entry.config_epoch);
+            }
+            self.origins.insert(entry.id, from);
+            self.nodes.insert(entry.id, entry);
+        }
+        for (node, spans) in slots {
+            for span in spans {
+                self.slots.assign(*span, *node);
+            }
+        }
+        self.merges.insert(token, true);
+        self.learn_ip(receiver, receiver_ip);
+        Ok(Event::Absorbed { nodes: nodes.len() })
+    }
+
     fn raise_epoch(&mut self, node: &NodeId, epoch: u64) -> Result<Event, MetaError> {
         let actor = self.actor(node)?;
         let mut raised = actor.config_epoch.max(epoch);
@@ -496,6 +671,7 @@ impl MetaState {
             return Err(MetaError::ForgetMyMaster);
         }
         self.nodes.remove(target);
+        self.origins.remove(target);
         let slots_freed = self.slots.unassign_owner(target);
         // Redis leaves the forgotten master's replicas pointing nowhere; the table keeps "a replica's master
         // exists" by turning them into masters without slots.
@@ -535,6 +711,9 @@ impl MetaState {
     /// The facts that must hold after every apply. Returns the first broken one.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.slots.check()?;
+        if let Some(node) = self.origins.keys().find(|n| !self.nodes.contains_key(n)) {
+            return Err(format!("origin kept for unknown node {node}"));
+        }
         for (span, owner) in self.slots.runs() {
             let slot = span.start;
             match self.nodes.get(&owner) {

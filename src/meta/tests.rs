@@ -498,3 +498,104 @@ mod properties {
         }
     }
 }
+
+// ---- merges of two multi-node clusters: Seal, Absorb, Decide, Unseal ----
+
+/// Nodes 4 and 5's table (4 serves 100-199 at epoch 1, 5 replicates 4), sealed for merge `token` into group 7.
+fn sealed_pair(token: u64) -> (MetaState, Vec<NodeInfo>, Vec<(NodeId, Vec<SlotSpan>)>) {
+    let mut s = MetaState::new(NodeInfo { config_epoch: 1, ..node(4) });
+    s.apply(&meet(4, node(5), vec![])).unwrap();
+    s.apply(&add(4, &[(100, 199)])).unwrap();
+    s.apply(&Command::Replicate { node: id(5), master: id(4) }).unwrap();
+    let Ok(Event::Sealed { table }) = s.apply(&Command::Seal { into: 7, token, asks: vec!["a:1".into()] }) else {
+        panic!("seal refused")
+    };
+    assert_eq!(*table, s, "the seal's event is the table as sealed");
+    let nodes: Vec<NodeInfo> = table.nodes().cloned().collect();
+    let slots = nodes.iter().map(|n| (n.id, table.slot_runs_of(&n.id))).collect();
+    (s, nodes, slots)
+}
+
+fn absorb(token: u64, nodes: &[NodeInfo], slots: &[(NodeId, Vec<SlotSpan>)]) -> Command {
+    Command::Absorb {
+        receiver: id(1),
+        receiver_ip: "10.0.0.1".into(),
+        from: 9,
+        token,
+        nodes: nodes.to_vec(),
+        slots: slots.to_vec(),
+    }
+}
+
+#[test]
+fn a_sealed_table_refuses_every_write_until_unsealed_by_its_token() {
+    let (mut s, ..) = sealed_pair(3);
+    assert_eq!(err(&mut s, add(4, &[(0, 0)])), "ERR this cluster is merging into another one, try again");
+    assert_eq!(err(&mut s, meet(4, node(6), vec![])), "ERR this cluster is merging into another one, try again");
+    assert_eq!(s.apply(&Command::Unseal { token: 2 }), Ok(Event::Unsealed { sealed: false }));
+    assert!(s.sealed().is_some(), "another token unseals nothing");
+    assert_eq!(s.apply(&Command::Unseal { token: 3 }), Ok(Event::Unsealed { sealed: true }));
+    assert_eq!(s.sealed(), None);
+    assert!(s.apply(&add(4, &[(0, 0)])).is_ok());
+}
+
+#[test]
+fn absorb_imports_the_sealed_table_with_slots_links_and_distinct_epochs() {
+    let (_, nodes, slots) = sealed_pair(3);
+    let mut g = cluster(3);
+    g.apply(&add(2, &[(0, 99)])).unwrap();
+    // The MEETs gave n2 and n3 epochs 1 and 2 (collisions at 0).
+    assert_eq!((g.node(&id(2)).unwrap().config_epoch, g.current_epoch()), (1, 2));
+    assert_eq!(g.apply(&absorb(3, &nodes, &slots)), Ok(Event::Absorbed { nodes: 2 }));
+    assert_eq!(g.node_count(), 5);
+    assert_eq!(g.owner(150), Some(id(4)));
+    assert_eq!(g.node(&id(5)).unwrap().master, Some(id(4)));
+    // n4 came at epoch 1, which n2 holds: it gets one above every epoch of both sides.
+    assert_eq!(g.node(&id(4)).unwrap().config_epoch, 3);
+    assert_eq!(g.current_epoch(), 3);
+    assert_eq!((g.origin(&id(4)), g.origin(&id(5)), g.origin(&id(2))), (Some(9), Some(9), None));
+    assert_eq!(g.node(&id(1)).unwrap().ip, "127.0.0.1", "a known address stays");
+    assert_eq!(g.check_invariants(), Ok(()));
+    // Idempotent, and decided for good.
+    assert_eq!(g.apply(&absorb(3, &nodes, &slots)), Ok(Event::Absorbed { nodes: 0 }));
+    assert_eq!(g.apply(&Command::Decide { token: 3 }), Ok(Event::Decided { absorbed: true }));
+    // A forgotten absorbed node loses its origin.
+    g.apply(&Command::Forget { by: id(1), target: id(5) }).unwrap();
+    assert_eq!(g.origin(&id(5)), None);
+}
+
+#[test]
+fn absorb_is_refused_whole_on_a_slot_served_twice_a_node_listed_twice_or_a_merge_called_off() {
+    let (_, nodes, slots) = sealed_pair(3);
+    let mut g = cluster(2);
+    g.apply(&add(2, &[(150, 150)])).unwrap();
+    assert_eq!(
+        err(&mut g, absorb(3, &nodes, &slots)),
+        format!("ERR Can't meet node {}: it serves slot 150, which {} already serves", id(4), id(2))
+    );
+    let mut g = cluster(2);
+    g.apply(&meet(1, node(5), vec![])).unwrap();
+    assert_eq!(
+        err(&mut g, absorb(3, &nodes, &slots)),
+        format!("ERR Can't merge the clusters: node {} is listed by both, try again", id(5))
+    );
+    let mut g = cluster(2);
+    assert_eq!(g.apply(&Command::Decide { token: 3 }), Ok(Event::Decided { absorbed: false }));
+    assert_eq!(
+        err(&mut g, absorb(3, &nodes, &slots)),
+        "ERR Can't merge the clusters: the merge was called off, try again"
+    );
+    assert_eq!(g.apply(&Command::Decide { token: 3 }), Ok(Event::Decided { absorbed: false }));
+}
+
+#[test]
+fn a_call_off_forgets_a_pending_joiner_but_not_one_absorbed_with_its_cluster_since() {
+    let mut g = cluster(3);
+    assert!(matches!(g.apply(&Command::CallOff { by: id(1), target: id(3) }), Ok(Event::NodeForgotten { .. })));
+    let (_, nodes, slots) = sealed_pair(3);
+    g.apply(&absorb(3, &nodes, &slots)).unwrap();
+    let before = g.clone();
+    assert_eq!(g.apply(&Command::CallOff { by: id(1), target: id(4) }), Ok(Event::NodeAlreadyKnown { node: id(4) }));
+    assert_eq!(g, before);
+    assert!(matches!(g.apply(&Command::Forget { by: id(1), target: id(4) }), Ok(Event::NodeForgotten { .. })));
+}

@@ -93,6 +93,11 @@ pub enum LeaderOp {
 pub struct JoinTerms {
     pub slots: Vec<SlotSpan>,
     pub config_epoch: u64,
+    /// Set when the joiner's whole group was absorbed (`Command::Absorb`): the group it comes from, sealed, whose
+    /// table the asking group imported. The joiner then swaps whatever its table holds (it can take no write of
+    /// its own: the table is sealed), even if it has not applied the seal yet.
+    #[serde(default)]
+    pub absorbed_from: Option<GroupId>,
 }
 
 /// What the peer says of its Raft group in a `Hello`.

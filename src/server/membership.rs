@@ -31,6 +31,8 @@ pub const ORPHAN_GRACE_ROUNDS: u32 = 3;
 pub const SILENT_MEMBER_MS: u64 = 3_000;
 /// Bound on each bus exchange and each leader operation of a repair round.
 const REPAIR_CALL_TIMEOUT_MS: u64 = 2_000;
+/// Rounds in a row a group stays sealed before its leader asks the other group to decide the merge.
+pub const SEAL_GRACE_ROUNDS: u32 = 5;
 /// How long a refusing joiner waits to raise its epoch (well inside the asking node's call timeout).
 const RAISE_EPOCH_TIMEOUT_MS: u64 = 500;
 /// Most times a MEET records a joiner's changed slots and asks again before leaving the rest to the repair round.
@@ -43,6 +45,16 @@ struct Joiner {
     entry: NodeInfo,
     slots: Vec<SlotSpan>,
     bus_addr: String,
+}
+
+/// One side of a merge of two multi-node clusters: its group, the way to its leader, the node of it the MEET
+/// named (and its address as named), and bus addresses of its members.
+struct Side {
+    group: GroupId,
+    route: Route,
+    member: NodeId,
+    member_ip: String,
+    asks: Vec<String>,
 }
 
 /// Why a join did not happen.
@@ -107,12 +119,30 @@ impl MetaStore {
         if my_size == 0 || peer_group.size == 0 {
             return Reply::error(format!("ERR Can't meet {ip}:{port}: a merge is in progress, try again"));
         }
-        if my_size > 1 && peer_group.size > 1 {
-            return Reply::error(format!(
-                "ERR Can't meet {ip}:{port}: both nodes already belong to different clusters"
-            ));
-        }
         let peer_bus = format!("{ip}:{bus_port}");
+        if my_size > 1 && peer_group.size > 1 {
+            // Two multi-node clusters: the smaller one (the target's, of two of one size) is absorbed whole.
+            let here = Side {
+                group: mine.id(),
+                route: self.route_to_leader(&mine),
+                member: self.myself(),
+                member_ip: self.inner.config.ip.clone(),
+                asks: mine.members().into_values().collect(),
+            };
+            let there = Side {
+                group: peer_group.id,
+                route: Route::Remote(peer_bus.clone()),
+                member: peer.id,
+                member_ip: ip,
+                asks: vec![peer_bus],
+            };
+            let (into, from) = if my_size >= peer_group.size { (here, there) } else { (there, here) };
+            let store = self.clone();
+            return match self.run_write(async move { store.absorb_group(into, from).await }).await {
+                Ok(_) => Reply::ok(),
+                Err(reply) => reply,
+            };
+        }
         let store = self.clone();
         let work = if peer_group.size == 1 {
             // The target joins this node's group (also when both are clusters of one).
@@ -197,7 +227,8 @@ impl MetaStore {
         let joiner_id = joiner.entry.id;
         let lock = self.inner.merging.lock().expect("merging lock").entry(joiner_id).or_default().clone();
         let _one_merge_of_this_joiner = lock.lock().await;
-        let mut terms = JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch };
+        let mut terms =
+            JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch, absorbed_from: None };
         let meet = Command::Meet {
             receiver: member,
             receiver_ip: member_ip,
@@ -241,7 +272,7 @@ impl MetaStore {
             Ok(()) => {}
             Err(JoinError::Refused(why)) => {
                 crate::probe::hit("meet.join_refused");
-                let undo = LeaderOp::Write(Command::Forget { by: member, target: joiner_id });
+                let undo = LeaderOp::Write(Command::CallOff { by: member, target: joiner_id });
                 let undone = self.leader_call(group, route, undo).await;
                 tracing::info!("meet: {joiner_id} refused to join ({why}); entry removed: {}", undone.is_ok());
                 return Err(merge_failed(joiner_id, why));
@@ -261,6 +292,114 @@ impl MetaStore {
                 format!("adding it to the Raft group: {e} (the group's leader finishes the join)"),
             )),
         }
+    }
+
+    /// A MEET between two multi-node clusters: `from`'s group is absorbed into `into`'s, a two-phase commit whose
+    /// decision is `into`'s log (docs/MEMBERSHIP.md, "Two multi-node clusters"):
+    /// 1. `from` commits `Seal`: its table refuses every write (and its nodes every read) from then on, so the
+    ///    table it answers with is the last one it acknowledged;
+    /// 2. `into` commits `Absorb` of that table (refused on a slot served by both sides, a node listed by both,
+    ///    or a merge already called off: then `from` is unsealed and the MEET answers the error);
+    /// 3. every node of `from` swaps to an empty instance of `into` (`Join`, whose terms name the sealed group)
+    ///    and is added. From step 2 on the merge is decided: a step cut short is finished by `into`'s repair
+    ///    round; a seal whose `Absorb` never came is undone by `from`'s leader (`Decide`, then `Unseal`).
+    async fn absorb_group(&self, into: Side, from: Side) -> Result<Option<()>, Reply> {
+        let token = rt::random_u64();
+        let failed = |why: String| Reply::error(format!("ERR Can't merge the clusters: {why}"));
+        let seal = Command::Seal { into: into.group, token, asks: into.asks.clone() };
+        let table = match self.leader_call(from.group, from.route.clone(), LeaderOp::Write(seal)).await {
+            Ok(BusReply::Written(Ok(Event::Sealed { table }))) => *table,
+            Ok(BusReply::Written(Err(e))) => return Err(meta_reply(e)),
+            Ok(other) => return Err(failed(format!("sealing: unexpected reply {other:?}"))),
+            Err(e) => return Err(failed(format!("sealing: {e} (the group's leader undoes a seal left behind)"))),
+        };
+        crate::probe::hit("merge.sealed");
+        let nodes: Vec<NodeInfo> = table.nodes().cloned().collect();
+        let slots: Vec<(NodeId, Vec<SlotSpan>)> = table.slot_runs().into_iter().collect();
+        let absorb = Command::Absorb {
+            receiver: into.member,
+            receiver_ip: into.member_ip.clone(),
+            from: from.group,
+            token,
+            nodes: nodes.clone(),
+            slots,
+        };
+        match self.leader_call(into.group, into.route.clone(), LeaderOp::Write(absorb)).await {
+            Ok(BusReply::Written(Ok(_))) => {}
+            Ok(BusReply::Written(Err(e))) => {
+                let undo = LeaderOp::Write(Command::Unseal { token });
+                let undone = self.leader_call(from.group, from.route.clone(), undo).await;
+                tracing::info!("merge: group {} not absorbed ({e}); unsealed: {}", from.group, undone.is_ok());
+                return Err(meta_reply(e));
+            }
+            Ok(other) => return Err(failed(format!("absorbing: unexpected reply {other:?}"))),
+            Err(e) => return Err(failed(format!("absorbing: {e} (the groups' leaders finish or undo the merge)"))),
+        }
+        tracing::info!("merge: group {} absorbed group {} ({} nodes)", into.group, from.group, nodes.len());
+        let mut unfinished = Vec::new();
+        for entry in nodes {
+            let id = entry.id;
+            let bus_addr = format!("{}:{}", entry.ip, entry.bus_port);
+            let terms = JoinTerms {
+                slots: table.slot_runs_of(&id),
+                config_epoch: entry.config_epoch,
+                absorbed_from: Some(from.group),
+            };
+            let joiner = Joiner { entry, slots: terms.slots.clone(), bus_addr: bus_addr.clone() };
+            let outcome = match self.join_once(into.group, &joiner, &terms, &into.asks).await {
+                Ok(()) => self
+                    .leader_call(into.group, into.route.clone(), LeaderOp::AddMember { node: id, addr: bus_addr })
+                    .await
+                    .map(|_| ()),
+                Err(JoinError::Refused(why) | JoinError::Failed(why)) => Err(why),
+                Err(JoinError::Changed(_)) => Err("its table changed".to_string()),
+            };
+            if let Err(why) = outcome {
+                unfinished.push(format!("{id}: {why}"));
+            }
+        }
+        if unfinished.is_empty() {
+            Ok(Some(()))
+        } else {
+            Err(failed(format!("{} (the group's leader finishes the merge)", unfinished.join("; "))))
+        }
+    }
+
+    /// On the leader of a sealed group, every [`SEAL_GRACE_ROUNDS`] rounds: asks the group it is sealed into to
+    /// decide the merge (`Decide`, committed there: absorbed, or called off for good) and unseals if it was
+    /// called off. Absorbed: nothing to do here, that group's repair round brings every node over.
+    async fn resolve_seal(&self, group: &RaftGroup, rounds: &mut u32) {
+        let Some(seal) = group.read(|s| s.sealed().cloned()) else {
+            *rounds = 0;
+            return;
+        };
+        *rounds += 1;
+        if *rounds < SEAL_GRACE_ROUNDS {
+            return;
+        }
+        *rounds = 0;
+        let mut queue: VecDeque<String> = seal.asks.iter().cloned().collect();
+        let mut asked = BTreeSet::new();
+        let decide =
+            BusRequest::Leader { group: seal.into, op: LeaderOp::Write(Command::Decide { token: seal.token }) };
+        let absorbed = loop {
+            let Some(addr) = queue.pop_front() else { return };
+            if asked.len() >= MEMBERSHIP_ASKS_MAX || !asked.insert(addr.clone()) {
+                continue;
+            }
+            match bus::call(&addr, &decide, self.local_ms(REPAIR_CALL_TIMEOUT_MS)).await {
+                Ok(BusReply::Written(Ok(Event::Decided { absorbed }))) => break absorbed,
+                Ok(BusReply::NotLeader { leader: Some(leader) }) => queue.push_front(leader),
+                _ => {}
+            }
+        };
+        if absorbed {
+            tracing::info!("merge: group {} is absorbed into {}; its nodes are brought over", group.id(), seal.into);
+            return;
+        }
+        crate::probe::hit("merge.called_off");
+        let undone = self.bounded_leader_op(group, LeaderOp::Write(Command::Unseal { token: seal.token })).await;
+        tracing::info!("merge: group {} was not absorbed into {}: unsealed: {undone}", group.id(), seal.into);
     }
 
     /// One `Join` request to the joiner under `terms` (this node itself, or over the bus).
@@ -383,11 +522,11 @@ impl MetaStore {
         if current.id() == group {
             return Ok(());
         }
-        if let Err(refused) = refuse_unless_joinable(&current, me, terms) {
+        if let Err(refused) = refuse_unless_joinable(&current, group, me, terms) {
             return Err(self.keep_offered_epoch(&current, me, terms, refused).await);
         }
         let _no_writes = self.inner.write_gate.write().await;
-        if let Err(refused) = refuse_unless_joinable(&current, me, terms) {
+        if let Err(refused) = refuse_unless_joinable(&current, group, me, terms) {
             return Err(self.keep_offered_epoch(&current, me, terms, refused).await);
         }
         let table = current.read(MetaState::clone);
@@ -581,14 +720,17 @@ impl MetaStore {
     pub(super) async fn repair_loop(self) {
         let mut unadmitted: BTreeMap<(GroupId, NodeId), u32> = BTreeMap::new();
         let mut orphan_rounds = 0u32;
+        let mut sealed_rounds = 0u32;
         loop {
             tokio::time::sleep(self.local_ms(REPAIR_INTERVAL_MS)).await;
             let Some(group) = self.group() else { continue };
             self.note_merged(&group);
             if group.is_leader() {
+                self.resolve_seal(&group, &mut sealed_rounds).await;
                 self.repair_group(&group, &mut unadmitted).await;
             } else {
                 unadmitted.clear();
+                sealed_rounds = 0;
             }
             orphan_rounds = if self.looks_cut_off(&group) { orphan_rounds + 1 } else { 0 };
             if orphan_rounds >= ORPHAN_GRACE_ROUNDS {
@@ -672,20 +814,21 @@ impl MetaStore {
     async fn admit(&self, group: &Arc<RaftGroup>, entry: &NodeInfo, slots: &[SlotSpan], peers: Vec<String>) {
         let id = entry.id;
         let addr = format!("{}:{}", entry.ip, entry.bus_port);
-        let terms = JoinTerms { slots: slots.to_vec(), config_epoch: entry.config_epoch };
+        let absorbed_from = group.read(|s| s.origin(&id));
+        let terms = JoinTerms { slots: slots.to_vec(), config_epoch: entry.config_epoch, absorbed_from };
         crate::probe::hit("repair.join_resent");
         match self.ask_to_join(&addr, group.id(), id, terms, peers, REPAIR_CALL_TIMEOUT_MS).await {
             Ok(()) => {
                 let added = self.bounded_leader_op(group, LeaderOp::AddMember { node: id, addr }).await;
                 tracing::info!("repair: {id} is listed but was not a member: joined, added: {added}");
             }
-            Err(JoinError::Refused(why)) => self.call_off(group, id, &why).await,
+            Err(JoinError::Refused(why)) => self.call_off(group, id, &why, absorbed_from.is_some()).await,
             Err(JoinError::Changed(now)) => {
                 // Recorded now; the next round asks again under the new terms.
                 let recorded = self.record_joiner_slots(group.id(), Route::Local, id, slots, &now.slots).await;
                 tracing::info!("repair: {id} took writes of its own before joining: recorded: {recorded:?}");
                 if recorded.is_err() {
-                    self.call_off(group, id, "its own slots conflict with the group's").await;
+                    self.call_off(group, id, "its own slots conflict with the group's", false).await;
                 }
             }
             Err(JoinError::Failed(why)) => {
@@ -694,8 +837,9 @@ impl MetaStore {
         }
     }
 
-    /// Calls a join off: the group commits `Forget` of the node that will not join.
-    async fn call_off(&self, group: &RaftGroup, id: NodeId, why: &str) {
+    /// Calls a join off: the group commits `CallOff` of the node that will not join (a no-op if its whole group
+    /// was absorbed meanwhile), or `Forget` if it was absorbed when asked (`absorbed`).
+    async fn call_off(&self, group: &RaftGroup, id: NodeId, why: &str, absorbed: bool) {
         crate::probe::hit("repair.join_called_off");
         let me = group.node_id();
         let by = group.read(|s| {
@@ -703,7 +847,11 @@ impl MetaStore {
             s.node(&me).filter(not_its_replica).or_else(|| s.nodes().find(not_its_replica)).map(|n| n.id)
         });
         let outcome = match by {
-            Some(by) => self.bounded_leader_op(group, LeaderOp::Write(Command::Forget { by, target: id })).await,
+            Some(by) => {
+                let command =
+                    if absorbed { Command::Forget { by, target: id } } else { Command::CallOff { by, target: id } };
+                self.bounded_leader_op(group, LeaderOp::Write(command)).await
+            }
             None => "no node can forget it".to_string(),
         };
         tracing::info!("repair: {id} will not join ({why}): join called off: {outcome}");
@@ -809,7 +957,14 @@ fn membership_differs(group: &RaftGroup) -> bool {
 
 /// A joiner's check before it swaps: it is a cluster of one, serving exactly the slots the group's table holds
 /// for it, with a config epoch no greater than the table's (otherwise the join would lose what it acknowledged).
-fn refuse_unless_joinable(current: &RaftGroup, me: NodeId, terms: &JoinTerms) -> Result<(), JoinError> {
+fn refuse_unless_joinable(current: &RaftGroup, group: GroupId, me: NodeId, terms: &JoinTerms) -> Result<(), JoinError> {
+    // Its whole group was absorbed into the asking one (sealed first: nothing it holds can change): it swaps as it
+    // is. Also when its group was sealed into the asking one and another absorbed it meanwhile (nested merges).
+    if terms.absorbed_from.is_some()
+        && (terms.absorbed_from == Some(current.id()) || current.read(|s| s.sealed().map(|x| x.into)) == Some(group))
+    {
+        return Ok(());
+    }
     let (size, epoch, slots) =
         current.read(|s| (s.node_count(), s.node(&me).map(|n| n.config_epoch), s.slot_runs_of(&me)));
     if size != 1 {
@@ -825,7 +980,7 @@ fn refuse_unless_joinable(current: &RaftGroup, me: NodeId, terms: &JoinTerms) ->
         return Err(JoinError::Refused("its config epoch rose since the handshake".to_string()));
     }
     if slots != terms.slots {
-        return Err(JoinError::Changed(JoinTerms { slots, config_epoch: terms.config_epoch }));
+        return Err(JoinError::Changed(JoinTerms { slots, config_epoch: terms.config_epoch, absorbed_from: None }));
     }
     Ok(())
 }

@@ -335,7 +335,13 @@ impl MetaStore {
     /// repair round): the read answers an error meanwhile (found by `sim check`: a read workload racing a FORGET).
     pub async fn read<R>(&self, f: impl FnOnce(View<'_>) -> R) -> Result<R, Reply> {
         let myself = self.myself();
-        let shown = |state: &MetaState| state.contains(&myself).then(|| f(View { state, myself }));
+        // A sealed table (another cluster is absorbing this one) is not shown either: the other side may already
+        // show its nodes with the epochs the merge gave them.
+        let shown = |state: &MetaState| match (state.sealed().is_some(), state.contains(&myself)) {
+            (false, true) => Ok(f(View { state, myself })),
+            (true, _) => Err(true),
+            (false, false) => Err(false),
+        };
         let view = if self.behaviour().read_guard == ReadGuard::LocalState {
             self.read_local(shown)
         } else {
@@ -344,9 +350,14 @@ impl MetaStore {
                 Err(reason) => return Err(Reply::error(format!("CLUSTERDOWN metadata read barrier failed: {reason}"))),
             }
         };
-        view.ok_or_else(|| {
-            crate::probe::hit("read.removed_from_table");
-            Reply::error("CLUSTERDOWN this node is no longer in its cluster's table; it is leaving it")
+        view.map_err(|sealed| {
+            if sealed {
+                crate::probe::hit("read.sealed_table");
+                Reply::error("CLUSTERDOWN this cluster is merging into another one, try again")
+            } else {
+                crate::probe::hit("read.removed_from_table");
+                Reply::error("CLUSTERDOWN this node is no longer in its cluster's table; it is leaving it")
+            }
         })
     }
 

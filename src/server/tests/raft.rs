@@ -127,23 +127,64 @@ fn meet_merges_clusters_of_one_into_one_group_seen_by_every_node() {
 }
 
 #[test]
-fn two_multi_node_groups_refuse_to_merge_and_stay_as_they_were() {
+fn two_multi_node_clusters_merge_into_one_keeping_slots_replicas_and_distinct_epochs() {
     for strategy in RAFT_STRATEGIES {
-        run_raft(12, strategy, 4, |strategy, a| async move {
+        run_raft(12, strategy, 5, |strategy, a| async move {
+            merge_all(strategy, &a[0..2]).await;
+            merge_all(strategy, &a[2..5]).await;
+            let mut c1 = Conn::open(a[0]).await;
+            let mut c3 = Conn::open(a[2]).await;
+            assert_eq!(c1.call("CLUSTER ADDSLOTSRANGE 0 99").await, Reply::ok());
+            assert_eq!(c3.call("CLUSTER ADDSLOTSRANGE 200 299").await, Reply::ok());
+            assert_eq!(Conn::open(a[3]).await.call(&format!("CLUSTER REPLICATE {}", id(3))).await, Reply::ok());
+            read_until(strategy, a[4], "CLUSTER NODES", |t| t.contains("slave") && t.contains("200-299")).await;
+            read_until(strategy, a[1], "CLUSTER NODES", |t| t.contains("0-99")).await;
+            // n1's cluster of 2 meets n3's cluster of 3: the smaller one (n1's) is absorbed whole.
+            assert_eq!(c1.call("CLUSTER MEET 10.0.0.3 7000").await, Reply::ok(), "{strategy}");
+            for (i, addr) in a.iter().enumerate() {
+                let nodes = read_until(strategy, *addr, "CLUSTER NODES", |t| t.lines().count() == 5).await;
+                assert_eq!(ids_in(&nodes), (1..=5).map(id).collect::<Vec<_>>(), "{strategy} n{}", i + 1);
+                let line = |n: u64| nodes.lines().find(|l| l.starts_with(&id(n).to_string())).unwrap().to_string();
+                assert!(line(1).ends_with("connected 0-99"), "{strategy}: {nodes}");
+                assert!(line(3).ends_with("connected 200-299"), "{strategy}: {nodes}");
+                assert!(line(4).contains(&format!("slave {}", id(3))), "{strategy}: {nodes}");
+                let mut epochs: Vec<String> =
+                    [1, 2, 3, 5].map(|n| line(n).split(' ').nth(6).unwrap().to_string()).into();
+                epochs.sort();
+                epochs.dedup();
+                assert_eq!(epochs.len(), 4, "{strategy}: masters keep distinct epochs: {nodes}");
+            }
+            // One group: a write anywhere is seen everywhere.
+            assert_eq!(Conn::open(a[4]).await.call("CLUSTER ADDSLOTS 500").await, Reply::ok());
+            read_until(strategy, a[1], "CLUSTER NODES", |t| t.contains("connected 500")).await;
+        });
+    }
+}
+
+#[test]
+fn a_merge_of_two_clusters_with_a_slot_conflict_fails_and_unseals_the_smaller_one() {
+    for strategy in [Strategy::CommitThenSleep, Strategy::ReadIndex] {
+        run_raft(14, strategy, 4, |strategy, a| async move {
             merge_all(strategy, &a[0..2]).await;
             merge_all(strategy, &a[2..4]).await;
-            read_until(strategy, a[1], "CLUSTER NODES", |t| t.lines().count() == 2).await;
-            read_until(strategy, a[3], "CLUSTER NODES", |t| t.lines().count() == 2).await;
             let mut c1 = Conn::open(a[0]).await;
+            let mut c3 = Conn::open(a[2]).await;
+            assert_eq!(c1.call("CLUSTER ADDSLOTSRANGE 0 99").await, Reply::ok());
+            assert_eq!(c3.call("CLUSTER ADDSLOTSRANGE 50 60").await, Reply::ok());
             assert_eq!(
                 c1.call("CLUSTER MEET 10.0.0.3 7000").await,
-                Reply::error("ERR Can't meet 10.0.0.3:7000: both nodes already belong to different clusters")
+                Reply::error(format!(
+                    "ERR Can't meet node {}: it serves slot 50, which {} already serves",
+                    id(3),
+                    id(1)
+                ))
             );
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // Both clusters as they were, and n3's (sealed for the attempt) takes writes again.
             for (i, want) in [(0, [1, 2]), (1, [1, 2]), (2, [3, 4]), (3, [3, 4])] {
                 let nodes = Conn::open(a[i]).await.text("CLUSTER NODES").await;
                 assert_eq!(ids_in(&nodes), vec![id(want[0]), id(want[1])], "{strategy} n{}", i + 1);
             }
+            assert_eq!(c3.call("CLUSTER ADDSLOTS 500").await, Reply::ok());
         });
     }
 }
