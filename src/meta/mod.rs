@@ -118,7 +118,9 @@ pub enum Command {
     /// refused too, by the node), so the table the other group imports is the last one this group acknowledged.
     /// `token` names this merge attempt; `asks` are the bus addresses of `into`'s members, whom the group's
     /// leader asks what became of the merge if it is not finished in time (`Decide`).
-    Seal { into: u64, token: u64, asks: Vec<String> },
+    /// Refused if the table lists `member` (the absorbing side's node the MEET named): the two are one cluster
+    /// already (another merge, the other way round, got there first).
+    Seal { into: u64, token: u64, asks: Vec<String>, member: NodeId },
     /// Not a Redis command: the merge `token` did not happen (its `Absorb` failed or was called off): the table
     /// takes writes again. A no-op unless the table is sealed by that token.
     Unseal { token: u64 },
@@ -482,7 +484,10 @@ impl MetaState {
                 Event::ConfigEpochSet { node: *node, epoch: *epoch }
             }
             Command::RaiseEpoch { node, epoch } => self.raise_epoch(node, *epoch)?,
-            Command::Seal { into, token, asks } => {
+            Command::Seal { into, token, asks, member } => {
+                if self.nodes.contains_key(member) {
+                    return Err(MetaError::MergeOverlap(*member));
+                }
                 self.sealed = Some(Seal { into: *into, token: *token, asks: asks.clone() });
                 Event::Sealed { table: Box::new(self.clone()) }
             }

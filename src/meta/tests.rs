@@ -507,7 +507,7 @@ fn sealed_pair(token: u64) -> (MetaState, Vec<NodeInfo>, Vec<(NodeId, Vec<SlotSp
     s.apply(&meet(4, node(5), vec![])).unwrap();
     s.apply(&add(4, &[(100, 199)])).unwrap();
     s.apply(&Command::Replicate { node: id(5), master: id(4) }).unwrap();
-    let Ok(Event::Sealed { table }) = s.apply(&Command::Seal { into: 7, token, asks: vec!["a:1".into()] }) else {
+    let Ok(Event::Sealed { table }) = s.apply(&Command::Seal { into: 7, token, asks: vec!["a:1".into()], member: id(1) }) else {
         panic!("seal refused")
     };
     assert_eq!(*table, s, "the seal's event is the table as sealed");
@@ -537,6 +537,11 @@ fn a_sealed_table_refuses_every_write_until_unsealed_by_its_token() {
     assert_eq!(s.apply(&Command::Unseal { token: 3 }), Ok(Event::Unsealed { sealed: true }));
     assert_eq!(s.sealed(), None);
     assert!(s.apply(&add(4, &[(0, 0)])).is_ok());
+    // A seal naming a node this table lists: the two are one cluster already.
+    assert_eq!(
+        err(&mut s, Command::Seal { into: 7, token: 4, asks: vec![], member: id(5) }),
+        format!("ERR Can't merge the clusters: node {} is listed by both, try again", id(5))
+    );
 }
 
 #[test]

@@ -33,6 +33,15 @@ pub const SILENT_MEMBER_MS: u64 = 3_000;
 const REPAIR_CALL_TIMEOUT_MS: u64 = 2_000;
 /// Rounds in a row a group stays sealed before its leader asks the other group to decide the merge.
 pub const SEAL_GRACE_ROUNDS: u32 = 5;
+/// Asks in a row in which every node asked has left the group this one is sealed into before the seal is undone.
+pub const SEAL_GONE_ASKS: u32 = 3;
+
+/// A sealed group's leader's count of rounds sealed and of asks that found the other group gone.
+#[derive(Default)]
+struct SealWatch {
+    rounds: u32,
+    gone: u32,
+}
 /// How long a refusing joiner waits to raise its epoch (well inside the asking node's call timeout).
 const RAISE_EPOCH_TIMEOUT_MS: u64 = 500;
 /// Most times a MEET records a joiner's changed slots and asks again before leaving the rest to the repair round.
@@ -306,7 +315,7 @@ impl MetaStore {
     async fn absorb_group(&self, into: Side, from: Side) -> Result<Option<()>, Reply> {
         let token = rt::random_u64();
         let failed = |why: String| Reply::error(format!("ERR Can't merge the clusters: {why}"));
-        let seal = Command::Seal { into: into.group, token, asks: into.asks.clone() };
+        let seal = Command::Seal { into: into.group, token, asks: into.asks.clone(), member: into.member };
         let table = match self.leader_call(from.group, from.route.clone(), LeaderOp::Write(seal)).await {
             Ok(BusReply::Written(Ok(Event::Sealed { table }))) => *table,
             Ok(BusReply::Written(Err(e))) => return Err(meta_reply(e)),
@@ -368,31 +377,50 @@ impl MetaStore {
     /// On the leader of a sealed group, every [`SEAL_GRACE_ROUNDS`] rounds: asks the group it is sealed into to
     /// decide the merge (`Decide`, committed there: absorbed, or called off for good) and unseals if it was
     /// called off. Absorbed: nothing to do here, that group's repair round brings every node over.
-    async fn resolve_seal(&self, group: &RaftGroup, rounds: &mut u32) {
+    ///
+    /// If every node it asks answers that it is in that group no more, [`SEAL_GONE_ASKS`] times in a row, the
+    /// group is gone (absorbed into a third one, or all of it forgotten) and nobody can decide: the seal is
+    /// undone. Had that group absorbed this one before it went, the third group lists this group's nodes and
+    /// brings them over, which they accept while sealed (`refuse_unless_joinable`); a seal undone first only
+    /// leaves this cluster on its own.
+    async fn resolve_seal(&self, group: &RaftGroup, watch: &mut SealWatch) {
         let Some(seal) = group.read(|s| s.sealed().cloned()) else {
-            *rounds = 0;
+            *watch = SealWatch::default();
             return;
         };
-        *rounds += 1;
-        if *rounds < SEAL_GRACE_ROUNDS {
+        watch.rounds += 1;
+        if watch.rounds < SEAL_GRACE_ROUNDS {
             return;
         }
-        *rounds = 0;
+        watch.rounds = 0;
         let mut queue: VecDeque<String> = seal.asks.iter().cloned().collect();
         let mut asked = BTreeSet::new();
+        let mut all_gone = true;
         let decide =
             BusRequest::Leader { group: seal.into, op: LeaderOp::Write(Command::Decide { token: seal.token }) };
         let absorbed = loop {
-            let Some(addr) = queue.pop_front() else { return };
+            let Some(addr) = queue.pop_front() else {
+                watch.gone = if all_gone && !asked.is_empty() { watch.gone + 1 } else { 0 };
+                if watch.gone < SEAL_GONE_ASKS {
+                    return;
+                }
+                crate::probe::hit("merge.absorbing_group_gone");
+                break false;
+            };
             if asked.len() >= MEMBERSHIP_ASKS_MAX || !asked.insert(addr.clone()) {
                 continue;
             }
             match bus::call(&addr, &decide, self.local_ms(REPAIR_CALL_TIMEOUT_MS)).await {
                 Ok(BusReply::Written(Ok(Event::Decided { absorbed }))) => break absorbed,
-                Ok(BusReply::NotLeader { leader: Some(leader) }) => queue.push_front(leader),
-                _ => {}
+                Ok(BusReply::NotLeader { leader: Some(leader) }) => {
+                    all_gone = false;
+                    queue.push_front(leader)
+                }
+                Ok(BusReply::Error(e)) if e.starts_with("not a member of group") => {}
+                _ => all_gone = false,
             }
         };
+        *watch = SealWatch::default();
         if absorbed {
             tracing::info!("merge: group {} is absorbed into {}; its nodes are brought over", group.id(), seal.into);
             return;
@@ -522,11 +550,11 @@ impl MetaStore {
         if current.id() == group {
             return Ok(());
         }
-        if let Err(refused) = refuse_unless_joinable(&current, group, me, terms) {
+        if let Err(refused) = refuse_unless_joinable(&current, me, terms) {
             return Err(self.keep_offered_epoch(&current, me, terms, refused).await);
         }
         let _no_writes = self.inner.write_gate.write().await;
-        if let Err(refused) = refuse_unless_joinable(&current, group, me, terms) {
+        if let Err(refused) = refuse_unless_joinable(&current, me, terms) {
             return Err(self.keep_offered_epoch(&current, me, terms, refused).await);
         }
         let table = current.read(MetaState::clone);
@@ -720,17 +748,17 @@ impl MetaStore {
     pub(super) async fn repair_loop(self) {
         let mut unadmitted: BTreeMap<(GroupId, NodeId), u32> = BTreeMap::new();
         let mut orphan_rounds = 0u32;
-        let mut sealed_rounds = 0u32;
+        let mut sealed = SealWatch::default();
         loop {
             tokio::time::sleep(self.local_ms(REPAIR_INTERVAL_MS)).await;
             let Some(group) = self.group() else { continue };
             self.note_merged(&group);
             if group.is_leader() {
-                self.resolve_seal(&group, &mut sealed_rounds).await;
+                self.resolve_seal(&group, &mut sealed).await;
                 self.repair_group(&group, &mut unadmitted).await;
             } else {
                 unadmitted.clear();
-                sealed_rounds = 0;
+                sealed = SealWatch::default();
             }
             orphan_rounds = if self.looks_cut_off(&group) { orphan_rounds + 1 } else { 0 };
             if orphan_rounds >= ORPHAN_GRACE_ROUNDS {
@@ -957,11 +985,12 @@ fn membership_differs(group: &RaftGroup) -> bool {
 
 /// A joiner's check before it swaps: it is a cluster of one, serving exactly the slots the group's table holds
 /// for it, with a config epoch no greater than the table's (otherwise the join would lose what it acknowledged).
-fn refuse_unless_joinable(current: &RaftGroup, group: GroupId, me: NodeId, terms: &JoinTerms) -> Result<(), JoinError> {
+fn refuse_unless_joinable(current: &RaftGroup, me: NodeId, terms: &JoinTerms) -> Result<(), JoinError> {
     // Its whole group was absorbed into the asking one (sealed first: nothing it holds can change): it swaps as it
-    // is. Also when its group was sealed into the asking one and another absorbed it meanwhile (nested merges).
+    // is. Also when its group was sealed into a group the asking one absorbed since (nested merges): the asking
+    // group lists this node only because that group's table did, which it did only once it absorbed this one.
     if terms.absorbed_from.is_some()
-        && (terms.absorbed_from == Some(current.id()) || current.read(|s| s.sealed().map(|x| x.into)) == Some(group))
+        && (terms.absorbed_from == Some(current.id()) || current.read(|s| s.sealed().map(|x| x.into)) == terms.absorbed_from)
     {
         return Ok(());
     }
