@@ -135,6 +135,8 @@ pub enum Command {
         token: u64,
         nodes: Vec<NodeInfo>,
         slots: Vec<(NodeId, Vec<SlotSpan>)>,
+        /// The sealed table's epochs shown for nodes it no longer lists (`MetaState`'s `shown`).
+        shown: Vec<(NodeId, u64)>,
     },
     /// Not a Redis command: decides merge `token` for good — absorbed if its `Absorb` was applied, otherwise
     /// called off (a later `Absorb` of it is refused). What a sealed group asks when its merge is not finished.
@@ -288,6 +290,11 @@ pub struct MetaState {
     /// The group each absorbed node came from (its `Join` names it: see `Command::Absorb`).
     #[serde(default)]
     origins: BTreeMap<NodeId, u64>,
+    /// The highest config epoch this table showed for each node it no longer lists (forgotten, or a join called
+    /// off). A node listed again never shows a lower one: a reader that saw it must never see its epoch go back
+    /// (Redis's epochs only rise), also when the node comes back through another cluster's table (`Absorb`).
+    #[serde(default)]
+    shown: BTreeMap<NodeId, u64>,
 }
 
 /// A sealed table's merge: see [`Command::Seal`].
@@ -316,6 +323,7 @@ impl MetaState {
             sealed: None,
             merges: BTreeMap::new(),
             origins: BTreeMap::new(),
+            shown: BTreeMap::new(),
         }
     }
 
@@ -342,6 +350,11 @@ impl MetaState {
     /// The merge this table is sealed for, if any ([`Command::Seal`]).
     pub fn sealed(&self) -> Option<&Seal> {
         self.sealed.as_ref()
+    }
+
+    /// The highest config epoch this table showed for each node it no longer lists, in id order.
+    pub fn shown_epochs(&self) -> Vec<(NodeId, u64)> {
+        self.shown.iter().map(|(n, e)| (*n, *e)).collect()
     }
 
     /// The group an absorbed node came from ([`Command::Absorb`]).
@@ -498,8 +511,8 @@ impl MetaState {
                 }
                 Event::Unsealed { sealed }
             }
-            Command::Absorb { receiver, receiver_ip, from, token, nodes, slots } => {
-                self.absorb(receiver, receiver_ip, *from, *token, nodes, slots)?
+            Command::Absorb { receiver, receiver_ip, from, token, nodes, slots, shown } => {
+                self.absorb(receiver, receiver_ip, (*from, *token), nodes, slots, shown)?
             }
             Command::Decide { token } => Event::Decided { absorbed: *self.merges.entry(*token).or_insert(false) },
             Command::Reset { node, hard, new_id } => {
@@ -508,6 +521,7 @@ impl MetaState {
                 self.nodes.clear();
                 self.slots.clear();
                 self.origins.clear();
+                self.shown.clear();
                 me.master = None;
                 if *hard {
                     me.id = *new_id;
@@ -560,6 +574,10 @@ impl MetaState {
             // Its master is not (or no longer) a master here: it joins as a master without slots.
             joining.master = None;
         }
+        // Shown before (forgotten, or a join called off): never lower than then.
+        if let Some(seen) = self.shown.remove(&joining.id) {
+            joining.config_epoch = joining.config_epoch.max(seen);
+        }
         // Redis resolves config-epoch collisions between masters through gossip
         // (clusterHandleConfigEpochCollision); the table resolves them at join, deterministically.
         if joining.is_master() && self.nodes.values().any(|n| n.is_master() && n.config_epoch == joining.config_epoch) {
@@ -580,14 +598,17 @@ impl MetaState {
 
     /// [`Command::Absorb`]: every check first, then the import. A master whose config epoch another master
     /// (of either side) already holds gets a new one above every epoch of both sides, as a MEET's joiner does.
+    ///
+    /// Epochs never go back for a reader of either side: an incoming node this table showed before (`shown`) comes
+    /// at least at that epoch, and a node listed here that the sealed table showed higher is raised to it.
     fn absorb(
         &mut self,
         receiver: &NodeId,
         receiver_ip: &str,
-        from: u64,
-        token: u64,
+        (from, token): (u64, u64),
         nodes: &[NodeInfo],
         slots: &[(NodeId, Vec<SlotSpan>)],
+        shown: &[(NodeId, u64)],
     ) -> Result<Event, MetaError> {
         self.actor(receiver)?;
         match self.merges.get(&token) {
@@ -617,12 +638,24 @@ impl MetaState {
             return Err(MetaError::SlotsToReplica(*node));
         }
         self.current_epoch = nodes.iter().map(|n| n.config_epoch).fold(self.current_epoch, u64::max);
+        for &(node, epoch) in shown {
+            if self.nodes.contains_key(&node) {
+                self.raise_epoch(&node, epoch)?;
+            } else if !incoming.contains_key(&node) {
+                let kept = self.shown.entry(node).or_insert(epoch);
+                *kept = (*kept).max(epoch);
+            }
+        }
         let mut taken: std::collections::BTreeSet<u64> =
             self.nodes.values().filter(|n| n.is_master()).map(|n| n.config_epoch).collect();
         for node in nodes {
             let mut entry = node.clone();
             if entry.master.is_some_and(|m| !is_master(&m)) {
                 entry.master = None;
+            }
+            if let Some(seen) = self.shown.remove(&entry.id) {
+                entry.config_epoch = entry.config_epoch.max(seen);
+                self.current_epoch = self.current_epoch.max(seen);
             }
             if entry.is_master() && !taken.insert(entry.config_epoch) {
                 self.current_epoch += 1;
@@ -675,7 +708,9 @@ impl MetaState {
         if actor.master == Some(victim.id) {
             return Err(MetaError::ForgetMyMaster);
         }
-        self.nodes.remove(target);
+        let removed = self.nodes.remove(target).expect("the victim is listed");
+        let kept = self.shown.entry(*target).or_insert(removed.config_epoch);
+        *kept = (*kept).max(removed.config_epoch);
         self.origins.remove(target);
         let slots_freed = self.slots.unassign_owner(target);
         // Redis leaves the forgotten master's replicas pointing nowhere; the table keeps "a replica's master

@@ -507,7 +507,9 @@ fn sealed_pair(token: u64) -> (MetaState, Vec<NodeInfo>, Vec<(NodeId, Vec<SlotSp
     s.apply(&meet(4, node(5), vec![])).unwrap();
     s.apply(&add(4, &[(100, 199)])).unwrap();
     s.apply(&Command::Replicate { node: id(5), master: id(4) }).unwrap();
-    let Ok(Event::Sealed { table }) = s.apply(&Command::Seal { into: 7, token, asks: vec!["a:1".into()], member: id(1) }) else {
+    let Ok(Event::Sealed { table }) =
+        s.apply(&Command::Seal { into: 7, token, asks: vec!["a:1".into()], member: id(1) })
+    else {
         panic!("seal refused")
     };
     assert_eq!(*table, s, "the seal's event is the table as sealed");
@@ -524,6 +526,7 @@ fn absorb(token: u64, nodes: &[NodeInfo], slots: &[(NodeId, Vec<SlotSpan>)]) -> 
         token,
         nodes: nodes.to_vec(),
         slots: slots.to_vec(),
+        shown: vec![],
     }
 }
 
@@ -603,4 +606,27 @@ fn a_call_off_forgets_a_pending_joiner_but_not_one_absorbed_with_its_cluster_sin
     assert_eq!(g.apply(&Command::CallOff { by: id(1), target: id(4) }), Ok(Event::NodeAlreadyKnown { node: id(4) }));
     assert_eq!(g, before);
     assert!(matches!(g.apply(&Command::Forget { by: id(1), target: id(4) }), Ok(Event::NodeForgotten { .. })));
+}
+
+#[test]
+fn a_node_listed_again_never_shows_a_lower_epoch_than_the_table_showed_before() {
+    // n3 shown at epoch 2 (a collision bump at its MEET), then forgotten; it comes back at epoch 0.
+    let mut g = cluster(3);
+    assert_eq!(g.node(&id(3)).unwrap().config_epoch, 2);
+    g.apply(&Command::CallOff { by: id(1), target: id(3) }).unwrap();
+    assert_eq!(g.shown_epochs(), vec![(id(3), 2)]);
+    g.apply(&meet(1, node(3), vec![])).unwrap();
+    assert!(g.node(&id(3)).unwrap().config_epoch >= 2, "{:?}", g.node(&id(3)));
+    assert_eq!(g.shown_epochs(), vec![]);
+    // Through an absorb: the sealed side showed n2 at 7 once; this side lists n2 lower: raised.
+    let (_, nodes, slots) = sealed_pair(3);
+    let mut with_shown = absorb(3, &nodes, &slots);
+    if let Command::Absorb { shown, .. } = &mut with_shown {
+        shown.push((id(2), 7));
+        shown.push((id(9), 4));
+    }
+    g.apply(&with_shown).unwrap();
+    assert_eq!(g.node(&id(2)).unwrap().config_epoch, 7);
+    assert_eq!(g.shown_epochs(), vec![(id(9), 4)], "a node listed by neither side is remembered");
+    assert_eq!(g.check_invariants(), Ok(()));
 }

@@ -242,7 +242,9 @@ impl SmInner {
             EntryPayload::Blank => None,
             EntryPayload::Normal(command) => {
                 let before = match &command {
-                    Command::Forget { target, .. } => self.state.node(target).cloned(),
+                    Command::Forget { target, .. } | Command::CallOff { target, .. } => {
+                        self.state.node(target).cloned()
+                    }
                     _ => None,
                 };
                 let result = self.state.apply(&command);

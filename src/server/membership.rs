@@ -332,6 +332,7 @@ impl MetaStore {
             token,
             nodes: nodes.clone(),
             slots,
+            shown: table.shown_epochs(),
         };
         match self.leader_call(into.group, into.route.clone(), LeaderOp::Write(absorb)).await {
             Ok(BusReply::Written(Ok(_))) => {}
@@ -990,7 +991,8 @@ fn refuse_unless_joinable(current: &RaftGroup, me: NodeId, terms: &JoinTerms) ->
     // is. Also when its group was sealed into a group the asking one absorbed since (nested merges): the asking
     // group lists this node only because that group's table did, which it did only once it absorbed this one.
     if terms.absorbed_from.is_some()
-        && (terms.absorbed_from == Some(current.id()) || current.read(|s| s.sealed().map(|x| x.into)) == terms.absorbed_from)
+        && (terms.absorbed_from == Some(current.id())
+            || current.read(|s| s.sealed().map(|x| x.into)) == terms.absorbed_from)
     {
         return Ok(());
     }
