@@ -129,6 +129,12 @@ impl Op {
         !matches!(self, Op::Nodes | Op::Slots | Op::Read)
     }
 
+    /// Whether the command may change which nodes a cluster lists: MEET, FORGET, RESET, or a write the history
+    /// does not parse (only those can explain an `expect known-nodes=` or `has-node=` that failed).
+    pub fn may_change_membership(&self) -> bool {
+        matches!(self, Op::Meet { .. } | Op::Forget { .. } | Op::Reset { .. } | Op::OtherWrite)
+    }
+
     /// Whether the command removes facts (a node, slot ownership): after one, "the last write wins" depends
     /// on an order the history alone does not settle.
     pub fn removes(&self) -> bool {

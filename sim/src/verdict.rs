@@ -25,7 +25,7 @@ use clustersim::resp::Reply;
 
 pub use crate::check::Class;
 use crate::check::{Property, Violation};
-use crate::history::CallRecord;
+use crate::history::{CallRecord, Op};
 use crate::trace::stamp;
 
 /// The node's write deadline under the Raft strategies (`WRITE_DEADLINE_MS` in the node crate's
@@ -271,18 +271,21 @@ fn window_meeting(windows: &[FaultWindow], start: Duration, end: Duration) -> Op
 }
 
 /// The latest write that answered an error and ended by `start`, with the fault window that error met, if any:
-/// the earlier step a failing line depends on. A write whose error met a window is preferred (availability);
-/// otherwise the latest failed write at all.
+/// the earlier step a failing line depends on. Only writes `relevant` to the failing line count (a REPLICATE that
+/// failed in a fault window does not explain a node missing from NODES). A write whose error met a window is
+/// preferred (availability); otherwise the latest failed write at all.
 fn failed_write(
     history: &[CallRecord],
     windows: &[FaultWindow],
     start: Duration,
+    relevant: fn(&Op) -> bool,
 ) -> Option<(FailedWrite, Option<FaultWindow>)> {
     let failed: Vec<&CallRecord> = history
         .iter()
         // A workload's writes race the steps on their own: no step depends on one (and a workload's claims are
         // refused as a matter of course), so none of them explains a failing line.
         .filter(|c| !c.quiet && !c.workload && c.line > 0 && c.end <= start && c.is_error() && c.op.is_write())
+        .filter(|c| relevant(&c.op))
         .collect();
     let write = |c: &CallRecord| FailedWrite { line: c.line, node: c.node, at: c.end };
     let windowed = failed
@@ -312,7 +315,7 @@ pub fn classify(violation: &Violation, history: &[CallRecord], windows: &[FaultW
             if let Some((window, recovering)) = window_meeting(windows, start, end) {
                 return Rule::DuringFault { window: window.clone(), recovering };
             }
-            match failed_write(history, windows, start) {
+            match failed_write(history, windows, start, Op::is_write) {
                 Some((write, Some(window))) => Rule::AfterFaultedWrite { write, window },
                 _ => Rule::InconsistentWhileHealthy,
             }
@@ -331,7 +334,11 @@ pub fn classify(violation: &Violation, history: &[CallRecord], windows: &[FaultW
                     return Rule::DuringFault { window: window.clone(), recovering };
                 }
             }
-            match (failed_write(history, windows, start), error) {
+            let relevant = match violation {
+                Violation::KnownNodes { .. } | Violation::MissingNode { .. } => Op::may_change_membership,
+                _ => Op::is_write,
+            };
+            match (failed_write(history, windows, start, relevant), error) {
                 (Some((write, Some(window))), _) => Rule::AfterFaultedWrite { write, window },
                 (_, true) => Rule::ErrorWhileHealthy,
                 (Some((write, None)), false) => Rule::AfterRefusedWrite { write },
@@ -455,6 +462,23 @@ mod tests {
             rule.to_string().starts_with("availability: depends on line 7's error at 13.100s (n1) in fault window"),
             "{rule}"
         );
+    }
+
+    #[test]
+    fn a_node_missing_after_an_unrelated_write_failed_in_a_fault_window_is_not_excused_by_it() {
+        // Line 7's REPLICATE failed in the window: it cannot explain n3 knowing 2 nodes; line 5's MEET, refused
+        // while healthy, does: liveness, not availability.
+        let history = [
+            call(1, 5, "CLUSTER MEET 10.0.0.3 6381", 1_000, 1_100, Reply::error("ERR try again")),
+            call(4, 7, &format!("CLUSTER REPLICATE {:040x}", 1), 11_000, 13_100, Reply::error("ERR timeout")),
+            call(3, 40, "CLUSTER NODES", 60_000, 60_010, nodes_reply(2)),
+        ];
+        let rule = classify(&known_nodes(40, 3, None), &history, &[window(10_000, 15_000)]);
+        assert_eq!(rule, Rule::AfterRefusedWrite { write: FailedWrite { line: 5, node: 1, at: ms(1_100) } });
+        assert_eq!(rule.class(), Class::Liveness);
+        // With no membership write failed at all, the answer is wrong: safety.
+        let rule = classify(&known_nodes(40, 3, None), &history[1..], &[window(10_000, 15_000)]);
+        assert_eq!(rule, Rule::WrongAnswer);
     }
 
     #[test]
