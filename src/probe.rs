@@ -52,6 +52,10 @@ pub const ALL: &[Probe] = &[
         "merge.absorbing_group_gone",
         "a sealed group's leader found every node of the group it is sealed into gone from it: unsealed",
     ),
+    probe(
+        "repair.group_gone",
+        "a node cut off from its group found every member it knows gone from it: back to a cluster of one",
+    ),
     probe("bus.exchange_deadline", "a bus exchange was connected but got no answer before its deadline"),
     probe("raft.reopened", "a restarted node reopened the Raft instance its disk kept (a merge or join resumes)"),
     probe("raft.log_truncated", "uncommitted log entries were truncated (a new leader overwrote them)"),

@@ -33,8 +33,11 @@ pub const SILENT_MEMBER_MS: u64 = 3_000;
 const REPAIR_CALL_TIMEOUT_MS: u64 = 2_000;
 /// Rounds in a row a group stays sealed before its leader asks the other group to decide the merge.
 pub const SEAL_GRACE_ROUNDS: u32 = 5;
-/// Asks in a row in which every node asked has left the group this one is sealed into before the seal is undone.
-pub const SEAL_GONE_ASKS: u32 = 3;
+/// Asks in a row in which every node asked answered that it is not in the group asked about (the group this one
+/// is sealed into, or this node's own) before that group is taken for gone.
+pub const GONE_ASKS: u32 = 3;
+/// How a node answers a request about a group it is not in (`MetaStore::serve_leader_op`).
+const NOT_A_MEMBER: &str = "not a member of group";
 
 /// A sealed group's leader's count of rounds sealed and of asks that found the other group gone.
 #[derive(Default)]
@@ -379,7 +382,7 @@ impl MetaStore {
     /// decide the merge (`Decide`, committed there: absorbed, or called off for good) and unseals if it was
     /// called off. Absorbed: nothing to do here, that group's repair round brings every node over.
     ///
-    /// If every node it asks answers that it is in that group no more, [`SEAL_GONE_ASKS`] times in a row, the
+    /// If every node it asks answers that it is in that group no more, [`GONE_ASKS`] times in a row, the
     /// group is gone (absorbed into a third one, or all of it forgotten) and nobody can decide: the seal is
     /// undone. Had that group absorbed this one before it went, the third group lists this group's nodes and
     /// brings them over, which they accept while sealed (`refuse_unless_joinable`); a seal undone first only
@@ -402,7 +405,7 @@ impl MetaStore {
         let absorbed = loop {
             let Some(addr) = queue.pop_front() else {
                 watch.gone = if all_gone && !asked.is_empty() { watch.gone + 1 } else { 0 };
-                if watch.gone < SEAL_GONE_ASKS {
+                if watch.gone < GONE_ASKS {
                     return;
                 }
                 crate::probe::hit("merge.absorbing_group_gone");
@@ -417,7 +420,7 @@ impl MetaStore {
                     all_gone = false;
                     queue.push_front(leader)
                 }
-                Ok(BusReply::Error(e)) if e.starts_with("not a member of group") => {}
+                Ok(BusReply::Error(e)) if e.starts_with(NOT_A_MEMBER) => {}
                 _ => all_gone = false,
             }
         };
@@ -749,6 +752,7 @@ impl MetaStore {
     pub(super) async fn repair_loop(self) {
         let mut unadmitted: BTreeMap<(GroupId, NodeId), u32> = BTreeMap::new();
         let mut orphan_rounds = 0u32;
+        let mut gone_asks = 0u32;
         let mut sealed = SealWatch::default();
         loop {
             tokio::time::sleep(self.local_ms(REPAIR_INTERVAL_MS)).await;
@@ -762,9 +766,19 @@ impl MetaStore {
                 sealed = SealWatch::default();
             }
             orphan_rounds = if self.looks_cut_off(&group) { orphan_rounds + 1 } else { 0 };
+            if orphan_rounds == 0 {
+                gone_asks = 0;
+            }
             if orphan_rounds >= ORPHAN_GRACE_ROUNDS {
                 orphan_rounds = 0;
-                self.ask_whether_member(&group).await;
+                gone_asks = if self.ask_whether_member(&group).await { gone_asks + 1 } else { 0 };
+                if gone_asks >= GONE_ASKS {
+                    // Every node it knows of that group has left it (the group was absorbed into another, or all
+                    // of it moved on) and nobody can answer: the group is gone.
+                    gone_asks = 0;
+                    crate::probe::hit("repair.group_gone");
+                    self.leave_group_that_dropped_me(group.id()).await;
+                }
             }
         }
     }
@@ -915,29 +929,37 @@ impl MetaStore {
     /// its table still lists this node. A definite no — after the leader's read barrier — means the join was
     /// called off or the node was forgotten: it becomes a cluster of one again, with the table it had before
     /// joining (a join called off) or its latest entry (a node forgotten).
-    async fn ask_whether_member(&self, group: &RaftGroup) {
+    ///
+    /// Whether every node asked answered that it is not in that group (none answered for it).
+    async fn ask_whether_member(&self, group: &RaftGroup) -> bool {
         let me = group.node_id();
         let own = self.bus_addr();
         let mut queue: VecDeque<String> =
             group.members().into_iter().filter(|(id, _)| *id != me).map(|(_, a)| a).collect();
         queue.extend(group.peers().iter().filter(|a| **a != own).cloned());
         let mut asked = BTreeSet::new();
+        let mut all_gone = true;
         while let Some(addr) = queue.pop_front() {
             if asked.len() >= MEMBERSHIP_ASKS_MAX || !asked.insert(addr.clone()) {
                 continue;
             }
             let request = BusRequest::Leader { group: group.id(), op: LeaderOp::IsMember { node: me } };
             match bus::call(&addr, &request, self.local_ms(REPAIR_CALL_TIMEOUT_MS)).await {
-                Ok(BusReply::Member(true)) => return,
+                Ok(BusReply::Member(true)) => return false,
                 Ok(BusReply::Member(false)) => {
                     crate::probe::hit("repair.is_member_no");
                     self.leave_group_that_dropped_me(group.id()).await;
-                    return;
+                    return false;
                 }
-                Ok(BusReply::NotLeader { leader: Some(leader) }) if leader != own => queue.push_front(leader),
-                _ => {}
+                Ok(BusReply::NotLeader { leader: Some(leader) }) if leader != own => {
+                    all_gone = false;
+                    queue.push_front(leader)
+                }
+                Ok(BusReply::Error(e)) if e.starts_with(NOT_A_MEMBER) => {}
+                _ => all_gone = false,
             }
         }
+        all_gone && !asked.is_empty()
     }
 
     async fn leave_group_that_dropped_me(&self, group: GroupId) {
