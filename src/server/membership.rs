@@ -771,10 +771,15 @@ impl MetaStore {
             }
             if orphan_rounds >= ORPHAN_GRACE_ROUNDS {
                 orphan_rounds = 0;
-                gone_asks = if self.ask_whether_member(&group).await { gone_asks + 1 } else { 0 };
+                let gone = self.ask_whether_member(&group).await;
+                // Only a node that never caught up (its table does not list it) takes a group nobody answers
+                // for as gone: a member of a group absorbed into another also finds every other member gone
+                // from it, and must wait for the absorbing group's `Join` (leaving showed stale reads).
+                let never_listed = !group.read(|s| s.contains(&group.node_id()));
+                gone_asks = if gone && never_listed { gone_asks + 1 } else { 0 };
                 if gone_asks >= GONE_ASKS {
-                    // Every node it knows of that group has left it (the group was absorbed into another, or all
-                    // of it moved on) and nobody can answer: the group is gone.
+                    // Every node it knows of that group has left it (all of it moved on before this node caught
+                    // up) and nobody can answer: the group is gone.
                     gone_asks = 0;
                     crate::probe::hit("repair.group_gone");
                     self.leave_group_that_dropped_me(group.id()).await;
