@@ -72,6 +72,7 @@ pub const ALL: &[Probe] = &[
         "meet.refusal_keeps_offered_epoch",
         "a joiner refusing a merge raised its epoch to the one the merging group showed for it",
     ),
+    probe("meet.retried", "a MEET met a merge in progress (or a joiner that went elsewhere) and started over"),
     probe(
         "meet.confirm_join_pending",
         "a MEET of a listed node whose join is not finished (not in the Raft membership yet): try again",

@@ -31,6 +31,12 @@ pub const ORPHAN_GRACE_ROUNDS: u32 = 3;
 pub const SILENT_MEMBER_MS: u64 = 3_000;
 /// Bound on each bus exchange and each leader operation of a repair round.
 const REPAIR_CALL_TIMEOUT_MS: u64 = 2_000;
+/// How long a MEET that met a merge in progress keeps starting over (local ms), and its backoff.
+const MEET_RETRY_MS: u64 = 5_000;
+const MEET_BACKOFF_FIRST_MS: u64 = 100;
+const MEET_BACKOFF_MAX_MS: u64 = 1_000;
+/// How every MEET error that a later attempt may not get ends: nothing of the attempt is left.
+const TRY_AGAIN: &str = "try again";
 /// Rounds in a row a group stays sealed before its leader asks the other group to decide the merge.
 pub const SEAL_GRACE_ROUNDS: u32 = 5;
 /// Asks in a row in which every node asked answered that it is not in the group asked about (the group this one
@@ -97,7 +103,28 @@ fn slots_missing(from: &[SlotSpan], to: &[SlotSpan]) -> Vec<SlotSpan> {
 impl MetaStore {
     /// CLUSTER MEET under a Raft strategy. The handshake is always made (it tells which side joins); the merge
     /// itself runs with the strategy's timing (`run_write`).
+    ///
+    /// Redis answers MEET at once and gossip does the rest, whatever else is under way; here a MEET that met a
+    /// merge in progress (its own handshake saw one, or its joiner refused because it took another `Join` or
+    /// formed a cluster of its own meanwhile, and the join was called off) starts over from the handshake,
+    /// with backoff, for up to [`MEET_RETRY_MS`]: the next attempt sees where the other side ended up (and
+    /// joins it, or merges the two clusters).
     pub(super) async fn meet(&self, ip: String, port: u16, bus_port: u16, node_id: Option<NodeId>) -> Reply {
+        let deadline = std::time::Instant::now() + self.local_ms(MEET_RETRY_MS);
+        let mut backoff = Duration::from_millis(MEET_BACKOFF_FIRST_MS);
+        loop {
+            let reply = self.meet_once(ip.clone(), port, bus_port, node_id).await;
+            let again = matches!(&reply, Reply::Error(e) if e.ends_with(TRY_AGAIN));
+            if !again || std::time::Instant::now() + self.local_ms(backoff.as_millis() as u64) >= deadline {
+                return reply;
+            }
+            crate::probe::hit("meet.retried");
+            tokio::time::sleep(self.local_ms(backoff.as_millis() as u64)).await;
+            backoff = (backoff * 2).min(Duration::from_millis(MEET_BACKOFF_MAX_MS));
+        }
+    }
+
+    async fn meet_once(&self, ip: String, port: u16, bus_port: u16, node_id: Option<NodeId>) -> Reply {
         if let Some(id) = node_id {
             if self.read_local(|s| s.contains(&id)) {
                 return self.confirm_same_cluster(id, &ip, port).await;
@@ -287,7 +314,8 @@ impl MetaStore {
                 let undo = LeaderOp::Write(Command::CallOff { by: member, target: joiner_id });
                 let undone = self.leader_call(group, route, undo).await;
                 tracing::info!("meet: {joiner_id} refused to join ({why}); entry removed: {}", undone.is_ok());
-                return Err(merge_failed(joiner_id, why));
+                // Called off: nothing of this attempt is left, and the next one sees where the joiner went.
+                return Err(merge_failed(joiner_id, format!("{why}, {TRY_AGAIN}")));
             }
             Err(JoinError::Failed(why)) => {
                 return Err(merge_failed(joiner_id, format!("{why} (the group's leader finishes the join)")));
