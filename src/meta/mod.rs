@@ -187,6 +187,11 @@ pub enum Event {
     /// MEET of a node already in the table: nothing but (maybe) an address changed.
     NodeAlreadyKnown {
         node: NodeId,
+        /// What the table holds for it: a merge of a node the group listed already offers it these terms.
+        #[serde(default)]
+        slots: Vec<SlotSpan>,
+        #[serde(default)]
+        config_epoch: u64,
     },
     NodeForgotten {
         node: NodeId,
@@ -459,9 +464,7 @@ impl MetaState {
             }
             Command::Meet { receiver, receiver_ip, node, slots } => self.meet(receiver, receiver_ip, node, slots)?,
             Command::Forget { by, target } => self.forget(by, target)?,
-            Command::CallOff { target, .. } if self.origins.contains_key(target) => {
-                Event::NodeAlreadyKnown { node: *target }
-            }
+            Command::CallOff { target, .. } if self.origins.contains_key(target) => self.already_known(target),
             Command::CallOff { by, target } => self.forget(by, target)?,
             Command::AddSlots { node, spans } => {
                 let actor = self.actor(node)?;
@@ -559,7 +562,7 @@ impl MetaState {
             if known.ip.is_empty() {
                 known.ip = node.ip.clone();
             }
-            return Ok(Event::NodeAlreadyKnown { node: known_id });
+            return Ok(self.already_known(&known_id));
         }
         for span in claims {
             if let Some(slot) = self.slots.first_assigned_in(*span) {
@@ -673,6 +676,11 @@ impl MetaState {
         self.merges.insert(token, true);
         self.learn_ip(receiver, receiver_ip);
         Ok(Event::Absorbed { nodes: nodes.len() })
+    }
+
+    fn already_known(&self, node: &NodeId) -> Event {
+        let config_epoch = self.nodes.get(node).map_or(0, |n| n.config_epoch);
+        Event::NodeAlreadyKnown { node: *node, slots: self.slots.runs_of(node), config_epoch }
     }
 
     fn raise_epoch(&mut self, node: &NodeId, epoch: u64) -> Result<Event, MetaError> {

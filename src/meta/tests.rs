@@ -85,7 +85,10 @@ fn meet_adds_the_node_and_teaches_the_receiver_its_ip() {
 fn meet_of_a_known_node_is_a_no_op() {
     let mut s = cluster(2);
     let before = s.clone();
-    assert_eq!(s.apply(&meet(1, node(2), vec![])).unwrap(), Event::NodeAlreadyKnown { node: id(2) });
+    assert_eq!(
+        s.apply(&meet(1, node(2), vec![])).unwrap(),
+        Event::NodeAlreadyKnown { node: id(2), slots: vec![], config_epoch: 1 }
+    );
     assert_eq!(s, before);
 }
 
@@ -603,7 +606,10 @@ fn a_call_off_forgets_a_pending_joiner_but_not_one_absorbed_with_its_cluster_sin
     let (_, nodes, slots) = sealed_pair(3);
     g.apply(&absorb(3, &nodes, &slots)).unwrap();
     let before = g.clone();
-    assert_eq!(g.apply(&Command::CallOff { by: id(1), target: id(4) }), Ok(Event::NodeAlreadyKnown { node: id(4) }));
+    assert_eq!(
+        g.apply(&Command::CallOff { by: id(1), target: id(4) }),
+        Ok(Event::NodeAlreadyKnown { node: id(4), slots: vec![SlotSpan::range(100, 199)], config_epoch: 3 })
+    );
     assert_eq!(g, before);
     assert!(matches!(g.apply(&Command::Forget { by: id(1), target: id(4) }), Ok(Event::NodeForgotten { .. })));
 }

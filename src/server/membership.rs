@@ -277,6 +277,13 @@ impl MetaStore {
         match self.leader_call(group, route.clone(), LeaderOp::Write(meet)).await {
             // The table may have bumped the joiner's epoch (a collision): the joiner is offered that one.
             Ok(BusReply::Written(Ok(Event::NodeAdded { config_epoch, .. }))) => terms.config_epoch = config_epoch,
+            // Listed already (an earlier MEET's join, not finished): the terms are what the table holds for it,
+            // so a joiner that took slots since answers `Changed` and they are recorded (offering its own slots
+            // instead let it swap, and the group, which never had them, lost them: `LostWrite`, BUGGIFY seed 23).
+            Ok(BusReply::Written(Ok(Event::NodeAlreadyKnown { slots, config_epoch, .. }))) => {
+                terms.slots = slots;
+                terms.config_epoch = config_epoch;
+            }
             Ok(BusReply::Written(Ok(_))) => {}
             Ok(BusReply::Written(Err(e))) => return Err(Reply::error(e.to_string())),
             Ok(other) => return Err(merge_failed(joiner_id, format!("unexpected reply {other:?}"))),
