@@ -140,8 +140,14 @@ fn captured_cluster() -> MetaState {
     };
     let mut s = MetaState::new(info(0));
     for i in 1..6 {
-        s.apply(&Command::Meet { receiver: nid(M0), receiver_ip: "127.0.0.1".into(), node: info(i), slots: vec![] })
-            .unwrap();
+        s.apply(&Command::Meet {
+            receiver: nid(M0),
+            receiver_ip: "127.0.0.1".into(),
+            node: info(i),
+            slots: vec![],
+            shown: vec![],
+        })
+        .unwrap();
     }
     for (id, a, b) in [(M0, 0, 5460), (M1, 5461, 10922), (M2, 10923, 16383)] {
         s.apply(&Command::AddSlots { node: nid(id), spans: vec![SlotSpan::range(a, b)] }).unwrap();

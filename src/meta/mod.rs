@@ -92,7 +92,16 @@ pub enum Command {
     Bootstrap { node: NodeInfo },
     /// `CLUSTER MEET` applied to `receiver`'s table: `node` joins, bringing the slots it already serves.
     /// The receiver learns its own address (`receiver_ip`) if it did not know it yet.
-    Meet { receiver: NodeId, receiver_ip: String, node: NodeInfo, slots: Vec<SlotSpan> },
+    /// `shown`: the highest epochs the joiner's own table showed for nodes it no longer lists; a node of this
+    /// table among them is raised to it, so a reader of the joiner never sees that node's epoch go back.
+    Meet {
+        receiver: NodeId,
+        receiver_ip: String,
+        node: NodeInfo,
+        slots: Vec<SlotSpan>,
+        #[serde(default)]
+        shown: Vec<(NodeId, u64)>,
+    },
     /// `CLUSTER FORGET target`, sent to `by`.
     Forget { by: NodeId, target: NodeId },
     /// Not a Redis command: a join of `target` is called off (it refused): `Forget`, unless the table has absorbed
@@ -462,7 +471,11 @@ impl MetaState {
                 *self = MetaState::new(node.clone());
                 Event::Bootstrapped { node: node.id }
             }
-            Command::Meet { receiver, receiver_ip, node, slots } => self.meet(receiver, receiver_ip, node, slots)?,
+            Command::Meet { receiver, receiver_ip, node, slots, shown } => {
+                let event = self.meet(receiver, receiver_ip, node, slots)?;
+                self.remember_shown(shown, &node.id)?;
+                event
+            }
             Command::Forget { by, target } => self.forget(by, target)?,
             Command::CallOff { target, .. } if self.origins.contains_key(target) => self.already_known(target),
             Command::CallOff { by, target } => self.forget(by, target)?,
@@ -676,6 +689,20 @@ impl MetaState {
         self.merges.insert(token, true);
         self.learn_ip(receiver, receiver_ip);
         Ok(Event::Absorbed { nodes: nodes.len() })
+    }
+
+    /// Another table's memory of epochs shown (`shown` of `Meet` / `Absorb`): a node listed here (but `except`,
+    /// the one being merged) is raised to it; one not listed is remembered.
+    fn remember_shown(&mut self, shown: &[(NodeId, u64)], except: &NodeId) -> Result<(), MetaError> {
+        for &(node, epoch) in shown.iter().filter(|(n, _)| n != except) {
+            if self.nodes.contains_key(&node) {
+                self.raise_epoch(&node, epoch)?;
+            } else {
+                let kept = self.shown.entry(node).or_insert(epoch);
+                *kept = (*kept).max(epoch);
+            }
+        }
+        Ok(())
     }
 
     fn already_known(&self, node: &NodeId) -> Event {

@@ -18,7 +18,7 @@ fn cluster(count: u64) -> MetaState {
 }
 
 fn meet(receiver: u64, joining: NodeInfo, slots: Vec<SlotSpan>) -> Command {
-    Command::Meet { receiver: id(receiver), receiver_ip: "127.0.0.1".into(), node: joining, slots }
+    Command::Meet { receiver: id(receiver), receiver_ip: "127.0.0.1".into(), node: joining, slots, shown: vec![] }
 }
 
 fn add(node: u64, spans: &[(u16, u16)]) -> Command {
@@ -634,5 +634,22 @@ fn a_node_listed_again_never_shows_a_lower_epoch_than_the_table_showed_before() 
     g.apply(&with_shown).unwrap();
     assert_eq!(g.node(&id(2)).unwrap().config_epoch, 7);
     assert_eq!(g.shown_epochs(), vec![(id(9), 4)], "a node listed by neither side is remembered");
+    assert_eq!(g.check_invariants(), Ok(()));
+}
+
+#[test]
+fn a_joiner_brings_the_epochs_its_table_showed_and_a_listed_node_is_raised_to_them() {
+    // The joiner's table once showed n2 at 6 and n9 at 4 (both no longer listed there).
+    let mut g = cluster(3);
+    let command = Command::Meet {
+        receiver: id(1),
+        receiver_ip: "127.0.0.1".into(),
+        node: node(4),
+        slots: vec![],
+        shown: vec![(id(2), 6), (id(9), 4), (id(4), 8)],
+    };
+    g.apply(&command).unwrap();
+    assert_eq!(g.node(&id(2)).unwrap().config_epoch, 6, "listed here: raised");
+    assert_eq!(g.shown_epochs(), vec![(id(9), 4)], "not listed: remembered; the joiner's own entry is not");
     assert_eq!(g.check_invariants(), Ok(()));
 }

@@ -108,6 +108,9 @@ pub struct GroupSummary {
     pub size: usize,
     /// Last log index the peer applied (a merge refuses to go on if it moved).
     pub applied: Option<u64>,
+    /// The highest epochs its table showed for nodes it no longer lists (a joiner brings them along).
+    #[serde(default)]
+    pub shown: Vec<(NodeId, u64)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

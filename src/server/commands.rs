@@ -342,7 +342,8 @@ async fn meet(node: &Node, ip: String, port: u16, bus_port: u16, node_id: Option
             }
         },
     };
-    let command = Command::Meet { receiver: node.id(), receiver_ip: node.config.ip.clone(), node: joining, slots };
+    let command =
+        Command::Meet { receiver: node.id(), receiver_ip: node.config.ip.clone(), node: joining, slots, shown: vec![] };
     ok_or_error(node.meta.write(command).await)
 }
 

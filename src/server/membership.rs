@@ -63,6 +63,8 @@ struct Joiner {
     entry: NodeInfo,
     slots: Vec<SlotSpan>,
     bus_addr: String,
+    /// The epochs its table showed for nodes it no longer lists (`Command::Meet`'s `shown`).
+    shown: Vec<(NodeId, u64)>,
 }
 
 /// One side of a merge of two multi-node clusters: its group, the way to its leader, the node of it the MEET
@@ -189,7 +191,7 @@ impl MetaStore {
             entry.ip = ip;
             entry.port = port;
             entry.bus_port = bus_port;
-            let joiner = Joiner { entry, slots: peer_slots, bus_addr: peer_bus };
+            let joiner = Joiner { entry, slots: peer_slots, bus_addr: peer_bus, shown: peer_group.shown.clone() };
             let member = self.myself();
             let member_ip = self.inner.config.ip.clone();
             let route = self.route_to_leader(&mine);
@@ -207,7 +209,7 @@ impl MetaStore {
             if entry.ip.is_empty() {
                 entry.ip = self.inner.config.ip.clone();
             }
-            let joiner = Joiner { entry, slots, bus_addr: self.bus_addr() };
+            let joiner = Joiner { entry, slots, bus_addr: self.bus_addr(), shown: mine.read(MetaState::shown_epochs) };
             let peers = vec![peer_bus.clone()];
             Box::pin(
                 async move { store.merge(peer_group.id, Route::Remote(peer_bus), peer.id, ip, joiner, peers).await },
@@ -273,6 +275,7 @@ impl MetaStore {
             receiver_ip: member_ip,
             node: joiner.entry.clone(),
             slots: joiner.slots.clone(),
+            shown: joiner.shown.clone(),
         };
         match self.leader_call(group, route.clone(), LeaderOp::Write(meet)).await {
             // The table may have bumped the joiner's epoch (a collision): the joiner is offered that one.
@@ -393,7 +396,7 @@ impl MetaStore {
                 config_epoch: entry.config_epoch,
                 absorbed_from: Some(from.group),
             };
-            let joiner = Joiner { entry, slots: terms.slots.clone(), bus_addr: bus_addr.clone() };
+            let joiner = Joiner { entry, slots: terms.slots.clone(), bus_addr: bus_addr.clone(), shown: vec![] };
             let outcome = match self.join_once(into.group, &joiner, &terms, &into.asks).await {
                 Ok(()) => self
                     .leader_call(into.group, into.route.clone(), LeaderOp::AddMember { node: id, addr: bus_addr })

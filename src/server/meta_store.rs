@@ -525,7 +525,8 @@ impl MetaStore {
     /// What `Hello` says of this node's group.
     pub(super) fn group_summary(&self) -> Option<GroupSummary> {
         let group = self.group()?;
-        Some(GroupSummary { id: group.id(), size: group.read(MetaState::node_count), applied: group.applied_index() })
+        let (size, shown) = group.read(|s| (s.node_count(), s.shown_epochs()));
+        Some(GroupSummary { id: group.id(), size, applied: group.applied_index(), shown })
     }
 
     pub(super) async fn serve_raft(&self, group: GroupId, rpc: RaftRpc) -> BusReply {
