@@ -513,46 +513,54 @@ impl MetaState {
                 Event::ConfigEpochSet { node: *node, epoch: *epoch }
             }
             Command::RaiseEpoch { node, epoch } => self.raise_epoch(node, *epoch)?,
-            Command::Seal { into, token, asks, member } => {
-                if self.nodes.contains_key(member) {
-                    return Err(MetaError::MergeOverlap(*member));
-                }
-                self.sealed = Some(Seal { into: *into, token: *token, asks: asks.clone() });
-                Event::Sealed { table: Box::new(self.clone()) }
-            }
-            Command::Unseal { token } => {
-                let sealed = self.sealed.as_ref().is_some_and(|s| s.token == *token);
-                if sealed {
-                    self.sealed = None;
-                }
-                Event::Unsealed { sealed }
-            }
+            Command::Seal { into, token, asks, member } => self.seal(*into, *token, asks, member)?,
+            Command::Unseal { token } => self.unseal(*token),
             Command::Absorb { receiver, receiver_ip, from, token, nodes, slots, shown } => {
                 self.absorb(receiver, receiver_ip, (*from, *token), nodes, slots, shown)?
             }
             Command::Decide { token } => Event::Decided { absorbed: *self.merges.entry(*token).or_insert(false) },
-            Command::Reset { node, hard, new_id } => {
-                let mut me = self.actor(node)?.clone();
-                let forgotten = self.nodes.len() - 1;
-                self.nodes.clear();
-                self.slots.clear();
-                self.origins.clear();
-                self.shown.clear();
-                me.master = None;
-                if *hard {
-                    me.id = *new_id;
-                    me.config_epoch = 0;
-                    self.current_epoch = 0;
-                }
-                let id = me.id;
-                self.nodes.insert(id, me);
-                Event::Reset { node: id, forgotten }
-            }
+            Command::Reset { node, hard, new_id } => self.reset(node, *hard, new_id)?,
         };
         if CHECK_INVARIANTS {
             assert_eq!(self.check_invariants(), Ok(()), "after {command:?}");
         }
         Ok(event)
+    }
+
+    fn reset(&mut self, node: &NodeId, hard: bool, new_id: &NodeId) -> Result<Event, MetaError> {
+        let mut me = self.actor(node)?.clone();
+        let forgotten = self.nodes.len() - 1;
+        self.nodes.clear();
+        self.slots.clear();
+        self.origins.clear();
+        self.shown.clear();
+        me.master = None;
+        if hard {
+            me.id = *new_id;
+            me.config_epoch = 0;
+            self.current_epoch = 0;
+        }
+        let id = me.id;
+        self.nodes.insert(id, me);
+        Ok(Event::Reset { node: id, forgotten })
+    }
+
+    /// [`Command::Seal`].
+    fn seal(&mut self, into: u64, token: u64, asks: &[String], member: &NodeId) -> Result<Event, MetaError> {
+        if self.nodes.contains_key(member) {
+            return Err(MetaError::MergeOverlap(*member));
+        }
+        self.sealed = Some(Seal { into, token, asks: asks.to_vec() });
+        Ok(Event::Sealed { table: Box::new(self.clone()) })
+    }
+
+    /// [`Command::Unseal`].
+    fn unseal(&mut self, token: u64) -> Event {
+        let sealed = self.sealed.as_ref().is_some_and(|s| s.token == token);
+        if sealed {
+            self.sealed = None;
+        }
+        Event::Unsealed { sealed }
     }
 
     fn actor(&self, node: &NodeId) -> Result<&NodeInfo, MetaError> {

@@ -505,7 +505,10 @@ mod properties {
 // ---- merges of two multi-node clusters: Seal, Absorb, Decide, Unseal ----
 
 /// Nodes 4 and 5's table (4 serves 100-199 at epoch 1, 5 replicates 4), sealed for merge `token` into group 7.
-fn sealed_pair(token: u64) -> (MetaState, Vec<NodeInfo>, Vec<(NodeId, Vec<SlotSpan>)>) {
+/// A node's slots, as `Command::Absorb` carries them.
+type SlotsOf = Vec<(NodeId, Vec<SlotSpan>)>;
+
+fn sealed_pair(token: u64) -> (MetaState, Vec<NodeInfo>, SlotsOf) {
     let mut s = MetaState::new(NodeInfo { config_epoch: 1, ..node(4) });
     s.apply(&meet(4, node(5), vec![])).unwrap();
     s.apply(&add(4, &[(100, 199)])).unwrap();

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::bus::{self, BusReply, BusRequest, JoinTerms, LeaderOp};
+use super::bus::{self, BusReply, BusRequest, GroupSummary, JoinTerms, LeaderOp};
 use super::meta_store::{MetaStore, ReadGuard, Route};
 use crate::meta::{Command, Event, MetaError, MetaState, NodeId, NodeInfo, SlotSpan};
 use crate::raft::{rt, GroupId, RaftGroup, VOTERS_MAX};
@@ -162,27 +162,7 @@ impl MetaStore {
         }
         let peer_bus = format!("{ip}:{bus_port}");
         if my_size > 1 && peer_group.size > 1 {
-            // Two multi-node clusters: the smaller one (the target's, of two of one size) is absorbed whole.
-            let here = Side {
-                group: mine.id(),
-                route: self.route_to_leader(&mine),
-                member: self.myself(),
-                member_ip: self.inner.config.ip.clone(),
-                asks: mine.members().into_values().collect(),
-            };
-            let there = Side {
-                group: peer_group.id,
-                route: Route::Remote(peer_bus.clone()),
-                member: peer.id,
-                member_ip: ip,
-                asks: vec![peer_bus],
-            };
-            let (into, from) = if my_size >= peer_group.size { (here, there) } else { (there, here) };
-            let store = self.clone();
-            return match self.run_write(async move { store.absorb_group(into, from).await }).await {
-                Ok(_) => Reply::ok(),
-                Err(reply) => reply,
-            };
+            return self.merge_clusters(&mine, my_size, (peer.id, ip), &peer_group, peer_bus).await;
         }
         let store = self.clone();
         let work = if peer_group.size == 1 {
@@ -216,6 +196,38 @@ impl MetaStore {
             )
         };
         match self.run_write(work).await {
+            Ok(_) => Reply::ok(),
+            Err(reply) => reply,
+        }
+    }
+
+    /// MEET between two multi-node clusters: the smaller one (the target's, of two of one size) is absorbed
+    /// whole ([`Self::absorb_group`]). `peer` is the target's id and its IP as the MEET named it.
+    async fn merge_clusters(
+        &self,
+        mine: &RaftGroup,
+        my_size: usize,
+        (peer, ip): (NodeId, String),
+        peer_group: &GroupSummary,
+        peer_bus: String,
+    ) -> Reply {
+        let here = Side {
+            group: mine.id(),
+            route: self.route_to_leader(mine),
+            member: self.myself(),
+            member_ip: self.inner.config.ip.clone(),
+            asks: mine.members().into_values().collect(),
+        };
+        let there = Side {
+            group: peer_group.id,
+            route: Route::Remote(peer_bus.clone()),
+            member: peer,
+            member_ip: ip,
+            asks: vec![peer_bus],
+        };
+        let (into, from) = if my_size >= peer_group.size { (here, there) } else { (there, here) };
+        let store = self.clone();
+        match self.run_write(async move { store.absorb_group(into, from).await }).await {
             Ok(_) => Reply::ok(),
             Err(reply) => reply,
         }
@@ -268,30 +280,7 @@ impl MetaStore {
         let joiner_id = joiner.entry.id;
         let lock = self.inner.merging.lock().expect("merging lock").entry(joiner_id).or_default().clone();
         let _one_merge_of_this_joiner = lock.lock().await;
-        let mut terms =
-            JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch, absorbed_from: None };
-        let meet = Command::Meet {
-            receiver: member,
-            receiver_ip: member_ip,
-            node: joiner.entry.clone(),
-            slots: joiner.slots.clone(),
-            shown: joiner.shown.clone(),
-        };
-        match self.leader_call(group, route.clone(), LeaderOp::Write(meet)).await {
-            // The table may have bumped the joiner's epoch (a collision): the joiner is offered that one.
-            Ok(BusReply::Written(Ok(Event::NodeAdded { config_epoch, .. }))) => terms.config_epoch = config_epoch,
-            // Listed already (an earlier MEET's join, not finished): the terms are what the table holds for it,
-            // so a joiner that took slots since answers `Changed` and they are recorded (offering its own slots
-            // instead let it swap, and the group, which never had them, lost them: `LostWrite`, BUGGIFY seed 23).
-            Ok(BusReply::Written(Ok(Event::NodeAlreadyKnown { slots, config_epoch, .. }))) => {
-                terms.slots = slots;
-                terms.config_epoch = config_epoch;
-            }
-            Ok(BusReply::Written(Ok(_))) => {}
-            Ok(BusReply::Written(Err(e))) => return Err(Reply::error(e.to_string())),
-            Ok(other) => return Err(merge_failed(joiner_id, format!("unexpected reply {other:?}"))),
-            Err(e) => return Err(merge_failed(joiner_id, e)),
-        }
+        let mut terms = self.commit_meet_entry(group, route.clone(), (member, member_ip), &joiner).await?;
         tracing::info!("meet: {joiner_id} joins group of {member}");
         let mut joined = Err(JoinError::Failed("not asked".to_string()));
         for _ in 0..JOIN_UPDATES_MAX {
@@ -470,6 +459,42 @@ impl MetaStore {
         crate::probe::hit("merge.called_off");
         let undone = self.bounded_leader_op(group, LeaderOp::Write(Command::Unseal { token: seal.token })).await;
         tracing::info!("merge: group {} was not absorbed into {}: unsealed: {undone}", group.id(), seal.into);
+    }
+
+    /// The merge's first step: the group commits the joiner's entry (`Meet`); the terms the joiner is offered.
+    async fn commit_meet_entry(
+        &self,
+        group: GroupId,
+        route: Route,
+        (member, member_ip): (NodeId, String),
+        joiner: &Joiner,
+    ) -> Result<JoinTerms, Reply> {
+        let joiner_id = joiner.entry.id;
+        let mut terms =
+            JoinTerms { slots: joiner.slots.clone(), config_epoch: joiner.entry.config_epoch, absorbed_from: None };
+        let meet = Command::Meet {
+            receiver: member,
+            receiver_ip: member_ip,
+            node: joiner.entry.clone(),
+            slots: joiner.slots.clone(),
+            shown: joiner.shown.clone(),
+        };
+        match self.leader_call(group, route, LeaderOp::Write(meet)).await {
+            // The table may have bumped the joiner's epoch (a collision): the joiner is offered that one.
+            Ok(BusReply::Written(Ok(Event::NodeAdded { config_epoch, .. }))) => terms.config_epoch = config_epoch,
+            // Listed already (an earlier MEET's join, not finished): the terms are what the table holds for it,
+            // so a joiner that took slots since answers `Changed` and they are recorded (offering its own slots
+            // instead let it swap, and the group, which never had them, lost them: `LostWrite`, BUGGIFY seed 23).
+            Ok(BusReply::Written(Ok(Event::NodeAlreadyKnown { slots, config_epoch, .. }))) => {
+                terms.slots = slots;
+                terms.config_epoch = config_epoch;
+            }
+            Ok(BusReply::Written(Ok(_))) => {}
+            Ok(BusReply::Written(Err(e))) => return Err(Reply::error(e.to_string())),
+            Ok(other) => return Err(merge_failed(joiner_id, format!("unexpected reply {other:?}"))),
+            Err(e) => return Err(merge_failed(joiner_id, e)),
+        }
+        Ok(terms)
     }
 
     /// One `Join` request to the joiner under `terms` (this node itself, or over the bus).
