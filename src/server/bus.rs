@@ -185,10 +185,14 @@ async fn serve_bus_connection(node: Arc<Node>, mut stream: TcpStream, peer: Sock
                 BusReply::Hello { node: node_entry, slots, group: node.meta.group_summary() }
             }
             BusRequest::Raft { group, rpc, .. } => node.meta.serve_raft(group, rpc).await,
-            BusRequest::Leader { group, op } => node.meta.serve_leader_op(group, op).await,
+            // Boxed: membership changes build whole Raft instances, whose futures are large; inline, every bus
+            // connection's task would carry room for them and copy it when spawned.
+            BusRequest::Leader { group, op } => Box::pin(node.meta.serve_leader_op(group, op)).await,
             BusRequest::ReadIndex { group } => node.meta.serve_read_index(group).await,
-            BusRequest::Join { group, node: id, terms, peers } => node.meta.serve_join(group, id, terms, peers).await,
-            BusRequest::Leave { group, node: id, entry } => node.meta.serve_leave(group, id, entry).await,
+            BusRequest::Join { group, node: id, terms, peers } => {
+                Box::pin(node.meta.serve_join(group, id, terms, peers)).await
+            }
+            BusRequest::Leave { group, node: id, entry } => Box::pin(node.meta.serve_leave(group, id, entry)).await,
         };
         // BUGGIFY: the request was served (a write may have committed) but its answer is lost.
         if drop_reply && crate::raft::rt::buggify("buggify.bus_reply_dropped", BUGGIFY_BUS_CHANCE) {
