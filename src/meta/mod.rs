@@ -473,7 +473,7 @@ impl MetaState {
             }
             Command::Meet { receiver, receiver_ip, node, slots, shown } => {
                 let event = self.meet(receiver, receiver_ip, node, slots)?;
-                self.remember_shown(shown, &node.id)?;
+                self.remember_shown(shown)?;
                 event
             }
             Command::Forget { by, target } => self.forget(by, target)?,
@@ -662,14 +662,7 @@ impl MetaState {
             return Err(MetaError::SlotsToReplica(*node));
         }
         self.current_epoch = nodes.iter().map(|n| n.config_epoch).fold(self.current_epoch, u64::max);
-        for &(node, epoch) in shown {
-            if self.nodes.contains_key(&node) {
-                self.raise_epoch(&node, epoch)?;
-            } else if !incoming.contains_key(&node) {
-                let kept = self.shown.entry(node).or_insert(epoch);
-                *kept = (*kept).max(epoch);
-            }
-        }
+        self.remember_shown(shown)?;
         let mut taken: std::collections::BTreeSet<u64> =
             self.nodes.values().filter(|n| n.is_master()).map(|n| n.config_epoch).collect();
         for node in nodes {
@@ -699,10 +692,11 @@ impl MetaState {
         Ok(Event::Absorbed { nodes: nodes.len() })
     }
 
-    /// Another table's memory of epochs shown (`shown` of `Meet` / `Absorb`): a node listed here (but `except`,
-    /// the one being merged) is raised to it; one not listed is remembered.
-    fn remember_shown(&mut self, shown: &[(NodeId, u64)], except: &NodeId) -> Result<(), MetaError> {
-        for &(node, epoch) in shown.iter().filter(|(n, _)| n != except) {
+    /// Another table's memory of epochs shown (`shown` of `Meet` / `Absorb`): a node listed here is raised to it;
+    /// one not listed is remembered (and applied when it is listed: `meet`, `absorb`). The other table lists
+    /// neither the joiner nor an absorbed node among them (a listed node has no shown epoch: `check_invariants`).
+    fn remember_shown(&mut self, shown: &[(NodeId, u64)]) -> Result<(), MetaError> {
+        for &(node, epoch) in shown {
             if self.nodes.contains_key(&node) {
                 self.raise_epoch(&node, epoch)?;
             } else {
@@ -796,6 +790,9 @@ impl MetaState {
         self.slots.check()?;
         if let Some(node) = self.origins.keys().find(|n| !self.nodes.contains_key(n)) {
             return Err(format!("origin kept for unknown node {node}"));
+        }
+        if let Some(node) = self.shown.keys().find(|n| self.nodes.contains_key(n)) {
+            return Err(format!("listed node {node} also kept as shown before"));
         }
         for (span, owner) in self.slots.runs() {
             let slot = span.start;

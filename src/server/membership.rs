@@ -44,6 +44,12 @@ pub const SEAL_GRACE_ROUNDS: u32 = 5;
 pub const GONE_ASKS: u32 = 3;
 /// How a node answers a request about a group it is not in (`MetaStore::serve_leader_op`).
 const NOT_A_MEMBER: &str = "not a member of group";
+/// How long a refusing joiner waits to raise its epoch (well inside the asking node's call timeout).
+const RAISE_EPOCH_TIMEOUT_MS: u64 = 500;
+/// Most times a MEET records a joiner's changed slots and asks again before leaving the rest to the repair round.
+const JOIN_UPDATES_MAX: usize = 3;
+/// Most addresses one membership question tries (members, the peers it joined with, leader hints).
+const MEMBERSHIP_ASKS_MAX: usize = 8;
 
 /// A sealed group's leader's count of rounds sealed and of asks that found the other group gone.
 #[derive(Default)]
@@ -51,12 +57,16 @@ struct SealWatch {
     rounds: u32,
     gone: u32,
 }
-/// How long a refusing joiner waits to raise its epoch (well inside the asking node's call timeout).
-const RAISE_EPOCH_TIMEOUT_MS: u64 = 500;
-/// Most times a MEET records a joiner's changed slots and asks again before leaving the rest to the repair round.
-const JOIN_UPDATES_MAX: usize = 3;
-/// Most addresses one membership question tries (members, the peers it joined with, leader hints).
-const MEMBERSHIP_ASKS_MAX: usize = 8;
+
+/// What asking a group's nodes around got ([`MetaStore::ask_around`]).
+enum Asked {
+    /// A node answered for the group.
+    Answer(BusReply),
+    /// Every node asked answered that it is not in that group: nobody can answer for it.
+    AllGone,
+    /// No answer (unreachable, timed out, nobody asked).
+    NoAnswer,
+}
 
 /// The joining side of a merge.
 struct Joiner {
@@ -113,16 +123,17 @@ impl MetaStore {
     /// joins it, or merges the two clusters).
     pub(super) async fn meet(&self, ip: String, port: u16, bus_port: u16, node_id: Option<NodeId>) -> Reply {
         let deadline = std::time::Instant::now() + self.local_ms(MEET_RETRY_MS);
-        let mut backoff = Duration::from_millis(MEET_BACKOFF_FIRST_MS);
+        let mut backoff_ms = MEET_BACKOFF_FIRST_MS;
         loop {
             let reply = self.meet_once(ip.clone(), port, bus_port, node_id).await;
             let again = matches!(&reply, Reply::Error(e) if e.ends_with(TRY_AGAIN));
-            if !again || std::time::Instant::now() + self.local_ms(backoff.as_millis() as u64) >= deadline {
+            let backoff = self.local_ms(backoff_ms);
+            if !again || std::time::Instant::now() + backoff >= deadline {
                 return reply;
             }
             crate::probe::hit("meet.retried");
-            tokio::time::sleep(self.local_ms(backoff.as_millis() as u64)).await;
-            backoff = (backoff * 2).min(Duration::from_millis(MEET_BACKOFF_MAX_MS));
+            tokio::time::sleep(backoff).await;
+            backoff_ms = (backoff_ms * 2).min(MEET_BACKOFF_MAX_MS);
         }
     }
 
@@ -424,31 +435,22 @@ impl MetaStore {
             return;
         }
         watch.rounds = 0;
-        let mut queue: VecDeque<String> = seal.asks.iter().cloned().collect();
-        let mut asked = BTreeSet::new();
-        let mut all_gone = true;
         let decide =
             BusRequest::Leader { group: seal.into, op: LeaderOp::Write(Command::Decide { token: seal.token }) };
-        let absorbed = loop {
-            let Some(addr) = queue.pop_front() else {
-                watch.gone = if all_gone && !asked.is_empty() { watch.gone + 1 } else { 0 };
-                if watch.gone < GONE_ASKS {
-                    return;
-                }
+        let decided = |r: &BusReply| matches!(r, BusReply::Written(Ok(Event::Decided { .. })));
+        let absorbed = match self.ask_around(seal.asks.clone(), &decide, decided).await {
+            Asked::Answer(BusReply::Written(Ok(Event::Decided { absorbed }))) => absorbed,
+            Asked::AllGone if watch.gone + 1 >= GONE_ASKS => {
                 crate::probe::hit("merge.absorbing_group_gone");
-                break false;
-            };
-            if asked.len() >= MEMBERSHIP_ASKS_MAX || !asked.insert(addr.clone()) {
-                continue;
+                false
             }
-            match bus::call(&addr, &decide, self.local_ms(REPAIR_CALL_TIMEOUT_MS)).await {
-                Ok(BusReply::Written(Ok(Event::Decided { absorbed }))) => break absorbed,
-                Ok(BusReply::NotLeader { leader: Some(leader) }) => {
-                    all_gone = false;
-                    queue.push_front(leader)
-                }
-                Ok(BusReply::Error(e)) if e.starts_with(NOT_A_MEMBER) => {}
-                _ => all_gone = false,
+            Asked::AllGone => {
+                watch.gone += 1;
+                return;
+            }
+            _ => {
+                watch.gone = 0;
+                return;
             }
         };
         *watch = SealWatch::default();
@@ -1002,23 +1004,38 @@ impl MetaStore {
     async fn ask_whether_member(&self, group: &RaftGroup) -> bool {
         let me = group.node_id();
         let own = self.bus_addr();
-        let mut queue: VecDeque<String> =
-            group.members().into_iter().filter(|(id, _)| *id != me).map(|(_, a)| a).collect();
-        queue.extend(group.peers().iter().filter(|a| **a != own).cloned());
+        let mut start: Vec<String> = group.members().into_iter().filter(|(id, _)| *id != me).map(|(_, a)| a).collect();
+        start.extend(group.peers().iter().filter(|a| **a != own).cloned());
+        let request = BusRequest::Leader { group: group.id(), op: LeaderOp::IsMember { node: me } };
+        match self.ask_around(start, &request, |r| matches!(r, BusReply::Member(_))).await {
+            Asked::Answer(BusReply::Member(false)) => {
+                crate::probe::hit("repair.is_member_no");
+                self.leave_group_that_dropped_me(group.id()).await;
+                false
+            }
+            Asked::AllGone => true,
+            _ => false,
+        }
+    }
+
+    /// Sends `request` to the nodes at `start`, one after the other, following "not leader" hints (never to this
+    /// node), at most [`MEMBERSHIP_ASKS_MAX`] addresses, until one gives a reply `is_answer` takes.
+    async fn ask_around(
+        &self,
+        start: Vec<String>,
+        request: &BusRequest,
+        is_answer: impl Fn(&BusReply) -> bool,
+    ) -> Asked {
+        let own = self.bus_addr();
+        let mut queue: VecDeque<String> = start.into();
         let mut asked = BTreeSet::new();
         let mut all_gone = true;
         while let Some(addr) = queue.pop_front() {
             if asked.len() >= MEMBERSHIP_ASKS_MAX || !asked.insert(addr.clone()) {
                 continue;
             }
-            let request = BusRequest::Leader { group: group.id(), op: LeaderOp::IsMember { node: me } };
-            match bus::call(&addr, &request, self.local_ms(REPAIR_CALL_TIMEOUT_MS)).await {
-                Ok(BusReply::Member(true)) => return false,
-                Ok(BusReply::Member(false)) => {
-                    crate::probe::hit("repair.is_member_no");
-                    self.leave_group_that_dropped_me(group.id()).await;
-                    return false;
-                }
+            match bus::call(&addr, request, self.local_ms(REPAIR_CALL_TIMEOUT_MS)).await {
+                Ok(reply) if is_answer(&reply) => return Asked::Answer(reply),
                 Ok(BusReply::NotLeader { leader: Some(leader) }) if leader != own => {
                     all_gone = false;
                     queue.push_front(leader)
@@ -1027,7 +1044,11 @@ impl MetaStore {
                 _ => all_gone = false,
             }
         }
-        all_gone && !asked.is_empty()
+        if all_gone && !asked.is_empty() {
+            Asked::AllGone
+        } else {
+            Asked::NoAnswer
+        }
     }
 
     async fn leave_group_that_dropped_me(&self, group: GroupId) {
