@@ -216,8 +216,11 @@ impl Faults {
     }
 
     /// The liveness phase begins: the profile's schedule stops, every link is healed, every paused host resumed,
-    /// every killed host restarted, latency and loss go back to lan.
+    /// every killed host restarted, latency and loss go back to lan, and BUGGIFY's injections stop for the rest of
+    /// the run (a bus call failed on purpose during the liveness phase would judge luck, not the node: at 64
+    /// nodes a settle round needs 128 clean reads).
     pub fn stop_all(&self) {
+        clustersim::raft::rt::set_buggify(false);
         let mut state = self.lock();
         state.profile_stopped = true;
         let links: BTreeSet<Link> = state.scenario_clogs.union(&state.profile_clogs).copied().collect();

@@ -33,15 +33,26 @@ impl Host {
     }
 }
 
-/// The simulated hosts: `n1..nN` at 10.0.0.i, port `base_port + i - 1`.
+/// The simulated hosts: `n1..nN` at [`sim_ip`]`(i)`, port `base_port + i - 1`.
 pub fn hosts(scenario: &Scenario) -> Vec<Host> {
     (1..=scenario.header.nodes)
         .map(|i| {
             let port = scenario.header.base_port + (i as u16 - 1);
-            Host::new(i, IpAddr::from([10, 0, 0, i as u8]), port)
-                .expect("the scenario parser keeps base-port + nodes + 10000 within 65535")
+            Host::new(i, sim_ip(i), port).expect("the scenario parser keeps base-port + nodes + 10000 within 65535")
         })
         .collect()
+}
+
+/// Node `i`'s address in the simulated network: 10.0.0.i for the first 254 nodes (every scenario's traces and
+/// snapshots name these), then 10.0.(2 + i / 254).(1 + i % 254): clear of the client host (10.0.1.1), never
+/// ending in 0 or 255, one address per node up to the scenario limit (1,000 nodes end in 10.0.5.x).
+pub fn sim_ip(i: usize) -> IpAddr {
+    if (1..=254).contains(&i) {
+        IpAddr::from([10, 0, 0, i as u8])
+    } else {
+        let high = 2 + i / 254;
+        IpAddr::from([10, 0, high as u8, (1 + i % 254) as u8])
+    }
 }
 
 fn field_value(host: &Host, field: Field) -> String {
@@ -99,21 +110,67 @@ pub fn show_command(words: &[Word], hosts: &[Host]) -> String {
         .join(" ")
 }
 
-/// Replaces every host id with `<nK>`, so traces and snapshots read as names.
+/// Replaces every host id with `<nK>`, so traces and snapshots read as names. One pass over the text: every
+/// window of 40 lowercase hex digits that is a host's id is replaced (inside a longer hex run too, as a plain
+/// text replace would), anything else is copied.
 pub fn normalize(text: &str, hosts: &[Host]) -> String {
-    let mut out = text.to_string();
-    for h in hosts {
-        out = out.replace(&h.id.to_string(), &format!("<{}>", h.name));
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut i) = (0, 0);
+    while i + NodeId::HEX_LEN <= bytes.len() {
+        if !is_hex(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let run_end = i + bytes[i..].iter().take_while(|b| is_hex(**b)).count();
+        while i + NodeId::HEX_LEN <= run_end {
+            match NodeId::parse(&bytes[i..i + NodeId::HEX_LEN]).and_then(|id| host_by_id(&id, hosts)) {
+                Some(host) => {
+                    out.push_str(&text[copied..i]);
+                    out.push('<');
+                    out.push_str(&host.name);
+                    out.push('>');
+                    i += NodeId::HEX_LEN;
+                    copied = i;
+                }
+                None => i += 1,
+            }
+        }
+        i = run_end;
     }
+    out.push_str(&text[copied..]);
     out
+}
+
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+}
+
+/// The host with this id: first where the harness puts it (host K has `NodeId::from_u64(K)`), else by search
+/// (ids a real server chose itself).
+fn host_by_id<'h>(id: &NodeId, hosts: &'h [Host]) -> Option<&'h Host> {
+    let bytes = id.as_bytes();
+    let guess = bytes[..12]
+        .iter()
+        .all(|b| *b == 0)
+        .then(|| u64::from_be_bytes(bytes[12..].try_into().expect("8 bytes")))
+        .and_then(|k| usize::try_from(k).ok())
+        .and_then(|k| k.checked_sub(1))
+        .and_then(|k| hosts.get(k))
+        .filter(|h| h.id == *id);
+    guess.or_else(|| hosts.iter().find(|h| h.id == *id))
 }
 
 /// The host whose id is exactly `id` (raw 40 hex digits, or `<nK>` once normalized).
 pub fn host_of_id(id: &str, hosts: &[Host]) -> Option<usize> {
     if let Some(k) = id.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse::<usize>().ok()) {
-        return hosts.iter().find(|h| h.number == k).map(|h| h.number);
+        return hosts
+            .get(k.wrapping_sub(1))
+            .filter(|h| h.number == k)
+            .or_else(|| hosts.iter().find(|h| h.number == k))
+            .map(|h| h.number);
     }
-    hosts.iter().find(|h| h.id.to_string() == id).map(|h| h.number)
+    NodeId::parse(id.as_bytes()).and_then(|id| host_by_id(&id, hosts)).map(|h| h.number)
 }
 
 /// The host listening on `ip:port`.
@@ -153,6 +210,27 @@ mod tests {
     }
 
     #[test]
+    fn normalize_replaces_every_host_id_and_nothing_else() {
+        let mut h = three();
+        h[2].id = NodeId::from_bytes([0xab; 20]); // an id the server chose itself
+        let (a, b, c) = (h[0].id.to_string(), h[1].id.to_string(), h[2].id.to_string());
+        let other = "0123456789abcdef0123456789abcdef01234567";
+        let text = format!("{a} {b}@x\n{c}{a} f{b} {other} {} {a}", &a[..39]);
+        assert_eq!(normalize(&text, &h), format!("<n1> <n2>@x\n<n3><n1> f<n2> {other} {} <n1>", &a[..39]));
+        assert_eq!(normalize("", &h), "");
+        assert_eq!(normalize("héllo ✓", &h), "héllo ✓");
+    }
+
+    #[test]
+    fn a_thousand_hosts_get_distinct_addresses_none_the_clients() {
+        let ips: std::collections::BTreeSet<IpAddr> = (1..=1000).map(sim_ip).collect();
+        assert_eq!(ips.len(), 1000);
+        assert!(!ips.contains(&IpAddr::from([10, 0, 1, 1])));
+        assert!(ips.iter().all(|ip| matches!(ip, IpAddr::V4(v4) if !matches!(v4.octets()[3], 0 | 255))));
+        assert_eq!(sim_ip(254), IpAddr::from([10, 0, 0, 254]));
+    }
+
+    #[test]
     fn ids_are_found_raw_or_normalized_and_addresses_by_ip_and_port() {
         let h = three();
         assert_eq!(host_of_id(&h[1].id.to_string(), &h), Some(2));
@@ -161,5 +239,6 @@ mod tests {
         assert_eq!(host_at("10.0.0.1", "6379", &h), Some(1));
         assert_eq!(host_at("10.0.0.1", "6380", &h), None);
         assert_eq!(normalize(&format!("{} x", h[0].id), &h), "<n1> x");
+        assert_eq!(host_of_id(&"f".repeat(40), &h), None);
     }
 }

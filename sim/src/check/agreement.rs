@@ -23,16 +23,15 @@ pub fn judge(views: &[NodeView], hosts: &[Host], line: usize) -> Option<Violatio
         .flat_map(|i| (i + 1..count).map(move |j| (i, j)))
         .filter(|&(i, j)| members[i].contains(&answered[j].0.node) && members[j].contains(&answered[i].0.node))
         .collect();
-    for &(i, j) in &pairs {
-        let (a, b) = (config_signature(answered[i].1), config_signature(answered[j].1));
-        if a != b {
-            return Some(Violation::Disagreement {
-                line,
-                on: "config signature",
-                first: (answered[i].0.node, a),
-                other: (answered[j].0.node, b),
-            });
-        }
+    // Each node's signature once (not once per pair: a settle round of N nodes has ~N²/2 pairs).
+    let signatures: Vec<String> = answered.iter().map(|(_, t)| config_signature(t)).collect();
+    if let Some(&(i, j)) = pairs.iter().find(|&&(i, j)| signatures[i] != signatures[j]) {
+        return Some(Violation::Disagreement {
+            line,
+            on: "config signature",
+            first: (answered[i].0.node, signatures[i].clone()),
+            other: (answered[j].0.node, signatures[j].clone()),
+        });
     }
     for &(i, j) in &pairs {
         if let (Some(Ok(a)), Some(Ok(b))) = (&answered[i].0.slots, &answered[j].0.slots) {

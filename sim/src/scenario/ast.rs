@@ -52,7 +52,8 @@ pub struct Header {
 
 impl Header {
     pub const DEFAULT_BASE_PORT: u16 = 6379;
-    pub const NODES_MAX: usize = 16;
+    /// Redis Cluster's own design limit.
+    pub const NODES_MAX: usize = 1000;
     pub const DRIFT_PERCENT_MIN: i32 = -90;
     pub const DRIFT_PERCENT_MAX: i32 = 900;
 }

@@ -146,7 +146,7 @@ fn errors_name_file_line_and_column() {
     );
     assert_eq!(err("cluster 3\ncall n1 ECHO \"abc\n"), "x.scn:2:14: unterminated quoted string");
     assert_eq!(err("cluster 3\ncall n1\n"), "x.scn:2:8: 'call' needs a target and a command");
-    assert_eq!(err("cluster 0\n"), "x.scn:1:9: expected a node count from 1 to 16, found '0'");
+    assert_eq!(err("cluster 0\n"), "x.scn:1:9: expected a node count from 1 to 1000, found '0'");
     assert_eq!(err("cluster 2\ncall n1 ADDSLOTS {9..1}\n"), "x.scn:2:18: range {9..1} is empty");
     assert_eq!(err("# only a comment\n"), "x.scn:1:1: no 'cluster <nodes>' line");
     assert_eq!(err("cluster 2\ncluster 3\n"), "x.scn:2:1: 'cluster' may appear only once, as the first line");
