@@ -15,6 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever written
+# Each stage header shows the seconds since the start, so a slow CI run says where its time went.
+stage() { echo "== [${SECONDS}s] $*"; }
 
 # Set-up first, so a fresh machine learns before the builds whether it can run every stage: the interop stages
 # need redis-cli (Debian's redis-tools) and redis-py. Installed here when missing and this shell can (root and
@@ -37,18 +39,19 @@ if ! python3 -c 'import redis.cluster' 2>/dev/null; then
   }
 fi
 
-echo "== gates: cargo fmt --check; functions over 80 lines; cargo clippy -D warnings"
+stage "gates: cargo fmt --check; functions over 80 lines"
 cargo fmt --all --check
 python3 scripts/long_fns.py
+stage "gates: cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 # The real flavour's clippy (RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo clippy --workspace --all-targets --
 # -D warnings) is clean too, but costs a second check build of every dependency (~4 min on 2 cores): run it by
 # hand when changing real-only code (sim/src/real.rs, the binaries' real paths, tests/redis_crate_cluster.rs).
 
-echo "== simulation flavour: cargo test --workspace"
+stage "simulation flavour: cargo test --workspace"
 cargo test --workspace
 
-echo "== real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real)"
+stage "real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real)"
 # The whole workspace in one invocation, so both packages' dependencies resolve to one feature set and the
 # binaries come out of it (sim's simulation tests are cfg(madsim) and compile empty here). `--tests`: no
 # doctests, whose examples are the simulation's (rustdoc does not get the build's --cfg).
@@ -60,11 +63,11 @@ for bin in target/real/debug/clustersim-node target/real/debug/sim target/debug/
   [ -x "$bin" ] || { echo "$bin was not built by the test stages" >&2; exit 1; }
 done
 
-echo "== battery: sim check (canary, regressions, every scenario under read-index on lan and swarm, fuzz)"
+stage "battery: sim check (canary, regressions, every scenario under read-index on lan and swarm, fuzz)"
 # A short budget here; the README gives the longer one to run in CI of your own. Built above (opt-level 2).
 target/debug/sim check --budget 40s --require-probes scenarios/battery.probes
 
-echo "== interop: real binary + redis-cli"
+stage "interop: real binary + redis-cli"
 if ! command -v redis-cli >/dev/null; then
   echo "redis-cli is missing: apt-get install -y redis-tools (the set-up above does this)" >&2
   exit 1
@@ -76,5 +79,6 @@ if ! python3 -c 'import redis.cluster' 2>/dev/null; then
 fi
 bash tests/interop/cluster.sh target/real/debug/clustersim-node
 
-echo "== sim real: scenario files on real processes, verdicts as in simulation"
+stage "sim real: scenario files on real processes, verdicts as in simulation"
 bash tests/interop/sim_real.sh target/real/debug/sim target/debug/sim
+stage "done"
