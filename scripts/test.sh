@@ -5,8 +5,9 @@
 #      (scripts/long_fns.py), and clippy with warnings as errors (simulation flavour);
 #   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
 #      simulated-network tests;
-#   2. real flavour (empty RUSTFLAGS, its own target dir): the unit and property tests on real tokio, the
-#      redis crate's cluster client against real processes, and the real clustersim-node and sim binaries;
+#   2. real flavour (empty RUSTFLAGS, its own target dir, unoptimized: scripts/real-unoptimized.toml): the unit
+#      and property tests on real tokio, the redis crate's cluster client against real processes, and the real
+#      clustersim-node and sim binaries;
 #   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery");
 #   4. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
@@ -51,11 +52,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 stage "simulation flavour: cargo test --workspace"
 cargo test --workspace
 
-stage "real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real)"
+stage "real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real, unoptimized)"
 # The whole workspace in one invocation, so both packages' dependencies resolve to one feature set and the
 # binaries come out of it (sim's simulation tests are cfg(madsim) and compile empty here). `--tests`: no
 # doctests, whose examples are the simulation's (rustdoc does not get the build's --cfg).
-RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --workspace --tests
+RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --config scripts/real-unoptimized.toml --workspace --tests
 # The binaries the stages below run: cargo builds each package's binary for its integration tests and places it
 # in target/<dir>/debug/ (a separate `cargo build` would resolve features without dev-dependencies and rebuild
 # the node, ~4 min).

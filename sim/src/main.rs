@@ -16,12 +16,13 @@ mod real_cli {
 
     use clap::{Parser, Subcommand};
     use clustersim::server::Strategy;
+    use sim::real::Server;
 
     #[derive(Parser)]
     #[command(
         name = "sim",
         version,
-        about = "sim, real flavour: run a scenario on real clustersim-node processes (the simulation commands need the default build)"
+        about = "sim, real flavour: run a scenario on real server processes (the simulation commands need the default build)"
     )]
     struct Cli {
         #[command(subcommand)]
@@ -37,6 +38,13 @@ mod real_cli {
     #[derive(clap::Args)]
     pub struct RealArgs {
         file: PathBuf,
+        /// What every node runs: `clustersim` (clustersim-node), `redis` (redis-server 7 in cluster mode: its
+        /// own nodes.conf in its own directory, persistence off, loopback; ids learned with CLUSTER MYID), or a
+        /// command template for any RESP cluster server, with {port}, {bus_port} and {dir} filled in per node
+        /// (run as `sh -c 'exec <template>'`).
+        #[arg(long, default_value = "clustersim")]
+        server: String,
+        /// The clustersim server's strategy (default: the scenario's); ignored by other servers.
         #[arg(long, value_parser = parse_strategy)]
         strategy: Option<Strategy>,
         /// Port of n1 (n2 gets the next, ...; bus ports are +10000). Default: the scenario's base-port header.
@@ -64,10 +72,6 @@ mod real_cli {
                 return 2;
             }
         };
-        let Some(strategy) = args.strategy.or(scenario.header.strategy) else {
-            eprintln!("{}: the scenario names no strategy; pass --strategy <local-only|fire-and-forget|commit-then-sleep|read-index>", args.file.display());
-            return 2;
-        };
         let profile = scenario.header.profile.unwrap_or(sim::profile::Profile::Lan);
         let unsupported = sim::scenario::simulator_only(&scenario, profile);
         if !unsupported.is_empty() {
@@ -84,6 +88,13 @@ mod real_cli {
             let exe = std::env::current_exe().unwrap_or_default();
             exe.with_file_name(format!("clustersim-node{}", std::env::consts::EXE_SUFFIX))
         });
+        let server = match Server::parse(&args.server, node_bin, args.strategy.or(scenario.header.strategy)) {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("{}: {e}", args.file.display());
+                return 2;
+            }
+        };
         let (work_dir, temporary) = match args.work_dir {
             Some(dir) => (dir, false),
             None => (std::env::temp_dir().join(format!("clustersim-real-{}", std::process::id())), true),
@@ -93,10 +104,11 @@ mod real_cli {
             return 2;
         }
         let base_port = args.base_port.unwrap_or(scenario.header.base_port);
-        let options = sim::real::RealOptions { strategy, base_port, node_bin, work_dir: work_dir.clone() };
+        let options = sim::real::RealOptions { server: server.clone(), base_port, work_dir: work_dir.clone() };
         println!(
-            "# real: file={} strategy={strategy} base-port={base_port} nodes={}",
+            "# real: file={} server={} base-port={base_port} nodes={}",
             args.file.display(),
+            server.describe(),
             scenario.header.nodes
         );
         let started = Instant::now();
@@ -113,10 +125,12 @@ mod real_cli {
             let _ = std::fs::remove_dir_all(&work_dir);
         } else if !outcome.passed() {
             println!("node logs: {}", work_dir.display());
-            println!(
-                "in simulation: cargo run --release -p sim -- replay {} --seed 0 --strategy {strategy}",
-                args.file.display()
-            );
+            if let Server::Clustersim { strategy, .. } = &server {
+                println!(
+                    "in simulation: cargo run --release -p sim -- replay {} --seed 0 --strategy {strategy}",
+                    args.file.display()
+                );
+            }
         }
         println!("wall: {:.3}s", wall.as_secs_f64());
         i32::from(!outcome.passed())
@@ -166,9 +180,10 @@ mod cli {
         /// scenarios/regressions/. Summary line: `fuzz: strategy=… cases=… passed=… found=<kind|none> …`. Findings are
         /// violations that fail a run: safety and liveness (availability too with --strict).
         Fuzz(FuzzArgs),
-        /// Run a scenario on real clustersim-node processes over real TCP: builds the real flavour (empty
+        /// Run a scenario on real server processes (clustersim-node, redis-server, …) over real TCP: builds the real flavour (empty
         /// RUSTFLAGS, target/real) of clustersim-node and sim, then runs `target/real/<profile>/sim real`.
-        /// Arguments after the file: --strategy, --base-port, --node-bin, --work-dir (see `sim real --help` there).
+        /// Arguments after the file: --server (clustersim, redis, or a command template), --strategy,
+        /// --base-port, --node-bin, --work-dir (see `sim real --help` there).
         #[command(disable_help_flag = true)]
         Real {
             #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

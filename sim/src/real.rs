@@ -1,12 +1,16 @@
-//! Real mode (`sim real`): the same scenario file, client and checkers as a simulated run, against real
-//! `clustersim-node` processes on 127.0.0.1 over real TCP and the real clock.
+//! Real mode (`sim real`): the same scenario file, client and checkers as a simulated run, against real server
+//! processes on 127.0.0.1 over real TCP and the real clock.
 //!
-//! Host `nK` is a process listening on `base_port + K - 1` (bus port + 10000) with node id `K` (the ids a
-//! simulated run uses, so traces and violations read the same), and, under the Raft strategies, a data directory
-//! of its own (`--dir`), so `kill` and `restart` mean what they mean in simulation: the process dies (SIGKILL)
-//! and comes back from its disk. `pause`/`resume` are SIGSTOP/SIGCONT. Faults only the simulator can make
+//! Host `nK` is a process listening on `base_port + K - 1` (bus port + 10000) with, under the `clustersim`
+//! server, node id `K` (the ids a simulated run uses, so traces and violations read the same) and, under the Raft
+//! strategies, a data directory of its own (`--dir`). Any other server ([`Server::Command`]: `redis`, or a
+//! command template) is started from its command line with a directory of its own (`{dir}`) and its id is learned
+//! with CLUSTER MYID once it listens; `{nK.id}` then means that id. `kill` and `restart` mean what they mean in
+//! simulation: the process dies (SIGKILL) and the same command starts it again over the same directory (Redis
+//! reloads its nodes.conf). `pause`/`resume` are SIGSTOP/SIGCONT. Faults only the simulator can make
 //! (partitions, clogs, latency, loss, network profiles, clock drift) are refused before anything starts
-//! ([`crate::scenario::simulator_only`]). Every process started is killed and reaped by pid when the run ends, whatever happens.
+//! ([`crate::scenario::simulator_only`]). Every process started is killed and reaped by pid when the run ends,
+//! whatever happens.
 //!
 //! A real run is not deterministic: its trace carries wall times and the OS schedules it. It judges with the
 //! same checkers, and its verdict means the same.
@@ -18,7 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use clustersim::meta::NodeId;
 use clustersim::server::Strategy;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::executor::{execute, Control};
 use crate::hosts::Host;
@@ -28,22 +34,98 @@ use crate::scenario::{Fault, Scenario};
 use crate::trace::{now, TraceSink};
 use crate::verdict::{FaultWindow, WindowLog};
 
+/// The server every node of a real run is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Server {
+    /// `clustersim-node` (real flavour) with this strategy: ids `1..=N` given with `--node-id`.
+    Clustersim { bin: PathBuf, strategy: Strategy },
+    /// Any RESP cluster server, started as `sh -c 'exec <template>'` with `{port}`, `{bus_port}` and `{dir}`
+    /// (shell-quoted) filled in; its id is learned with CLUSTER MYID. `name` is how reports show it.
+    Command { name: String, template: String },
+}
+
+/// `--server redis`: Redis 7 in cluster mode, its nodes.conf in its own directory, no persistence (RDB and AOF
+/// off: a restart keeps the cluster configuration, as Redis always does, not the keys), loopback only, its log
+/// on stdout (the harness keeps it in `nK.log`).
+pub const REDIS_TEMPLATE: &str = "redis-server --port {port} --cluster-port {bus_port} --cluster-enabled yes \
+--cluster-config-file nodes.conf --dir {dir} --bind 127.0.0.1 --save '' --appendonly no --daemonize no --logfile ''";
+
+impl Server {
+    /// A `--server` value: `clustersim` (with this binary and strategy), `redis`, or a command template (any
+    /// text with `{port}` in it).
+    pub fn parse(text: &str, bin: PathBuf, strategy: Option<Strategy>) -> Result<Server, String> {
+        match text {
+            "clustersim" => strategy
+                .map(|strategy| Server::Clustersim { bin, strategy })
+                .ok_or_else(|| "the clustersim server needs a strategy: pass --strategy <local-only|fire-and-forget|commit-then-sleep|read-index>".to_string()),
+            "redis" => Ok(Server::Command { name: "redis".into(), template: REDIS_TEMPLATE.into() }),
+            template if template.contains("{port}") => {
+                Ok(Server::Command { name: "command".into(), template: template.into() })
+            }
+            other => Err(format!(
+                "--server wants clustersim, redis, or a command template with {{port}} (and {{bus_port}}, {{dir}}) in it; found '{other}'"
+            )),
+        }
+    }
+
+    /// How reports name it: `clustersim strategy=read-index`, `redis`, `command`.
+    pub fn describe(&self) -> String {
+        match self {
+            Server::Clustersim { strategy, .. } => format!("clustersim strategy={strategy}"),
+            Server::Command { name, .. } => name.clone(),
+        }
+    }
+
+    /// The command line of host `host` whose directory is `dir`, as a shell would run it.
+    fn command_line(&self, host: &Host, dir: &Path) -> String {
+        match self {
+            Server::Clustersim { bin, strategy } => {
+                let mut line = format!(
+                    "{} --port {} --bus-port {} --bind {} --node-id {} --strategy {}",
+                    shell_quote(&bin.display().to_string()),
+                    host.port,
+                    host.bus_port,
+                    host.ip,
+                    host.id,
+                    strategy.name()
+                );
+                if *strategy != Strategy::LocalOnly {
+                    line.push_str(&format!(" --dir {}", shell_quote(&dir.display().to_string())));
+                }
+                line
+            }
+            Server::Command { template, .. } => template
+                .replace("{port}", &host.port.to_string())
+                .replace("{bus_port}", &host.bus_port.to_string())
+                .replace("{dir}", &shell_quote(&dir.display().to_string())),
+        }
+    }
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:=@,".contains(&b)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 /// What to run a scenario with, for real.
 #[derive(Clone, Debug)]
 pub struct RealOptions {
-    pub strategy: Strategy,
+    pub server: Server,
     /// Port of `n1` (the scenario's `base-port` header, or 7000, unless overridden).
     pub base_port: u16,
-    /// The `clustersim-node` binary (real flavour).
-    pub node_bin: PathBuf,
     /// Where each node's data directory (`nK/`) and log (`nK.log`) go; must exist.
     pub work_dir: PathBuf,
 }
 
-/// How long a started process gets to accept connections.
+/// How long a started process gets to accept connections, and then to answer CLUSTER MYID.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The hosts of a real run: 127.0.0.1, consecutive ports from `base_port`, ids `1..=N`.
+/// The hosts of a real run: 127.0.0.1, consecutive ports from `base_port`, ids `1..=N` (a server that picks its
+/// own gets them replaced by what CLUSTER MYID answers).
 pub fn hosts(scenario: &Scenario, base_port: u16) -> Result<Vec<Host>, String> {
     let nodes = scenario.header.nodes;
     (1..=nodes)
@@ -56,14 +138,14 @@ pub fn hosts(scenario: &Scenario, base_port: u16) -> Result<Vec<Host>, String> {
         .collect()
 }
 
-/// Runs `scenario` on real processes. Errors: a node that would not start (with the end of its log), an
-/// unsupported step, a runtime that could not be built.
+/// Runs `scenario` on real processes. Errors: a node that would not start or answer (naming it, its command line
+/// and the end of its log), an unsupported step, a runtime that could not be built.
 pub fn run(scenario: &Scenario, options: &RealOptions) -> Result<Outcome, String> {
     let problems = crate::scenario::simulator_only(scenario, Profile::Lan);
     if !problems.is_empty() {
         return Err(format!("needs the simulator: {}", problems.join("; ")));
     }
-    let hosts = hosts(scenario, options.base_port)?;
+    let mut hosts = hosts(scenario, options.base_port)?;
     let sink = TraceSink::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -78,18 +160,34 @@ pub fn run(scenario: &Scenario, options: &RealOptions) -> Result<Outcome, String
         for node in 1..=hosts.len() {
             processes.wait_ready(node).await?;
         }
+        if matches!(options.server, Server::Command { .. }) {
+            for node in 1..=hosts.len() {
+                hosts[node - 1].id = processes.learn_id(node).await?;
+            }
+            let ids: BTreeSet<NodeId> = hosts.iter().map(|h| h.id).collect();
+            if ids.len() != hosts.len() {
+                return Err("two nodes answered CLUSTER MYID with the same id (a data directory reused?)".into());
+            }
+            for h in &hosts {
+                sink.push("real", &format!("{} is {}", h.name, h.id));
+            }
+        }
         let control: Arc<dyn Control> = processes.clone();
         Ok::<_, String>(execute(scenario, &hosts, sink.clone(), control).await)
     });
     processes.stop_every_process();
     let raw = raw?;
-    Ok(finish(raw, sink, hosts, &RunOptions::new(0, options.strategy)))
+    // The strategy is the clustersim server's; no checker reads it (a Redis run's outcome carries read-index).
+    let strategy = match options.server {
+        Server::Clustersim { strategy, .. } => strategy,
+        Server::Command { .. } => Strategy::ReadIndex,
+    };
+    Ok(finish(raw, sink, hosts, &RunOptions::new(0, strategy)))
 }
 
 /// The node processes of one run.
 struct Processes {
-    bin: PathBuf,
-    strategy: Strategy,
+    server: Server,
     hosts: Vec<Host>,
     work_dir: PathBuf,
     sink: TraceSink,
@@ -122,8 +220,7 @@ impl Processes {
             ..State::default()
         };
         Processes {
-            bin: options.node_bin.clone(),
-            strategy: options.strategy,
+            server: options.server.clone(),
             hosts: hosts.to_vec(),
             work_dir: options.work_dir.clone(),
             sink,
@@ -146,26 +243,43 @@ impl Processes {
         Ok(())
     }
 
+    fn dir(&self, node: usize) -> PathBuf {
+        self.work_dir.join(format!("n{node}"))
+    }
+
+    fn command_line(&self, node: usize) -> String {
+        self.server.command_line(&self.hosts[node - 1], &self.dir(node))
+    }
+
+    /// Starts the node's command line under `sh -c 'exec …'` (so the pid is the server's), stdout and stderr
+    /// appended to its log; its directory is created first.
     fn spawn(&self, node: usize) -> Result<Child, String> {
-        let host = &self.hosts[node - 1];
         let log_path = self.log_path(node);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let mut command = Command::new(&self.bin);
-        command
-            .args(["--port", &host.port.to_string(), "--bus-port", &host.bus_port.to_string()])
-            .args(["--bind", &host.ip.to_string(), "--node-id", &host.id.to_string()])
-            .args(["--strategy", self.strategy.name()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        if self.strategy != Strategy::LocalOnly {
-            command.arg("--dir").arg(self.work_dir.join(format!("n{node}")));
+        let stdout = log.try_clone().map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let dir = self.dir(node);
+        let uses_dir = !matches!(self.server, Server::Clustersim { strategy: Strategy::LocalOnly, .. });
+        if uses_dir {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        command.spawn().map_err(|e| format!("starting {} for n{node}: {e}", self.bin.display()))
+        let line = self.command_line(node);
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {line}"))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("n{node}: cannot start `{line}`: {e}"))
+    }
+
+    /// What a start-up error says about `node`: its command line and the end of its log.
+    fn start_facts(&self, node: usize) -> String {
+        format!("command: {}; {}", self.command_line(node), log_tail(&self.log_path(node)))
     }
 
     /// Waits until `node` accepts connections on its client port; fails if its process exits first.
@@ -175,20 +289,32 @@ impl Processes {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.lock().children[node].as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(format!("n{node} exited at start ({status}): {}", log_tail(&self.log_path(node))));
+                return Err(format!("n{node} exited at start ({status}); {}", self.start_facts(node)));
             }
             if tokio::net::TcpStream::connect(addr).await.is_ok() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(format!(
-                    "n{node} did not listen on {addr} within {}s: {}",
-                    START_TIMEOUT.as_secs(),
-                    log_tail(&self.log_path(node))
-                ));
+                let secs = START_TIMEOUT.as_secs();
+                return Err(format!("n{node} did not listen on {addr} within {secs}s; {}", self.start_facts(node)));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The id `node` answers to CLUSTER MYID (40 hex digits), within the start-up bound.
+    async fn learn_id(&self, node: usize) -> Result<NodeId, String> {
+        let addr = SocketAddr::new(self.hosts[node - 1].ip, self.hosts[node - 1].port);
+        let asked = tokio::time::timeout(START_TIMEOUT, ask_myid(addr)).await;
+        let failure = match asked {
+            Ok(Ok(reply)) => match NodeId::parse(reply.as_bytes()) {
+                Some(id) => return Ok(id),
+                None => format!("answered CLUSTER MYID with '{}', not a 40-hex node id", reply.escape_debug()),
+            },
+            Ok(Err(e)) => format!("CLUSTER MYID failed: {e}"),
+            Err(_) => format!("did not answer CLUSTER MYID within {}s", START_TIMEOUT.as_secs()),
+        };
+        Err(format!("n{node} at {addr} {failure} (is it a cluster-mode server?); {}", self.start_facts(node)))
     }
 
     fn kill(state: &mut State, node: usize) {
@@ -278,6 +404,31 @@ impl Control for Processes {
 
     fn windows(&self) -> Vec<FaultWindow> {
         self.lock().windows.windows(now())
+    }
+}
+
+/// One CLUSTER MYID on a fresh connection: the reply's text (a bulk string, or an error's text after `-`).
+async fn ask_myid(addr: SocketAddr) -> Result<String, String> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    stream.write_all(b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nMYID\r\n").await.map_err(|e| e.to_string())?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 256];
+    // `$40\r\n<id>\r\n` is 47 bytes; an error or a simple string is one line. A reply is read whole before
+    // it is judged; one that never ends is the caller's timeout.
+    loop {
+        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed".into());
+        }
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        match text.as_bytes()[0] {
+            b'$' if lines.len() >= 3 => return Ok(lines[1].to_string()),
+            b'+' | b'-' if lines.len() >= 2 => return Ok(lines[0].to_string()),
+            b'$' | b'+' | b'-' if reply.len() < 4096 => continue,
+            _ => return Err(format!("unexpected reply {:?}", text.chars().take(80).collect::<String>())),
+        }
     }
 }
 

@@ -63,6 +63,8 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         for e in entries.iter().filter(|e| e.is_replica()) {
             let master = e.master.as_deref().unwrap_or("-");
             let why = match entries.iter().find(|m| m.id == master) {
+                // Redis prints `slave -` for a node it knows is a replica before it learns of which master.
+                None if e.master.is_none() => Some("is no master at all (the line names none)"),
                 None => Some("is not in the table"),
                 Some(m) if !m.is_master() => Some("is not a master"),
                 Some(_) => None,
