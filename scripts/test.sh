@@ -11,8 +11,8 @@
 #   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery");
 #   4. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
-#      (tests/interop/cluster.sh); scenario files run by `sim real` on real processes, judged as in simulation
-#      (tests/interop/sim_real.sh).
+#      (tests/interop/cluster.sh); scenario files run by `sim real` on real processes, judged as in simulation,
+#      and against real Redis 7 (`--server redis`) with its documented verdicts (tests/interop/sim_real.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever written
@@ -20,15 +20,17 @@ export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever wri
 stage() { echo "== [${SECONDS}s] $*"; }
 
 # Set-up first, so a fresh machine learns before the builds whether it can run every stage: the interop stages
-# need redis-cli (Debian's redis-tools) and redis-py. Installed here when missing and this shell can (root and
-# apt-get / pip); otherwise the one command that does it is named and the run stops now.
-if ! command -v redis-cli >/dev/null; then
+# need redis-cli (Debian's redis-tools), redis-server (Redis 7, for `sim real --server redis`) and redis-py.
+# Installed here when missing and this shell can (root and apt-get / pip); otherwise the one command that does
+# it is named and the run stops now.
+if ! command -v redis-cli >/dev/null || ! command -v redis-server >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== set-up: apt-get install redis-tools"
+    echo "== set-up: apt-get install redis-tools redis-server"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools redis-server >/dev/null
   else
-    echo "redis-cli is missing: run 'sudo apt-get install -y redis-tools' (Debian/Ubuntu), then this again" >&2
+    echo "redis-cli or redis-server is missing: run 'sudo apt-get install -y redis-tools redis-server'" \
+      "(Debian/Ubuntu), then this again" >&2
     exit 1
   fi
 fi

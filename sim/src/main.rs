@@ -120,6 +120,11 @@ mod real_cli {
             }
         };
         let wall = started.elapsed();
+        if let Server::Command { .. } = &server {
+            // Learned with CLUSTER MYID; the trace and the report show them as `<nK>`.
+            let ids: Vec<String> = outcome.hosts.iter().map(|h| format!("{}={}", h.name, h.id)).collect();
+            println!("# ids (CLUSTER MYID): {}", ids.join(" "));
+        }
         print!("{}", sim::outcome_report(&outcome));
         if outcome.passed() && temporary {
             let _ = std::fs::remove_dir_all(&work_dir);

@@ -168,9 +168,6 @@ pub fn run(scenario: &Scenario, options: &RealOptions) -> Result<Outcome, String
             if ids.len() != hosts.len() {
                 return Err("two nodes answered CLUSTER MYID with the same id (a data directory reused?)".into());
             }
-            for h in &hosts {
-                sink.push("real", &format!("{} is {}", h.name, h.id));
-            }
         }
         let control: Arc<dyn Control> = processes.clone();
         Ok::<_, String>(execute(scenario, &hosts, sink.clone(), control).await)
