@@ -173,20 +173,17 @@ pub fn take_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<By
             let _ = buf.split_to(len.bytes);
             continue;
         }
-        let (frame, used, _) = redis_protocol::resp2::decode::decode_bytes_mut(buf)
-            .map_err(|e| ProtocolError::Malformed(e.details().to_string()))?
-            .ok_or_else(|| ProtocolError::Malformed("incomplete frame after a complete scan".into()))?;
-        debug_assert_eq!(used, len.bytes);
-        let Frame2::Array(items) = frame else {
-            return Err(ProtocolError::Malformed("request is not an array".into()));
-        };
-        let mut args = Vec::with_capacity(items.len());
-        for item in items {
-            match item {
-                Frame2::BulkString(b) => args.push(b),
-                _ => return Err(ProtocolError::Malformed("request argument is not a bulk string".into())),
-            }
+        // The scan validated the whole frame: its arguments are sliced out of it, not decoded again.
+        let frame = buf.split_to(len.bytes).freeze();
+        let mut args = Vec::with_capacity(len.args);
+        let (_, mut pos) = header_number(&frame, 1)?.expect("scanned: the array header is complete");
+        for _ in 0..len.args {
+            let (n, after) = header_number(&frame, pos + 1)?.expect("scanned: each bulk header is complete");
+            let end = after + n as usize;
+            args.push(frame.slice(after..end));
+            pos = end + 2;
         }
+        debug_assert_eq!(pos, len.bytes);
         return Ok(Some(args));
     }
 }
@@ -250,7 +247,9 @@ fn header_number(buf: &[u8], start: usize) -> Result<Option<(i64, usize)>, Proto
         return Err(ProtocolError::Malformed("header not terminated by CRLF".into()));
     }
     let digits = std::str::from_utf8(&window[..cr]).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
-    let n: i64 = digits.parse().map_err(|_| {
+    // Redis's string2ll: an optional '-', then digits (no '+', no spaces).
+    let signed = digits.strip_prefix('-').unwrap_or(digits);
+    let n: i64 = (!signed.starts_with('+')).then(|| digits.parse().ok()).flatten().ok_or_else(|| {
         if buf[start - 1] == b'*' {
             ProtocolError::InvalidMultibulkLength
         } else {
@@ -270,10 +269,21 @@ fn printable(b: u8) -> char {
 
 /// Encodes a request the way clients do (an array of bulk strings).
 pub fn encode_request(args: &[Bytes]) -> Vec<u8> {
-    let frame = Frame2::Array(args.iter().cloned().map(Frame2::BulkString).collect());
-    let mut out = BytesMut::new();
-    redis_protocol::resp2::encode::extend_encode(&mut out, &frame, false).expect("requests always encode");
-    out.to_vec()
+    // By hand: `*N` then `$L`/bytes per argument, each line ended by CRLF. A request can be thousands of slot
+    // numbers (ADDSLOTS {0..5460}): one allocation, no frame built first.
+    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    let line = |tag: u8, n: usize, out: &mut Vec<u8>| {
+        out.push(tag);
+        out.extend_from_slice(n.to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    };
+    line(b'*', args.len(), &mut out);
+    for arg in args {
+        line(b'$', arg.len(), &mut out);
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
 }
 
 /// Decodes one reply (RESP2 or RESP3) off the front of `buf`, as a client does. `Ok(None)`: incomplete.

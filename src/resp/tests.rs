@@ -16,6 +16,18 @@ fn a_complete_request_yields_its_arguments() {
 }
 
 #[test]
+fn requests_encode_as_clients_send_them() {
+    assert_eq!(req(&["SET", "k", ""]), b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+    assert_eq!(req(&[]), b"*0\r\n");
+}
+
+#[test]
+fn a_length_with_a_plus_sign_is_refused_as_redis_does() {
+    assert_eq!(take(b"*+1\r\n$4\r\nPING\r\n"), Err(ProtocolError::InvalidMultibulkLength));
+    assert_eq!(take(b"*1\r\n$+4\r\nPING\r\n"), Err(ProtocolError::InvalidBulkLength));
+}
+
+#[test]
 fn a_partial_request_waits_for_more_bytes() {
     let full = req(&["PING"]);
     for cut in 0..full.len() {
