@@ -21,8 +21,11 @@ struct Args {
     /// Node id, 40 lowercase hex digits (default: random).
     #[arg(long, value_parser = parse_node_id)]
     node_id: Option<NodeId>,
-    /// Metadata consistency strategy.
-    #[arg(long, default_value = "local-only", value_parser = parse_strategy)]
+    /// Metadata consistency strategy: `read-index` (the default and the correct one: every metadata write commits
+    /// through the Raft group before its reply, every read is linearizable), or a weaker design the harness
+    /// reproduces on purpose: `commit-then-sleep` (AiKv's "fix": commit, then sleep 200 ms), `fire-and-forget`
+    /// (reply before the commit), `local-only` (AiKv's history: a node's table is never shared).
+    #[arg(long, default_value = "read-index", value_parser = parse_strategy)]
     strategy: Strategy,
     /// Data directory: the node's Raft vote, log and applied table, fsync'd before each is acknowledged. A node
     /// restarted on its directory comes back as the same node, in the same cluster. Without it, state lives in

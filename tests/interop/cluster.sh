@@ -6,7 +6,9 @@
 #   3. redis-py RedisCluster, RESP3 and RESP2, 1,000 keys each (tests/interop/redis_py.py);
 #   4. kill -9 a Raft follower, then the Raft leader; each restarts from its --dir with its metadata intact
 #      and --cluster check is OK again;
-#   5. a truncated data file is refused at start, naming the file and byte.
+#   5. a truncated data file is refused at start, naming the file and byte;
+#   6. six nodes started with nothing but --port (a newcomer's first cluster: default strategy, no --dir) are
+#      made a cluster by redis-cli --cluster create, and --cluster check is clean.
 # Usage: tests/interop/cluster.sh path/to/clustersim-node [base-port]   (ports base..base+5 and +10000)
 # Every process it starts is stopped by pid on exit. Prints one line per check and a closing
 # "interop-cluster: N passed, M failed" line; exits 1 if any check failed.
@@ -27,7 +29,7 @@ check() { if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2"$'\n'"
 plain() { sed 's/\x1b\[[0-9;]*m//g'; }   # redis-cli colours its --cluster output
 
 start() { # start PORT: a durable read-index node on its own data directory
-  "$bin" --port "$1" --strategy read-index --dir "$data/$1" 2>>"$data/$1.log" &
+  "$bin" --port "$1" --dir "$data/$1" 2>>"$data/$1.log" &   # no --strategy: read-index is the default
   pid[$1]=$!
   for _ in $(seq 1 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done
   fail "node on port $1 did not start" "$(tail -5 "$data/$1.log")"; return 1
@@ -121,10 +123,26 @@ victim=${ports[5]}
 cp -r "$data/$victim" "$data/damaged"
 size=$(stat -c %s "$data/damaged/raft.journal")
 truncate -s $((size - 3)) "$data/damaged/raft.journal"
-out=$(timeout 10 "$bin" --port $((base + 50)) --strategy read-index --dir "$data/damaged" 2>&1); rc=$?
+out=$(timeout 10 "$bin" --port $((base + 50)) --dir "$data/damaged" 2>&1); rc=$?
 check "a truncated data file: the node exits 1" "1" "$rc"
 check "... and names the file, the byte and why" "1" \
   "$(grep -cE "^clustersim-node: refusing to start: .*/damaged/raft.journal: corrupt at byte [0-9]+ \(record [0-9]+\): truncated" <<<"$out")"
+
+# --- 6. six nodes with only --port ----------------------------------------------------------------------------
+bare=(); for i in 0 1 2 3 4 5; do bare+=($((base + 60 + i))); done
+for q in "${bare[@]}"; do
+  "$bin" --port "$q" 2>>"$data/bare-$q.log" &
+  pid[$q]=$!
+done
+for q in "${bare[@]}"; do
+  for _ in $(seq 1 100); do redis-cli -p "$q" PING >/dev/null 2>&1 && break; sleep 0.05; done
+done
+addrs=(); for q in "${bare[@]}"; do addrs+=("127.0.0.1:$q"); done
+out=$(timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes 2>&1 | plain)
+check "six nodes started with only --port: redis-cli --cluster create exits 0" "0" "${PIPESTATUS[0]}"
+out=$(redis-cli --cluster check "127.0.0.1:${bare[0]}" 2>&1 | plain); rc=${PIPESTATUS[0]}
+check "... and --cluster check is clean (exit 0, both [OK] lines)" "0 2" \
+  "$rc $(grep -cxE '\[OK\] (All nodes agree about slots configuration.|All 16384 slots covered.)' <<<"$out")"
 
 echo "interop-cluster: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
