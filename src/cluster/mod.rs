@@ -70,9 +70,12 @@ impl NodeArg {
     }
 }
 
-/// The slot arguments of ADDSLOTS & co. Redis checks each argument in order — parse it, then check it against
-/// the table — and stops at the first error. `spans` is the valid prefix; `error` the parse error that ended it.
-/// The caller validates `spans` against the table first: if that fails, its error wins; otherwise `error` does.
+/// The slot arguments of ADDSLOTS & co. and the parse error that ends them, in Redis 7.0's order. ADDSLOTS and
+/// DELSLOTS parse every argument before they look at the table (`ADDSLOTS 1 2 16384` with slot 1 busy answers
+/// `ERR Invalid or out of range slot`): a parse error leaves `spans` empty. The range forms check each pair in
+/// order — parse it, then check it against the table — and stop at the first error: `spans` is the valid prefix
+/// and `error` the parse error that ended it. The caller validates `spans` against the table first: if that
+/// fails, its error wins; otherwise `error` does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotArgs {
     pub spans: Vec<SlotSpan>,
@@ -401,12 +404,13 @@ fn push_span(spans: &mut Vec<SlotSpan>, span: SlotSpan) {
     }
 }
 
+/// ADDSLOTS / DELSLOTS arguments: all parsed first, as Redis 7.0 does (see [`SlotArgs`]).
 fn parse_slot_list(a: &[Bytes]) -> SlotArgs {
     let mut spans = Vec::new();
     for raw in a {
         match parse_slot(raw) {
             Ok(s) => push_span(&mut spans, SlotSpan::one(s)),
-            Err(error) => return SlotArgs { spans, error: Some(error) },
+            Err(error) => return SlotArgs { spans: Vec::new(), error: Some(error) },
         }
     }
     SlotArgs { spans, error: None }

@@ -262,8 +262,8 @@ async fn forget(node: &Node, arg: NodeArg) -> Reply {
 async fn slots(node: &Node, delete: bool, args: SlotArgs) -> Reply {
     let me = node.id();
     if let Some(parse_error) = args.error {
-        // Redis checks each argument against the table before parsing the next: a state error in the
-        // valid prefix comes first.
+        // The range forms check each pair against the table before parsing the next: a state error in the
+        // valid prefix comes first (ADDSLOTS / DELSLOTS keep no prefix: they parse every argument first).
         return match node.meta.read_local(|s| s.check_slot_spans(&args.spans, delete)) {
             Err(e) => meta_error(e),
             Ok(()) => Reply::error(parse_error),

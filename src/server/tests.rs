@@ -237,11 +237,18 @@ fn cluster_errors_reach_the_client_verbatim() {
             ] {
                 assert_eq!(c.call(&line).await, Reply::error(expected), "{line}");
             }
-            // Redis checks each slot argument against the table before parsing the next one.
+            // Redis 7.0 parses every ADDSLOTS / DELSLOTS argument before it looks at the table (checked against
+            // redis-server 7.0.15); the range forms check each pair against the table before parsing the next.
             assert_eq!(c.call("CLUSTER ADDSLOTS 0").await, Reply::ok());
-            assert_eq!(c.call("CLUSTER ADDSLOTS 0 abc").await, Reply::error("ERR Slot 0 is already busy"));
+            assert_eq!(c.call("CLUSTER ADDSLOTS 0 abc").await, Reply::error("ERR Invalid or out of range slot"));
+            assert_eq!(c.call("CLUSTER ADDSLOTS 0 1 16384").await, Reply::error("ERR Invalid or out of range slot"));
+            assert_eq!(c.call("CLUSTER DELSLOTS 5 16384").await, Reply::error("ERR Invalid or out of range slot"));
             assert_eq!(c.call("CLUSTER ADDSLOTS 1 abc").await, Reply::error("ERR Invalid or out of range slot"));
             assert_eq!(c.call("CLUSTER ADDSLOTS 0").await, Reply::error("ERR Slot 0 is already busy"));
+            assert_eq!(
+                c.call("CLUSTER ADDSLOTSRANGE 0 0 20000 20001").await,
+                Reply::error("ERR Slot 0 is already busy")
+            );
             assert_eq!(c.call("SET {x}a 1").await, Reply::error("CLUSTERDOWN Hash slot not served"));
         },
         1,
