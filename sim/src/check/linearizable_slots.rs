@@ -48,6 +48,9 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let replicates: Vec<&CallRecord> = history.iter().filter(|c| matches!(c.op, Op::Replicate { .. })).collect();
     let mut out = Vec::new();
     let mut reported: BTreeSet<(usize, &'static str, usize)> = BTreeSet::new();
+    // Settle and wait-consistent polls read the same CLUSTER NODES text over and over: each distinct text is
+    // parsed once, and each (text, claim) judged once.
+    let mut views = Views::default();
     for read in history {
         if !matches!(read.op, Op::Nodes | Op::Slots) || read.is_error() || horizon.is_some_and(|h| h < read.end) {
             continue;
@@ -55,18 +58,22 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         let mut cluster: BTreeSet<usize> = reached(&edges, read.node, read.start).into_keys().collect();
         cluster.insert(read.node);
         // Parsed only if something is owed to this read (most reads of a long history owe nothing).
-        let mut view: Option<View> = None;
-        for claim in claims.iter().filter(|c| c.ok_at < read.start && cluster.contains(&c.owner)) {
+        let mut view: Option<usize> = None;
+        for (index, claim) in
+            claims.iter().enumerate().filter(|(_, c)| c.ok_at < read.start && cluster.contains(&c.owner))
+        {
             // A slot a DELSLOTS named before the read ended may be gone: only the others are owed.
             let gone = |s: &u16| removed.get(s).is_some_and(|h| *h < read.end);
-            let owed: std::borrow::Cow<'_, [u16]> = if removed.is_empty() || !claim.slots.iter().any(gone) {
+            let whole = removed.is_empty() || !claim.slots.iter().any(gone);
+            let owed: std::borrow::Cow<'_, [u16]> = if whole {
                 std::borrow::Cow::Borrowed(claim.slots)
             } else {
                 claim.slots.iter().copied().filter(|s| !gone(s)).collect()
             };
             let claim = Claim { ok_at: claim.ok_at, owner: claim.owner, slots: &owed };
-            let view = view.get_or_insert_with(|| View::of(read));
-            if let Some((slot, shown)) = view.first_slot_not_owned(&claim, hosts) {
+            let v = *view.get_or_insert_with(|| views.of(read));
+            let missed = views.first_slot_not_owned(v, whole.then_some(index), &claim, hosts);
+            if let Some((slot, shown)) = missed {
                 if reported.insert((read.node, "slot", claim.owner)) {
                     let fact = format!(
                         "n{}'s CLUSTER {} started at {} shows slot {slot} {shown}, though n{}'s ADDSLOTS of it was \
@@ -88,7 +95,8 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         if links.is_empty() {
             continue;
         }
-        let View::Nodes { entries, .. } = view.get_or_insert_with(|| View::of(read)) else { continue };
+        let v = *view.get_or_insert_with(|| views.of(read));
+        let View::Nodes { entries, .. } = &views.all[v] else { continue };
         for (replica, master, ok_at) in links {
             if !cluster.contains(&replica) {
                 continue;
@@ -123,7 +131,11 @@ fn stamp(t: Duration) -> String {
 
 /// Every acknowledged ADDSLOTS, with the slots that no other node was ever told to add with OK.
 fn unique_claims(history: &[CallRecord]) -> Vec<Claim<'_>> {
-    let mut owners: BTreeMap<u16, BTreeSet<usize>> = BTreeMap::new();
+    // Per slot: the one node told to add it with OK, or `MANY` (a flat table: an init script's claims name every
+    // one of the 16,384 slots).
+    const NONE: usize = usize::MAX;
+    const MANY: usize = usize::MAX - 1;
+    let mut owner = vec![NONE; SLOTS];
     let acknowledged = || {
         history.iter().filter(|c| c.is_ok()).filter_map(|c| match &c.op {
             Op::AddSlots { slots } => Some((c, slots.as_slice())),
@@ -132,10 +144,12 @@ fn unique_claims(history: &[CallRecord]) -> Vec<Claim<'_>> {
     };
     for (call, slots) in acknowledged() {
         for slot in slots {
-            owners.entry(*slot).or_default().insert(call.node);
+            if let Some(o) = owner.get_mut(usize::from(*slot)) {
+                *o = if *o == NONE || *o == call.node { call.node } else { MANY };
+            }
         }
     }
-    let contested = |slot: &u16| owners.get(slot).is_some_and(|o| o.len() > 1);
+    let contested = |slot: &u16| owner.get(usize::from(*slot)) == Some(&MANY);
     acknowledged()
         .filter(|(_, slots)| !slots.iter().any(contested))
         .map(|(call, slots)| Claim { ok_at: call.end, owner: call.node, slots })
@@ -162,6 +176,43 @@ fn replica_links<'a>(replicates: &[&'a CallRecord], read: &CallRecord) -> Vec<(u
             _ => None,
         })
         .collect()
+}
+
+/// The views of a history's reads, one per distinct CLUSTER NODES text (each CLUSTER SLOTS reply its own), and
+/// what each showed of each claim.
+#[derive(Default)]
+struct Views {
+    all: Vec<View>,
+    by_text: BTreeMap<String, usize>,
+    judged: BTreeMap<(usize, usize), Option<(u16, String)>>,
+}
+
+impl Views {
+    /// The index of `read`'s view, parsed on first sight of its text.
+    fn of(&mut self, read: &CallRecord) -> usize {
+        let text = (read.op == Op::Nodes).then(|| read.reply.as_text()).flatten();
+        if let Some(known) = text.as_deref().and_then(|t| self.by_text.get(t)) {
+            return *known;
+        }
+        self.all.push(View::of(read));
+        if let Some(text) = text {
+            self.by_text.insert(text.into_owned(), self.all.len() - 1);
+        }
+        self.all.len() - 1
+    }
+
+    /// [`View::first_slot_not_owned`], remembered per (view, claim) when the claim is whole (`claim_index`).
+    fn first_slot_not_owned(
+        &mut self,
+        view: usize,
+        claim_index: Option<usize>,
+        claim: &Claim<'_>,
+        hosts: &[Host],
+    ) -> Option<(u16, String)> {
+        let Some(index) = claim_index else { return self.all[view].first_slot_not_owned(claim, hosts) };
+        let all = &self.all;
+        self.judged.entry((view, index)).or_insert_with(|| all[view].first_slot_not_owned(claim, hosts)).clone()
+    }
 }
 
 /// What a read shows: the NODES entries with each slot's owner (an index into them, computed once per read), or
