@@ -75,15 +75,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
             let missed = views.first_slot_not_owned(v, whole.then_some(index), &claim, hosts);
             if let Some((slot, shown)) = missed {
                 if reported.insert((read.node, "slot", claim.owner)) {
-                    let fact = format!(
-                        "n{}'s CLUSTER {} started at {} shows slot {slot} {shown}, though n{}'s ADDSLOTS of it was \
-                         acknowledged at {}",
-                        read.node,
-                        if read.op == Op::Nodes { "NODES" } else { "SLOTS" },
-                        stamp(read.start),
-                        claim.owner,
-                        stamp(claim.ok_at)
-                    );
+                    let fact = stale_slot_fact(read, &claim, slot, &shown);
                     out.push(Violation::Broken { property: PROPERTY, kind: "StaleSlotRead", line: read.line, fact });
                 }
             }
@@ -123,6 +115,17 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         }
     }
     out
+}
+
+fn stale_slot_fact(read: &CallRecord, claim: &Claim<'_>, slot: u16, shown: &str) -> String {
+    format!(
+        "n{}'s CLUSTER {} started at {} shows slot {slot} {shown}, though n{}'s ADDSLOTS of it was acknowledged at {}",
+        read.node,
+        if read.op == Op::Nodes { "NODES" } else { "SLOTS" },
+        stamp(read.start),
+        claim.owner,
+        stamp(claim.ok_at)
+    )
 }
 
 fn stamp(t: Duration) -> String {
