@@ -439,3 +439,52 @@ fn log_tail(path: &Path) -> String {
         format!("{} ends: {}", path.display(), lines.into_iter().rev().collect::<Vec<_>>().join(" | "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> Host {
+        Host::new(2, IpAddr::V4(Ipv4Addr::LOCALHOST), 7001).expect("port fits")
+    }
+
+    #[test]
+    fn server_names_parse_to_presets_and_templates_need_a_port() {
+        let bin = PathBuf::from("node");
+        assert_eq!(
+            Server::parse("clustersim", bin.clone(), Some(Strategy::ReadIndex)),
+            Ok(Server::Clustersim { bin: bin.clone(), strategy: Strategy::ReadIndex })
+        );
+        assert!(Server::parse("clustersim", bin.clone(), None).unwrap_err().contains("needs a strategy"));
+        assert_eq!(
+            Server::parse("redis", bin.clone(), None),
+            Ok(Server::Command { name: "redis".into(), template: REDIS_TEMPLATE.into() })
+        );
+        assert!(matches!(Server::parse("my-server --port {port}", bin.clone(), None), Ok(Server::Command { .. })));
+        assert!(Server::parse("my-server", bin, None).unwrap_err().contains("{port}"));
+    }
+
+    #[test]
+    fn templates_get_each_node_s_ports_and_a_quoted_directory() {
+        let redis = Server::Command { name: "redis".into(), template: REDIS_TEMPLATE.into() };
+        let line = redis.command_line(&host(), Path::new("/tmp/my runs/n2"));
+        assert!(line.starts_with("redis-server --port 7001 --cluster-port 17001 --cluster-enabled yes"), "{line}");
+        assert!(line.contains("--dir '/tmp/my runs/n2' "), "{line}");
+        assert!(line.ends_with("--save '' --appendonly no --daemonize no --logfile ''"), "{line}");
+        let clustersim = Server::Clustersim { bin: "bin/node".into(), strategy: Strategy::LocalOnly };
+        assert_eq!(
+            clustersim.command_line(&host(), Path::new("/d")),
+            format!(
+                "bin/node --port 7001 --bus-port 17001 --bind 127.0.0.1 --node-id {} --strategy local-only",
+                host().id
+            )
+        );
+    }
+
+    #[test]
+    fn shell_quoting_keeps_one_word() {
+        assert_eq!(shell_quote("/a/b-c_d.e"), "/a/b-c_d.e");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's here"), "'it'\\''s here'");
+    }
+}
