@@ -68,7 +68,23 @@ fn field_value(host: &Host, field: Field) -> String {
 /// argument with its `{nK.field}` variables resolved.
 pub fn expand(word: &Word, hosts: &[Host], out: &mut Vec<Bytes>) {
     match word {
-        Word::Range { start, end } => out.extend((*start..=*end).map(|n| Bytes::from(n.to_string()))),
+        Word::Range { start, end } => {
+            // One buffer for the whole range, each argument a slice of it (`{0..5460}` is 5,461 arguments).
+            let mut text = String::new();
+            let mut ends = Vec::new();
+            for n in *start..=*end {
+                use std::fmt::Write;
+                let _ = write!(text, "{n}");
+                ends.push(text.len());
+            }
+            let text = Bytes::from(text);
+            let mut from = 0;
+            out.extend(ends.into_iter().map(|to| {
+                let arg = text.slice(from..to);
+                from = to;
+                arg
+            }));
+        }
         Word::Pieces(pieces) => {
             let mut text = String::new();
             for p in pieces {
@@ -219,6 +235,15 @@ mod tests {
         assert_eq!(normalize(&text, &h), format!("<n1> <n2>@x\n<n3><n1> f<n2> {other} {} <n1>", &a[..39]));
         assert_eq!(normalize("", &h), "");
         assert_eq!(normalize("héllo ✓", &h), "héllo ✓");
+    }
+
+    #[test]
+    fn a_range_expands_to_one_argument_per_number() {
+        let mut out = Vec::new();
+        expand(&Word::Range { start: 9, end: 11 }, &three(), &mut out);
+        assert_eq!(out, ["9", "10", "11"]);
+        expand(&Word::Range { start: 0, end: 0 }, &three(), &mut out);
+        assert_eq!(out, ["9", "10", "11", "0"]);
     }
 
     #[test]
