@@ -44,3 +44,22 @@ fn buggify_firings_follow_the_seed_and_show_in_the_trace() {
     assert_eq!(fired(&plain), 0);
     assert!(!plain.probes.keys().any(|p| p.starts_with("buggify.")));
 }
+
+/// `settle` stops BUGGIFY with every other fault: no injection point fires after the liveness phase began, on
+/// seeds where it fired before.
+#[test]
+fn buggify_stops_when_settle_stops_the_faults() {
+    let scenario = common::load("writes_race_faults.scn");
+    let mut checked = 0;
+    for seed in 0..8 {
+        let outcome = run(&scenario, &RunOptions::new(seed, Strategy::ReadIndex).buggify(true));
+        let stop = outcome.trace.iter().position(|l| l.contains("faults stop")).expect("the scenario settles");
+        if !outcome.trace[..stop].iter().any(|l| l.contains("buggify: ")) {
+            continue;
+        }
+        checked += 1;
+        let late: Vec<&String> = outcome.trace[stop..].iter().filter(|l| l.contains("buggify: ")).collect();
+        assert!(late.is_empty(), "seed {seed}: fired after settle began: {late:?}");
+    }
+    assert!(checked >= 3, "BUGGIFY fired before settle on only {checked} of 8 seeds");
+}
