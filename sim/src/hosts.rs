@@ -165,26 +165,15 @@ fn is_hex(b: u8) -> bool {
 /// The host with this id: first where the harness puts it (host K has `NodeId::from_u64(K)`), else by search
 /// (ids a real server chose itself).
 fn host_by_id<'h>(id: &NodeId, hosts: &'h [Host]) -> Option<&'h Host> {
-    let bytes = id.as_bytes();
-    let guess = bytes[..12]
-        .iter()
-        .all(|b| *b == 0)
-        .then(|| u64::from_be_bytes(bytes[12..].try_into().expect("8 bytes")))
-        .and_then(|k| usize::try_from(k).ok())
-        .and_then(|k| k.checked_sub(1))
-        .and_then(|k| hosts.get(k))
-        .filter(|h| h.id == *id);
-    guess.or_else(|| hosts.iter().find(|h| h.id == *id))
+    let guess = id.to_u64().and_then(|k| hosts.get(usize::try_from(k).ok()?.checked_sub(1)?));
+    guess.filter(|h| h.id == *id).or_else(|| hosts.iter().find(|h| h.id == *id))
 }
 
-/// The host whose id is exactly `id` (raw 40 hex digits, or `<nK>` once normalized).
+/// The host whose id is exactly `id` (raw 40 hex digits, or `<nK>` once normalized). Hosts are numbered from 1
+/// in order (`hosts`, `real::hosts`): `nK` is `hosts[K - 1]`.
 pub fn host_of_id(id: &str, hosts: &[Host]) -> Option<usize> {
     if let Some(k) = id.strip_prefix("<n").and_then(|r| r.strip_suffix('>')).and_then(|k| k.parse::<usize>().ok()) {
-        return hosts
-            .get(k.wrapping_sub(1))
-            .filter(|h| h.number == k)
-            .or_else(|| hosts.iter().find(|h| h.number == k))
-            .map(|h| h.number);
+        return hosts.get(k.checked_sub(1)?).map(|h| h.number);
     }
     NodeId::parse(id.as_bytes()).and_then(|id| host_by_id(&id, hosts)).map(|h| h.number)
 }

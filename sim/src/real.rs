@@ -22,7 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use clustersim::meta::NodeId;
+use clustersim::resp::{self, Reply};
 use clustersim::server::Strategy;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -404,27 +406,21 @@ impl Control for Processes {
     }
 }
 
-/// One CLUSTER MYID on a fresh connection: the reply's text (a bulk string, or an error's text after `-`).
+/// One CLUSTER MYID on a fresh connection, with the node crate's RESP codec (`encode_request`, `take_reply`):
+/// the reply's text, or an error's. A reply that never ends is the caller's timeout.
 async fn ask_myid(addr: SocketAddr) -> Result<String, String> {
     let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    stream.write_all(b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nMYID\r\n").await.map_err(|e| e.to_string())?;
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 256];
-    // `$40\r\n<id>\r\n` is 47 bytes; an error or a simple string is one line. A reply is read whole before
-    // it is judged; one that never ends is the caller's timeout.
+    let request = resp::encode_request(&[Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"MYID")]);
+    stream.write_all(&request).await.map_err(|e| e.to_string())?;
+    let mut buf = BytesMut::new();
     loop {
-        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("connection closed".into());
-        }
-        reply.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&reply).into_owned();
-        let lines: Vec<&str> = text.split("\r\n").collect();
-        match text.as_bytes()[0] {
-            b'$' if lines.len() >= 3 => return Ok(lines[1].to_string()),
-            b'+' | b'-' if lines.len() >= 2 => return Ok(lines[0].to_string()),
-            b'$' | b'+' | b'-' if reply.len() < 4096 => continue,
-            _ => return Err(format!("unexpected reply {:?}", text.chars().take(80).collect::<String>())),
+        match resp::take_reply(&mut buf).map_err(|e| e.to_string())? {
+            Some(Reply::Error(e)) => return Err(e),
+            Some(reply) => return reply.as_text().map(|t| t.into_owned()).ok_or(format!("a reply of {reply:?}")),
+            None if stream.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 => {
+                return Err("connection closed".into())
+            }
+            None => {}
         }
     }
 }

@@ -43,6 +43,11 @@ impl NodeId {
         NodeId(out)
     }
 
+    /// The number [`NodeId::from_u64`] made this id from, if it is such an id.
+    pub fn to_u64(&self) -> Option<u64> {
+        self.0[..12].iter().all(|b| *b == 0).then(|| u64::from_be_bytes(self.0[12..].try_into().expect("8 bytes")))
+    }
+
     /// A fresh id from the given random source (real mode: OS-seeded; simulation: madsim's seeded RNG).
     pub fn random(rng: &mut impl rand::RngCore) -> Self {
         let mut out = [0u8; 20];
@@ -138,5 +143,7 @@ mod tests {
     #[test]
     fn node_id_from_u64_has_24_leading_zeros_like_aikv() {
         assert_eq!(NodeId::from_u64(0x2a).to_string(), format!("{}2a", "0".repeat(38)));
+        assert_eq!(NodeId::from_u64(0x2a).to_u64(), Some(0x2a));
+        assert_eq!(NodeId::from_bytes([1; 20]).to_u64(), None);
     }
 }

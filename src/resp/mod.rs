@@ -292,8 +292,9 @@ pub fn encode_request(args: &[Bytes]) -> Vec<u8> {
     // numbers (ADDSLOTS {0..5460}): one allocation, no frame built first.
     let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
     let line = |tag: u8, n: usize, out: &mut Vec<u8>| {
+        use std::io::Write;
         out.push(tag);
-        out.extend_from_slice(n.to_string().as_bytes());
+        let _ = write!(out, "{n}"); // writing to a Vec cannot fail
         out.extend_from_slice(b"\r\n");
     };
     line(b'*', args.len(), &mut out);

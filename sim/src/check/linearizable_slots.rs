@@ -197,11 +197,15 @@ impl Views {
         if let Some(known) = text.as_deref().and_then(|t| self.by_text.get(t)) {
             return *known;
         }
-        self.all.push(View::of(read));
-        if let Some(text) = text {
-            self.by_text.insert(text.into_owned(), self.all.len() - 1);
+        let index = self.all.len();
+        match text {
+            Some(text) => {
+                self.all.push(View::of_nodes(&text));
+                self.by_text.insert(text.into_owned(), index);
+            }
+            None => self.all.push(View::of(read)),
         }
-        self.all.len() - 1
+        index
     }
 
     /// [`View::first_slot_not_owned`], remembered per (view, claim) when the claim is whole (`claim_index`).
@@ -233,17 +237,19 @@ enum View {
 impl View {
     fn of(read: &CallRecord) -> View {
         match (&read.op, &read.reply) {
-            (Op::Nodes, reply) => reply.as_text().map_or(View::Unreadable, |t| {
-                let entries = parse_nodes(&t);
-                let (owners, _) = super::views::slot_owners(&entries);
-                View::Nodes { entries, owners }
-            }),
+            (Op::Nodes, reply) => reply.as_text().map_or(View::Unreadable, |t| View::of_nodes(&t)),
             (Op::Slots, Reply::Array(ranges)) => {
                 let (ids, owners) = slot_masters(ranges);
                 View::Slots(ids, owners)
             }
             _ => View::Unreadable,
         }
+    }
+
+    fn of_nodes(text: &str) -> View {
+        let entries = parse_nodes(text);
+        let (owners, _) = super::views::slot_owners(&entries);
+        View::Nodes { entries, owners }
     }
 
     /// The first slot of `claim` this view does not give to its owner, and what it shows instead (`owned by
