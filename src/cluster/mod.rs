@@ -49,7 +49,19 @@ pub enum ClusterRequest {
         hard: bool,
     },
     SetConfigEpoch(u64),
+    /// `SETSLOT <slot> IMPORTING|MIGRATING <id> | STABLE | NODE <id>`. Redis refuses a replica before it parses
+    /// the arguments, so a parse error is carried to the node (which knows whether it is a replica).
+    SetSlot(Result<(Slot, SetSlotArg), Reply>),
     Help,
+}
+
+/// The action of a `CLUSTER SETSLOT`, its node argument as typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetSlotArg {
+    Migrating(NodeArg),
+    Importing(NodeArg),
+    Stable,
+    Node(NodeArg),
 }
 
 /// A node id argument as the user typed it: Redis echoes the raw text in `ERR Unknown node <arg>`.
@@ -106,7 +118,7 @@ const ERR_SLOT: &str = "ERR Invalid or out of range slot";
 const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 
 /// Subcommands Redis 7.0 has that this node does not implement: answered with a clear error, not "unknown".
-const UNSUPPORTED: &[&str] = &["setslot", "failover", "links", "bumpepoch", "flushslots", "saveconfig", "myshardid"];
+const UNSUPPORTED: &[&str] = &["failover", "links", "bumpepoch", "flushslots", "saveconfig", "myshardid"];
 
 /// One CLUSTER subcommand this node implements: one row of [`SUBCOMMANDS`].
 #[derive(Clone, Copy)]
@@ -260,6 +272,12 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
         &["SET-CONFIG-EPOCH <epoch>", "    Set config epoch of current node."],
     ),
     row(
+        "setslot",
+        -4,
+        |c| Ok(ClusterRequest::SetSlot(parse_set_slot(c.args))),
+        &["SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)", "    Set slot state."],
+    ),
+    row(
         "shards",
         2,
         |_| Ok(ClusterRequest::Shards),
@@ -347,6 +365,19 @@ fn parse_reset(c: &Call<'_>) -> Result<ClusterRequest, Reply> {
         [_] => Err(Reply::error("ERR syntax error")),
         _ => Err(syntax_error(c.typed)),
     }
+}
+
+fn parse_set_slot(a: &[Bytes]) -> Result<(Slot, SetSlotArg), Reply> {
+    let slot = parse_slot(&a[0]).map_err(Reply::error)?;
+    let action = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    let arg = match (action.as_str(), &a[2..]) {
+        ("migrating", [id]) => SetSlotArg::Migrating(NodeArg::parse(id)),
+        ("importing", [id]) => SetSlotArg::Importing(NodeArg::parse(id)),
+        ("stable", []) => SetSlotArg::Stable,
+        ("node", [id]) => SetSlotArg::Node(NodeArg::parse(id)),
+        _ => return Err(Reply::error("ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP")),
+    };
+    Ok((slot, arg))
 }
 
 fn parse_set_config_epoch(c: &Call<'_>) -> Result<ClusterRequest, Reply> {

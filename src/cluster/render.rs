@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::meta::{MetaState, NodeId, NodeInfo, SlotSpan, SLOT_COUNT};
+use crate::meta::{MetaState, NodeId, NodeInfo, OpenSlot, SlotSpan, SLOT_COUNT};
 use crate::resp::Reply;
 
 /// A table as seen by one node (`myself` decides the `myself` flag and `cluster_my_epoch`).
@@ -43,6 +43,15 @@ fn node_line(view: View<'_>, node: &NodeInfo, runs: &[SlotSpan]) -> String {
             let _ = write!(line, " {}", run.start);
         } else {
             let _ = write!(line, " {}-{}", run.start, run.end);
+        }
+    }
+    if node.id == view.myself {
+        // Only the `myself` line shows open slots, as Redis does: they are this node's own state.
+        for (slot, open) in view.state.open_slots_of(&node.id) {
+            let _ = match open {
+                OpenSlot::Migrating(to) => write!(line, " [{slot}->-{to}]"),
+                OpenSlot::Importing(from) => write!(line, " [{slot}-<-{from}]"),
+            };
         }
     }
     line

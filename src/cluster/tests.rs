@@ -58,12 +58,36 @@ fn argument_errors_match_redis_7_verbatim() {
         ("RESET FOO", "ERR syntax error"),
         ("SET-CONFIG-EPOCH -1", "ERR Invalid config epoch specified: -1"),
         ("SET-CONFIG-EPOCH x", "ERR value is not an integer or out of range"),
-        ("SETSLOT 5 FOO", "ERR CLUSTER SETSLOT is not supported by this node"),
+        ("FAILOVER", "ERR CLUSTER FAILOVER is not supported by this node"),
+        ("SETSLOT 5", "ERR wrong number of arguments for 'cluster|setslot' command"),
     ];
     for (line, expected) in cases {
         assert_eq!(parse_err(line), *expected, "CLUSTER {line}");
     }
     assert_eq!(parse(&[]), Err(Reply::error("ERR wrong number of arguments for 'cluster' command")));
+}
+
+#[test]
+fn setslot_parse_errors_are_carried_to_the_node_which_refuses_a_replica_first() {
+    let carried = |line: &str| match parse(&args(line)) {
+        Ok(ClusterRequest::SetSlot(Err(reply))) => reply,
+        other => panic!("CLUSTER {line}: {other:?}"),
+    };
+    let action = "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP";
+    for line in ["SETSLOT 5 FOO", "SETSLOT 5 STABLE extra", "SETSLOT 5 NODE", "SETSLOT 5 MIGRATING a b"] {
+        assert_eq!(carried(line), Reply::error(action), "{line}");
+    }
+    for line in ["SETSLOT 16384 STABLE", "SETSLOT -1 NODE x", "SETSLOT x FOO"] {
+        assert_eq!(carried(line), Reply::error("ERR Invalid or out of range slot"), "{line}");
+    }
+    let id = "0123456789abcdef0123456789abcdef01234567";
+    let Ok(ClusterRequest::SetSlot(Ok((slot, SetSlotArg::Importing(arg))))) =
+        parse(&args(&format!("setslot 7 importing {id}")))
+    else {
+        panic!("a valid IMPORTING");
+    };
+    assert_eq!((slot, arg.id.map(|i| i.to_string())), (7, Some(id.to_string())));
+    assert_eq!(parse(&args("SETSLOT 7 Stable")), Ok(ClusterRequest::SetSlot(Ok((7, SetSlotArg::Stable)))));
 }
 
 #[test]
@@ -396,6 +420,8 @@ fn help_is_redis_7_text_built_from_the_table() {
         "    Reset current node (default: soft).",
         "SET-CONFIG-EPOCH <epoch>",
         "    Set config epoch of current node.",
+        "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
+        "    Set slot state.",
         "SHARDS",
         "    Return information about slot range mappings and the nodes associated with them.",
         "REPLICAS <node-id>",

@@ -113,6 +113,8 @@ pub enum Command {
     DelSlots { node: NodeId, spans: Vec<SlotSpan> },
     /// `CLUSTER REPLICATE master`, sent to `node`.
     Replicate { node: NodeId, master: NodeId },
+    /// `CLUSTER SETSLOT slot IMPORTING|MIGRATING|STABLE|NODE`, sent to `node`.
+    SetSlot { node: NodeId, slot: Slot, action: SetSlotAction },
     /// `CLUSTER SET-CONFIG-EPOCH epoch`, sent to `node`.
     SetConfigEpoch { node: NodeId, epoch: u64 },
     /// `CLUSTER RESET [SOFT|HARD]` of `node`'s own table: it forgets every other node, becomes a master without
@@ -163,6 +165,7 @@ impl Command {
             Command::AddSlots { .. } => "addslots",
             Command::DelSlots { .. } => "delslots",
             Command::Replicate { .. } => "replicate",
+            Command::SetSlot { .. } => "setslot",
             Command::SetConfigEpoch { .. } => "set-config-epoch",
             Command::Reset { .. } => "reset",
             Command::RaiseEpoch { .. } => "raise-epoch",
@@ -180,6 +183,20 @@ impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", self)
     }
+}
+
+/// What `CLUSTER SETSLOT` does to a slot, as Redis 7.0's `clusterCommandSetSlot` does it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SetSlotAction {
+    /// `MIGRATING id`: the slot's owner hands its keys to `id`; keys it no longer has are answered with `-ASK`.
+    Migrating(NodeId),
+    /// `IMPORTING id`: the node serves the slot's keys to clients that send `ASKING` first.
+    Importing(NodeId),
+    /// `STABLE`: the node forgets both states for the slot.
+    Stable,
+    /// `NODE id`: `id` owns the slot from now on. `holds_keys`: the acting node stored keys of the slot when
+    /// it took the command (key counts are the node's own data, not metadata: the node reads them).
+    Node { owner: NodeId, holds_keys: bool },
 }
 
 /// What an applied command changed (for traces and tests).
@@ -225,6 +242,19 @@ pub enum Event {
     Reset {
         node: NodeId,
         forgotten: usize,
+    },
+    /// SETSLOT MIGRATING / IMPORTING / STABLE: the acting node's open-slot state for `slot` changed.
+    SlotStateSet {
+        node: NodeId,
+        slot: Slot,
+    },
+    /// SETSLOT NODE: `slot` is `owner`'s. `epoch`: the acting node's config epoch if the command bumped it (it
+    /// was importing the slot); `demoted`: the previous owner, left without slots, became `owner`'s replica.
+    SlotOwnerSet {
+        slot: Slot,
+        owner: NodeId,
+        epoch: Option<u64>,
+        demoted: Option<NodeId>,
     },
     /// The table as sealed: what the absorbing group imports.
     Sealed {
@@ -284,6 +314,19 @@ pub enum MetaError {
     /// Not a Redis rule: an `Absorb` of a merge already called off (`Command::Decide`).
     #[error("ERR Can't merge the clusters: the merge was called off, try again")]
     MergeCalledOff,
+    #[error("ERR Please use SETSLOT only with masters.")]
+    SetSlotOnReplica,
+    #[error("ERR I'm not the owner of hash slot {0}")]
+    NotSlotOwner(Slot),
+    #[error("ERR I'm already the owner of hash slot {0}")]
+    AlreadySlotOwner(Slot),
+    /// SETSLOT MIGRATING / IMPORTING naming a node the table does not list (NODE says `Unknown node`).
+    #[error("ERR I don't know about node {0}")]
+    DontKnowNode(String),
+    #[error("ERR Target node is not a master")]
+    TargetNotMaster,
+    #[error("ERR Can't assign hashslot {0} to a different node while I still hold keys for this hash slot.")]
+    SlotHoldsKeys(Slot),
     /// Not a Redis rule: an `Absorb` naming a node this table lists already (a join of it is still pending here).
     #[error("ERR Can't merge the clusters: node {0} is listed by both, try again")]
     MergeOverlap(NodeId),
@@ -309,6 +352,20 @@ pub struct MetaState {
     /// (Redis's epochs only rise), also when the node comes back through another cluster's table (`Absorb`).
     #[serde(default)]
     shown: BTreeMap<NodeId, u64>,
+    /// Open slots, by (acting node, slot): the node SETSLOT MIGRATING named. Redis keeps these per node and
+    /// never gossips them; here each node's own entries sit in the shared table, keyed by that node.
+    #[serde(default)]
+    migrating: BTreeMap<(NodeId, Slot), NodeId>,
+    /// Open slots, by (acting node, slot): the node SETSLOT IMPORTING named.
+    #[serde(default)]
+    importing: BTreeMap<(NodeId, Slot), NodeId>,
+}
+
+/// One open slot of a node (SETSLOT MIGRATING / IMPORTING).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenSlot {
+    Migrating(NodeId),
+    Importing(NodeId),
 }
 
 /// A sealed table's merge: see [`Command::Seal`].
@@ -338,7 +395,36 @@ impl MetaState {
             merges: BTreeMap::new(),
             origins: BTreeMap::new(),
             shown: BTreeMap::new(),
+            migrating: BTreeMap::new(),
+            importing: BTreeMap::new(),
         }
+    }
+
+    /// The node `node` is migrating `slot` to (SETSLOT MIGRATING), if any.
+    pub fn migrating_to(&self, node: &NodeId, slot: Slot) -> Option<NodeId> {
+        self.migrating.get(&(*node, slot)).copied()
+    }
+
+    /// The node `node` is importing `slot` from (SETSLOT IMPORTING), if any.
+    pub fn importing_from(&self, node: &NodeId, slot: Slot) -> Option<NodeId> {
+        self.importing.get(&(*node, slot)).copied()
+    }
+
+    /// `node`'s open slots in slot order, as CLUSTER NODES prints them on its `myself` line: a slot both
+    /// migrating and importing shows as migrating (Redis's `clusterGenNodeDescription`).
+    pub fn open_slots_of(&self, node: &NodeId) -> Vec<(Slot, OpenSlot)> {
+        let range = (*node, 0)..=(*node, SLOT_COUNT - 1);
+        let mut open: BTreeMap<Slot, OpenSlot> =
+            self.importing.range(range.clone()).map(|((_, slot), from)| (*slot, OpenSlot::Importing(*from))).collect();
+        open.extend(self.migrating.range(range).map(|((_, slot), to)| (*slot, OpenSlot::Migrating(*to))));
+        open.into_iter().collect()
+    }
+
+    /// Every (node, slot) left open by SETSLOT MIGRATING or IMPORTING, in node then slot order.
+    pub fn open_slots(&self) -> impl Iterator<Item = (NodeId, Slot)> + '_ {
+        let all: std::collections::BTreeSet<(NodeId, Slot)> =
+            self.migrating.keys().chain(self.importing.keys()).copied().collect();
+        all.into_iter()
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
@@ -488,6 +574,7 @@ impl MetaState {
                 let mut count = 0;
                 for span in spans {
                     self.slots.assign(*span, *node);
+                    self.close_importing(node, *span);
                     count += span.len();
                 }
                 Event::SlotsAssigned { node: *node, count }
@@ -495,10 +582,14 @@ impl MetaState {
             Command::DelSlots { node, spans } => {
                 self.actor(node)?;
                 self.check_slot_spans(spans, true)?;
+                for span in spans {
+                    self.close_importing(node, *span);
+                }
                 let count = spans.iter().map(|span| self.slots.unassign(*span)).sum();
                 Event::SlotsUnassigned { count }
             }
             Command::Replicate { node, master } => self.replicate(node, master)?,
+            Command::SetSlot { node, slot, action } => self.set_slot(node, *slot, *action)?,
             Command::SetConfigEpoch { node, epoch } => {
                 let actor = self.actor(node)?;
                 if self.nodes.len() > 1 {
@@ -534,6 +625,8 @@ impl MetaState {
         self.slots.clear();
         self.origins.clear();
         self.shown.clear();
+        self.migrating.clear();
+        self.importing.clear();
         me.master = None;
         if hard {
             me.id = *new_id;
@@ -749,6 +842,10 @@ impl MetaState {
         let kept = self.shown.entry(*target).or_insert(removed.config_epoch);
         *kept = (*kept).max(removed.config_epoch);
         self.origins.remove(target);
+        // Redis's clusterDelNode: no slot stays migrating to, or importing from, a deleted node.
+        let names = |(n, _): &(NodeId, Slot), peer: &mut NodeId| n != target && peer != target;
+        self.migrating.retain(names);
+        self.importing.retain(names);
         let slots_freed = self.slots.unassign_owner(target);
         // Redis leaves the forgotten master's replicas pointing nowhere; the table keeps "a replica's master
         // exists" by turning them into masters without slots.
@@ -776,13 +873,110 @@ impl MetaState {
         if actor.is_master() && self.slots.serves_any(node) {
             return Err(MetaError::MasterNotEmpty);
         }
-        // The node's own replicas follow it to its new master, so no replica ever points at a replica.
+        self.make_replica(node, master);
+        Ok(Event::ReplicaOf { node: *node, master: *master })
+    }
+
+    /// `node` (and its own replicas, so no replica ever points at a replica) replicate `master`. Like Redis's
+    /// `clusterSetMaster`, a node turned replica closes its open slots.
+    fn make_replica(&mut self, node: &NodeId, master: &NodeId) {
         for n in self.nodes.values_mut() {
             if n.master == Some(*node) || n.id == *node {
                 n.master = Some(*master);
             }
         }
-        Ok(Event::ReplicaOf { node: *node, master: *master })
+        self.migrating.retain(|(n, _), _| n != node);
+        self.importing.retain(|(n, _), _| n != node);
+    }
+
+    /// ADDSLOTS / DELSLOTS of `node` close its importing state for those slots (Redis: "now we are the real
+    /// owner of the slot").
+    fn close_importing(&mut self, node: &NodeId, span: SlotSpan) {
+        let keys: Vec<_> = self.importing.range((*node, span.start)..=(*node, span.end)).map(|(k, _)| *k).collect();
+        for key in keys {
+            self.importing.remove(&key);
+        }
+    }
+
+    /// A SETSLOT target: MIGRATING / IMPORTING and NODE word an unknown node differently.
+    fn setslot_target(&self, id: &NodeId, unknown: fn(String) -> MetaError) -> Result<(), MetaError> {
+        match self.nodes.get(id) {
+            None => Err(unknown(id.to_string())),
+            Some(n) if !n.is_master() => Err(MetaError::TargetNotMaster),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// [`Command::SetSlot`]: Redis 7.0's `clusterCommandSetSlot`, check for check and in its order.
+    fn set_slot(&mut self, node: &NodeId, slot: Slot, action: SetSlotAction) -> Result<Event, MetaError> {
+        if !self.actor(node)?.is_master() {
+            return Err(MetaError::SetSlotOnReplica);
+        }
+        let owner = self.slots.owner(slot);
+        let key = (*node, slot);
+        match action {
+            SetSlotAction::Migrating(to) => {
+                if owner != Some(*node) {
+                    return Err(MetaError::NotSlotOwner(slot));
+                }
+                self.setslot_target(&to, MetaError::DontKnowNode)?;
+                self.migrating.insert(key, to);
+            }
+            SetSlotAction::Importing(from) => {
+                if owner == Some(*node) {
+                    return Err(MetaError::AlreadySlotOwner(slot));
+                }
+                self.setslot_target(&from, MetaError::DontKnowNode)?;
+                self.importing.insert(key, from);
+            }
+            SetSlotAction::Stable => {
+                self.migrating.remove(&key);
+                self.importing.remove(&key);
+            }
+            SetSlotAction::Node { owner: new_owner, holds_keys } => {
+                return self.set_slot_owner(node, slot, new_owner, holds_keys);
+            }
+        }
+        Ok(Event::SlotStateSet { node: *node, slot })
+    }
+
+    /// SETSLOT NODE. The previous owner, left without slots by it, becomes a replica of the new one (Redis 7.0
+    /// with its default `cluster-allow-replica-migration yes`: the previous owner does this itself when it hears
+    /// of the new owner's higher epoch, and its replicas follow; `redis-cli --cluster` relies on it).
+    fn set_slot_owner(
+        &mut self,
+        node: &NodeId,
+        slot: Slot,
+        new_owner: NodeId,
+        holds_keys: bool,
+    ) -> Result<Event, MetaError> {
+        self.setslot_target(&new_owner, MetaError::UnknownNode)?;
+        let previous = self.slots.owner(slot);
+        if previous == Some(*node) && new_owner != *node && holds_keys {
+            return Err(MetaError::SlotHoldsKeys(slot));
+        }
+        let key = (*node, slot);
+        if !holds_keys {
+            self.migrating.remove(&key);
+        }
+        let span = SlotSpan::one(slot);
+        self.slots.unassign(span);
+        self.slots.assign(span, new_owner);
+        let mut epoch = None;
+        if new_owner == *node && self.importing.remove(&key).is_some() {
+            // clusterBumpConfigEpochWithoutConsensus: a new epoch unless this node's is already the highest.
+            let me = self.nodes.get(node).expect("actor exists").config_epoch;
+            if me == 0 || me != self.current_epoch {
+                self.current_epoch += 1;
+                self.nodes.get_mut(node).expect("actor exists").config_epoch = self.current_epoch;
+                epoch = Some(self.current_epoch);
+            }
+        }
+        let demoted = previous.filter(|p| *p != new_owner && !self.slots.serves_any(p));
+        if let Some(p) = demoted {
+            self.make_replica(&p, &new_owner);
+        }
+        Ok(Event::SlotOwnerSet { slot, owner: new_owner, epoch, demoted })
     }
 
     /// The facts that must hold after every apply. Returns the first broken one.
@@ -793,6 +987,18 @@ impl MetaState {
         }
         if let Some(node) = self.shown.keys().find(|n| self.nodes.contains_key(n)) {
             return Err(format!("listed node {node} also kept as shown before"));
+        }
+        for (kind, open) in [("migrating", &self.migrating), ("importing", &self.importing)] {
+            for ((node, slot), peer) in open {
+                match self.nodes.get(node) {
+                    None => return Err(format!("slot {slot} {kind} on unknown node {node}")),
+                    Some(n) if !n.is_master() => return Err(format!("slot {slot} {kind} on replica {node}")),
+                    Some(_) if !self.nodes.contains_key(peer) => {
+                        return Err(format!("slot {slot} of {node} {kind} with unknown node {peer}"))
+                    }
+                    Some(_) => {}
+                }
+            }
         }
         for (span, owner) in self.slots.runs() {
             let slot = span.start;

@@ -656,3 +656,107 @@ fn a_joiner_brings_the_epochs_its_table_showed_and_a_listed_node_is_raised_to_th
     assert_eq!(g.shown_epochs(), vec![(id(9), 4)], "not listed: remembered; the joiner's own entry is not");
     assert_eq!(g.check_invariants(), Ok(()));
 }
+
+fn setslot(node: u64, slot: Slot, action: SetSlotAction) -> Command {
+    Command::SetSlot { node: id(node), slot, action }
+}
+
+fn owner_node(owner: u64, holds_keys: bool) -> SetSlotAction {
+    SetSlotAction::Node { owner: id(owner), holds_keys }
+}
+
+/// Three masters: 1 serves 0..=99, 2 serves 100..=199; node 4 replicates 1.
+fn migration_cluster() -> MetaState {
+    let mut s = cluster(4);
+    s.apply(&add(1, &[(0, 99)])).unwrap();
+    s.apply(&add(2, &[(100, 199)])).unwrap();
+    s.apply(&Command::Replicate { node: id(4), master: id(1) }).unwrap();
+    s
+}
+
+#[test]
+fn setslot_errors_are_redis_7s_in_redis_7s_order() {
+    let mut s = migration_cluster();
+    let unknown = id(99);
+    assert_eq!(err(&mut s, setslot(4, 5, SetSlotAction::Stable)), "ERR Please use SETSLOT only with masters.");
+    assert_eq!(
+        err(&mut s, setslot(1, 150, SetSlotAction::Migrating(unknown))),
+        "ERR I'm not the owner of hash slot 150"
+    );
+    assert_eq!(
+        err(&mut s, setslot(1, 5, SetSlotAction::Migrating(unknown))),
+        format!("ERR I don't know about node {unknown}")
+    );
+    assert_eq!(err(&mut s, setslot(1, 5, SetSlotAction::Migrating(id(4)))), "ERR Target node is not a master");
+    assert_eq!(err(&mut s, setslot(1, 5, SetSlotAction::Importing(id(2)))), "ERR I'm already the owner of hash slot 5");
+    assert_eq!(
+        err(&mut s, setslot(2, 5, SetSlotAction::Importing(unknown))),
+        format!("ERR I don't know about node {unknown}")
+    );
+    assert_eq!(err(&mut s, setslot(1, 5, owner_node(99, false))), format!("ERR Unknown node {unknown}"));
+    assert_eq!(err(&mut s, setslot(1, 5, owner_node(4, false))), "ERR Target node is not a master");
+    assert_eq!(
+        err(&mut s, setslot(1, 5, owner_node(2, true))),
+        "ERR Can't assign hashslot 5 to a different node while I still hold keys for this hash slot."
+    );
+}
+
+#[test]
+fn a_slot_moved_by_setslot_node_bumps_the_importers_epoch_and_closes_both_sides() {
+    let mut s = migration_cluster();
+    s.apply(&setslot(2, 5, SetSlotAction::Importing(id(1)))).unwrap();
+    s.apply(&setslot(1, 5, SetSlotAction::Migrating(id(2)))).unwrap();
+    assert_eq!(s.open_slots_of(&id(2)), vec![(5, OpenSlot::Importing(id(1)))]);
+    assert_eq!(s.open_slots_of(&id(1)), vec![(5, OpenSlot::Migrating(id(2)))]);
+    let before = s.current_epoch();
+    let ev = s.apply(&setslot(2, 5, owner_node(2, false))).unwrap();
+    assert_eq!(ev, Event::SlotOwnerSet { slot: 5, owner: id(2), epoch: Some(before + 1), demoted: None });
+    assert_eq!(s.owner(5), Some(id(2)));
+    assert_eq!(s.node(&id(2)).unwrap().config_epoch, before + 1);
+    assert_eq!(s.open_slots_of(&id(2)), vec![]);
+    // The source still says migrating until it is told too (its keys are gone: the state clears).
+    assert_eq!(s.open_slots_of(&id(1)), vec![(5, OpenSlot::Migrating(id(2)))]);
+    let ev = s.apply(&setslot(1, 5, owner_node(2, false))).unwrap();
+    assert_eq!(ev, Event::SlotOwnerSet { slot: 5, owner: id(2), epoch: None, demoted: None });
+    assert_eq!(s.open_slots().count(), 0);
+    // A second bump is not needed when the node already holds the highest epoch.
+    s.apply(&setslot(2, 6, SetSlotAction::Importing(id(1)))).unwrap();
+    let ev = s.apply(&setslot(2, 6, owner_node(2, false))).unwrap();
+    assert!(matches!(ev, Event::SlotOwnerSet { epoch: None, .. }), "{ev:?}");
+}
+
+#[test]
+fn a_master_that_loses_its_last_slot_becomes_a_replica_of_the_new_owner_with_its_replicas() {
+    let mut s = cluster(4);
+    s.apply(&add(1, &[(0, 0)])).unwrap();
+    s.apply(&Command::Replicate { node: id(4), master: id(1) }).unwrap();
+    let ev = s.apply(&setslot(2, 0, owner_node(2, false))).unwrap();
+    assert!(matches!(ev, Event::SlotOwnerSet { demoted: Some(d), .. } if d == id(1)), "{ev:?}");
+    assert_eq!(s.node(&id(1)).unwrap().master, Some(id(2)));
+    assert_eq!(s.node(&id(4)).unwrap().master, Some(id(2)));
+    // redis-cli then tells the old owner, which answers as a replica does.
+    assert_eq!(err(&mut s, setslot(1, 0, owner_node(2, false))), "ERR Please use SETSLOT only with masters.");
+}
+
+#[test]
+fn open_slots_close_on_stable_addslots_forget_replicate_and_reset() {
+    let mut s = migration_cluster();
+    s.apply(&setslot(2, 5, SetSlotAction::Importing(id(1)))).unwrap();
+    s.apply(&setslot(2, 6, SetSlotAction::Importing(id(3)))).unwrap();
+    s.apply(&setslot(1, 7, SetSlotAction::Migrating(id(3)))).unwrap();
+    s.apply(&setslot(2, 5, SetSlotAction::Stable)).unwrap();
+    assert_eq!(s.open_slots_of(&id(2)), vec![(6, OpenSlot::Importing(id(3)))]);
+    s.apply(&setslot(2, 5, SetSlotAction::Importing(id(1)))).unwrap();
+    s.apply(&del(1, &[(5, 5)])).unwrap();
+    s.apply(&add(2, &[(5, 5)])).unwrap();
+    assert_eq!(s.open_slots_of(&id(2)), vec![(6, OpenSlot::Importing(id(3)))], "ADDSLOTS closes the import");
+    s.apply(&Command::Forget { by: id(1), target: id(3) }).unwrap();
+    assert_eq!(s.open_slots().count(), 0, "no slot stays open with a forgotten node");
+    s.apply(&setslot(3 - 1, 300, SetSlotAction::Importing(id(1)))).unwrap();
+    s.apply(&del(2, &[(100, 199), (5, 5)])).unwrap();
+    s.apply(&Command::Replicate { node: id(2), master: id(1) }).unwrap();
+    assert_eq!(s.open_slots().count(), 0, "a node turned replica closes its slots");
+    s.apply(&setslot(1, 7, SetSlotAction::Migrating(id(1)))).unwrap();
+    s.apply(&Command::Reset { node: id(1), hard: false, new_id: id(1) }).unwrap();
+    assert_eq!(s.open_slots().count(), 0);
+}

@@ -38,7 +38,7 @@ pub enum RaftRpc {
     Snapshot {
         vote: VoteOf<C>,
         meta: SnapshotMetaOf<C>,
-        data: MetaState,
+        data: Box<MetaState>,
     },
 }
 
@@ -76,7 +76,7 @@ pub(super) async fn serve_rpc(raft: &Raft, rpc: RaftRpc) -> RaftRpcReply {
         RaftRpc::Vote(r) => RaftRpcReply::Vote(raft.vote(r).await),
         RaftRpc::PreVote(r) => RaftRpcReply::Vote(raft.pre_vote(r).await),
         RaftRpc::Snapshot { vote, meta, data } => {
-            RaftRpcReply::Snapshot(raft.install_full_snapshot(vote, openraft::Snapshot { meta, snapshot: data }).await)
+            RaftRpcReply::Snapshot(raft.install_full_snapshot(vote, openraft::Snapshot { meta, snapshot: *data }).await)
         }
     }
 }
@@ -214,7 +214,7 @@ impl RaftNetworkV2<C> for NetworkClient {
         option: RPCOption,
     ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
         let ttl = option.hard_ttl();
-        let rpc = RaftRpc::Snapshot { vote, meta: snapshot.meta, data: snapshot.snapshot };
+        let rpc = RaftRpc::Snapshot { vote, meta: snapshot.meta, data: Box::new(snapshot.snapshot) };
         // Biased, in argument order: cancellation wins over a completed call.
         match Rt::select2(cancel, self.call(rpc, ttl)).await {
             Select2::First(closed) => Err(StreamingError::Closed(closed)),

@@ -307,10 +307,27 @@ pub fn encode_request(args: &[Bytes]) -> Vec<u8> {
 }
 
 /// Decodes one reply (RESP2 or RESP3) off the front of `buf`, as a client does. `Ok(None)`: incomplete.
+///
+/// RESP2 first: its null forms (`$-1`, `*-1`) are not RESP3. A reply RESP2 cannot read (a RESP3 type, at the top
+/// or nested) is read as RESP3; the RESP2 decoder consumes nothing when it fails.
 pub fn take_reply(buf: &mut BytesMut) -> Result<Option<Reply>, ProtocolError> {
+    if let Ok(decoded) = redis_protocol::resp2::decode::decode_bytes_mut(buf) {
+        return Ok(decoded.map(|(frame, _, _)| from_frame2(frame)));
+    }
     let decoded = redis_protocol::resp3::decode::complete::decode_bytes_mut(buf)
         .map_err(|e| ProtocolError::Malformed(e.details().to_string()))?;
     Ok(decoded.map(|(frame, _, _)| from_frame3(frame)))
+}
+
+fn from_frame2(frame: Frame2) -> Reply {
+    match frame {
+        Frame2::SimpleString(data) => Reply::Simple(String::from_utf8_lossy(&data).into_owned()),
+        Frame2::Error(data) => Reply::Error(data.to_string()),
+        Frame2::Integer(n) => Reply::Int(n),
+        Frame2::BulkString(data) => Reply::Bulk(data),
+        Frame2::Array(data) => Reply::Array(data.into_iter().map(from_frame2).collect()),
+        Frame2::Null => Reply::Null,
+    }
 }
 
 fn from_frame3(frame: Frame3) -> Reply {

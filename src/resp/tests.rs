@@ -114,11 +114,17 @@ fn error_lines_never_carry_newlines() {
 
 #[test]
 fn replies_decode_back_in_both_protocols() {
-    let r = Reply::Array(vec![Reply::ok(), Reply::Int(7), Reply::bulk_str("x"), Reply::error("ERR no")]);
+    let r = Reply::Array(vec![Reply::ok(), Reply::Int(7), Reply::bulk_str("x"), Reply::error("ERR no"), Reply::Null]);
     for p in [Protocol::Resp2, Protocol::Resp3] {
         let mut buf = BytesMut::from(&encode_to_vec(&r, p)[..]);
         assert_eq!(take_reply(&mut buf).unwrap(), Some(r.clone()));
     }
+    for (bytes, reply) in [(&b"$-1\r\n"[..], Reply::Null), (b"*-1\r\n", Reply::Null), (b"_\r\n", Reply::Null)] {
+        assert_eq!(take_reply(&mut BytesMut::from(bytes)).unwrap(), Some(reply), "{bytes:?}");
+    }
+    let mut partial = BytesMut::from(&b"*2\r\n_\r\n$3\r\nab"[..]);
+    assert_eq!(take_reply(&mut partial).unwrap(), None, "an incomplete RESP3 array waits");
+    assert_eq!(&partial[..], b"*2\r\n_\r\n$3\r\nab", "and consumes nothing");
 }
 
 proptest! {

@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{bus, Node, Session};
-use crate::cluster::{self, ClusterRequest, NodeArg, SlotArgs};
-use crate::meta::{Command, MetaError, NodeId, NodeInfo, Slot};
+use super::{bus, dump, Node, Session};
+use crate::cluster::{self, ClusterRequest, NodeArg, SetSlotArg, SlotArgs};
+use crate::meta::{Command, MetaError, NodeId, NodeInfo, SetSlotAction, Slot};
 use crate::resp::{Protocol, Reply};
 
 /// The Redis version this node reports (the one its formats and errors follow).
@@ -20,6 +20,8 @@ pub(crate) async fn dispatch(node: &Node, session: &mut Session, args: Vec<Bytes
         return Reply::error(format!("ERR wrong number of arguments for '{name}' command"));
     }
     let a = &args[1..];
+    // ASKING holds for the one command after it (Redis's resetClient clears the flag after any other command).
+    let asking = std::mem::take(&mut session.asking);
     match name.as_str() {
         "ping" => match a {
             [] => Reply::Simple("PONG".into()),
@@ -41,15 +43,22 @@ pub(crate) async fn dispatch(node: &Node, session: &mut Session, args: Vec<Bytes
             Some(_) => Reply::error("ERR SELECT is not allowed in cluster mode"),
             None => Reply::error("ERR value is not an integer or out of range"),
         },
-        // Redis answers OK and records a flag for routing: READONLY lets a replica serve reads of its master's
-        // slots, ASKING lets the next command reach a slot being imported. This node has no replica reads and
-        // no slot migration (no SETSLOT), so no reply depends on either flag and none is kept.
-        "readonly" | "readwrite" | "asking" => Reply::ok(),
+        // Redis answers OK and records a flag: READONLY lets a replica serve reads of its master's slots. This
+        // node serves no reads on replicas, so no reply depends on it and it is not kept.
+        "readonly" | "readwrite" => Reply::ok(),
+        "asking" => {
+            session.asking = true;
+            Reply::ok()
+        }
         "cluster" => match cluster::parse(a) {
             Ok(request) => cluster_command(node, request).await,
             Err(reply) => reply,
         },
-        "get" | "set" | "del" | "exists" => data_command(node, &name, a),
+        "get" | "set" | "del" | "exists" | "dump" | "restore" | "restore-asking" => {
+            let _gate = node.key_gate.lock().await;
+            data_command(node, &name, a, asking || name == "restore-asking")
+        }
+        "migrate" => migrate(node, a, asking).await,
         _ => unreachable!("every command of the table is dispatched"),
     }
 }
@@ -73,6 +82,10 @@ const COMMANDS: &[CommandSpec] = &[
     spec("set", -3, &["write", "denyoom"], (1, 1, 1)),
     spec("del", -2, &["write"], (1, -1, 1)),
     spec("exists", -2, &["readonly", "fast"], (1, -1, 1)),
+    spec("dump", 2, &["readonly"], (1, 1, 1)),
+    spec("restore", -4, &["write", "denyoom"], (1, 1, 1)),
+    spec("restore-asking", -4, &["write", "denyoom", "asking"], (1, 1, 1)),
+    spec("migrate", -6, &["write", "movablekeys"], (3, 3, 1)),
     spec("ping", -1, &["fast", "stale"], (0, 0, 0)),
     spec("echo", 2, &["fast"], (0, 0, 0)),
     spec("quit", -1, &["fast", "noscript", "loading", "stale"], (0, 0, 0)),
@@ -235,6 +248,7 @@ async fn cluster_command(node: &Node, request: ClusterRequest) -> Reply {
             Reply::Array(keys_in_slot(node, slot, count).into_iter().map(Reply::Bulk).collect())
         }
         ClusterRequest::Reset { hard } => reset(node, hard).await,
+        ClusterRequest::SetSlot(parsed) => set_slot(node, parsed).await,
         ClusterRequest::SetConfigEpoch(epoch) => {
             ok_or_error(node.meta.write(Command::SetConfigEpoch { node: me, epoch }).await)
         }
@@ -368,29 +382,58 @@ fn keys_in_slot(node: &Node, slot: Slot, count: usize) -> Vec<Bytes> {
     data.keys().filter(|k| cluster::key_slot(k) == slot).take(count).cloned().collect()
 }
 
-/// Checks that this node serves every key: the same slot for all, owned by this node.
-fn route(node: &Node, keys: &[Bytes]) -> Result<(), Reply> {
+/// Redis 7.0's `getNodeByQuery` for the keys of one command: `Ok` when this node serves it, or the redirect or
+/// error to answer. A slot this node migrates serves the keys it still has (`-ASK` to the target when none is
+/// here, `-TRYAGAIN` when some are); a slot it imports serves a client that sent ASKING (or RESTORE-ASKING).
+fn route(node: &Node, keys: &[Bytes], asking: bool) -> Result<(), Reply> {
     let slot = cluster::key_slot(&keys[0]);
+    let me = node.id();
+    let (owner, migrating, importing) = node.meta.read_local(|s| {
+        let owner = s.owner(slot);
+        let migrating = if owner == Some(me) { s.migrating_to(&me, slot) } else { None };
+        let importing = if migrating.is_none() { s.importing_from(&me, slot) } else { None };
+        let addr = |id: NodeId| s.node(&id).map(|n| format!("{}:{}", n.ip, n.port));
+        (owner.map(|o| (o, addr(o))), migrating.map(addr), importing.is_some())
+    });
+    let Some((owner, owner_addr)) = owner else {
+        return Err(Reply::error("CLUSTERDOWN Hash slot not served"));
+    };
     if keys[1..].iter().any(|k| cluster::key_slot(k) != slot) {
         return Err(Reply::error("CROSSSLOT Keys in request don't hash to the same slot"));
     }
-    let me = node.id();
-    node.meta.read_local(|s| match s.owner(slot) {
-        None => Err(Reply::error("CLUSTERDOWN Hash slot not served")),
-        Some(owner) if owner == me => Ok(()),
-        Some(owner) => {
-            let o = s.node(&owner).expect("slot owners are in the table");
-            Err(Reply::error(format!("MOVED {slot} {}:{}", o.ip, o.port)))
+    let open = migrating.is_some() || importing;
+    let (mut missing, mut existing) = (0, 0);
+    if open {
+        let data = node.data.lock().expect("data lock");
+        missing = keys.iter().filter(|k| !data.contains_key(*k)).count();
+        existing = keys.len() - missing;
+    }
+    let tryagain = || Reply::error("TRYAGAIN Multiple keys request during rehashing of slot");
+    if let Some(target) = migrating {
+        if missing > 0 {
+            return match (existing, target) {
+                (0, Some(addr)) => Err(Reply::error(format!("ASK {slot} {addr}"))),
+                (0, None) => unreachable!("a migrating target is in the table (check_invariants)"),
+                _ => Err(tryagain()),
+            };
         }
-    })
+    }
+    if importing && asking {
+        return if keys.len() > 1 && missing > 0 { Err(tryagain()) } else { Ok(()) };
+    }
+    if owner == me {
+        return Ok(());
+    }
+    let addr = owner_addr.expect("slot owners are in the table");
+    Err(Reply::error(format!("MOVED {slot} {addr}")))
 }
 
-fn data_command(node: &Node, name: &str, a: &[Bytes]) -> Reply {
+fn data_command(node: &Node, name: &str, a: &[Bytes], asking: bool) -> Reply {
     let keys: &[Bytes] = match name {
-        "get" | "set" => &a[..1],
-        _ => a,
+        "del" | "exists" => a,
+        _ => &a[..1],
     };
-    if let Err(redirect) = route(node, keys) {
+    if let Err(redirect) = route(node, keys, asking) {
         return redirect;
     }
     let mut data = node.data.lock().expect("data lock");
@@ -405,6 +448,245 @@ fn data_command(node: &Node, name: &str, a: &[Bytes]) -> Reply {
         }
         "del" => Reply::Int(a.iter().filter(|k| data.remove(*k).is_some()).count() as i64),
         "exists" => Reply::Int(a.iter().filter(|k| data.contains_key(*k)).count() as i64),
-        _ => unreachable!("data commands are get, set, del, exists"),
+        "dump" => data.get(&a[0]).map_or(Reply::Null, |v| Reply::bulk(dump::dump(v))),
+        _ => restore(&mut data, a),
     }
+}
+
+/// RESTORE / RESTORE-ASKING `key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`, checked in Redis's order.
+fn restore(data: &mut std::collections::BTreeMap<Bytes, Bytes>, a: &[Bytes]) -> Reply {
+    let mut replace = false;
+    let mut i = 3;
+    while i < a.len() {
+        let opt = String::from_utf8_lossy(&a[i]).to_ascii_lowercase();
+        let value = a.get(i + 1).map(|v| cluster::parse_i64(v));
+        match (opt.as_str(), value) {
+            ("replace", _) => replace = true,
+            ("absttl", _) => {}
+            ("idletime" | "freq", Some(None)) => return Reply::error(ERR_NOT_INTEGER),
+            ("idletime", Some(Some(n))) if n < 0 => return Reply::error("ERR Invalid IDLETIME value, must be >= 0"),
+            ("freq", Some(Some(n))) if !(0..=255).contains(&n) => {
+                return Reply::error("ERR Invalid FREQ value, must be >= 0 and <= 255")
+            }
+            ("idletime" | "freq", Some(Some(_))) => i += 1,
+            _ => return Reply::error("ERR syntax error"),
+        }
+        i += 1;
+    }
+    if !replace && data.contains_key(&a[0]) {
+        return Reply::error("BUSYKEY Target key name already exists.");
+    }
+    match cluster::parse_i64(&a[1]) {
+        None => return Reply::error(ERR_NOT_INTEGER),
+        Some(ttl) if ttl < 0 => return Reply::error("ERR Invalid TTL value, must be >= 0"),
+        // Not Redis: this node keeps no expiry, so it refuses a key that would have one.
+        Some(ttl) if ttl > 0 => return Reply::error("ERR this node keeps no key expiry: RESTORE with a TTL > 0"),
+        Some(_) => {}
+    }
+    match dump::restore(&a[2]) {
+        Ok(value) => {
+            data.insert(a[0].clone(), value);
+            Reply::ok()
+        }
+        Err(e) => Reply::error(e),
+    }
+}
+
+/// The arguments of `MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw] [KEYS k...]`.
+struct Migrate {
+    addr: String,
+    db: i64,
+    timeout_ms: u64,
+    copy: bool,
+    replace: bool,
+    auth: Vec<Bytes>,
+    keys: Vec<Bytes>,
+}
+
+/// Parses MIGRATE's arguments in Redis's order: options, then timeout and db.
+fn parse_migrate(a: &[Bytes]) -> Result<Migrate, Reply> {
+    let syntax = || Reply::error("ERR syntax error");
+    let (mut copy, mut replace, mut auth, mut keys) = (false, false, Vec::new(), vec![a[2].clone()]);
+    let mut i = 5;
+    while i < a.len() {
+        let opt = &a[i];
+        if opt.eq_ignore_ascii_case(b"copy") {
+            copy = true;
+        } else if opt.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if opt.eq_ignore_ascii_case(b"auth") {
+            auth = a.get(i + 1..i + 2).ok_or_else(syntax)?.to_vec();
+            i += 1;
+        } else if opt.eq_ignore_ascii_case(b"auth2") {
+            auth = a.get(i + 1..i + 3).ok_or_else(syntax)?.to_vec();
+            i += 2;
+        } else if opt.eq_ignore_ascii_case(b"keys") {
+            if !a[2].is_empty() {
+                return Err(Reply::error(
+                    "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string",
+                ));
+            }
+            keys = a[i + 1..].to_vec();
+            break;
+        } else {
+            return Err(syntax());
+        }
+        i += 1;
+    }
+    let number = |raw: &Bytes| cluster::parse_i64(raw).ok_or_else(|| Reply::error(ERR_NOT_INTEGER));
+    let timeout = number(&a[4])?;
+    let db = number(&a[3])?;
+    let addr = format!("{}:{}", String::from_utf8_lossy(&a[0]), String::from_utf8_lossy(&a[1]));
+    let timeout_ms = if timeout <= 0 { 1000 } else { timeout as u64 };
+    Ok(Migrate { addr, db, timeout_ms, copy, replace, auth, keys })
+}
+
+const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+
+/// MIGRATE: moves keys to another node with RESTORE-ASKING, as Redis 7.0's `migrateCommand` does (no socket
+/// cache: one connection per call, so `SELECT db` opens every exchange). Key commands wait while it runs.
+async fn migrate(node: &Node, a: &[Bytes], asking: bool) -> Reply {
+    let m = match parse_migrate(a) {
+        Ok(m) => m,
+        Err(reply) => return reply,
+    };
+    let _gate = node.key_gate.lock().await;
+    if !m.keys.is_empty() {
+        // MIGRATE always works on this node while the slot is open; otherwise it is routed like any command.
+        let slot = cluster::key_slot(&m.keys[0]);
+        let me = node.id();
+        let open =
+            node.meta.read_local(|s| s.migrating_to(&me, slot).is_some() || s.importing_from(&me, slot).is_some());
+        if !open {
+            if let Err(redirect) = route(node, &m.keys, asking) {
+                return redirect;
+            }
+        }
+    }
+    let found: Vec<(Bytes, Bytes)> = {
+        let data = node.data.lock().expect("data lock");
+        m.keys.iter().filter_map(|k| data.get(k).map(|v| (k.clone(), v.clone()))).collect()
+    };
+    if found.is_empty() {
+        return Reply::Simple("NOKEY".into());
+    }
+    let limit = std::time::Duration::from_millis(m.timeout_ms);
+    let io_error = |what: &str| Reply::error(format!("IOERR error or timeout {what} to target instance"));
+    let mut stream = match tokio::time::timeout(limit, tokio::net::TcpStream::connect(m.addr.as_str())).await {
+        Ok(Ok(stream)) => stream,
+        _ => return io_error("writing"),
+    };
+    let mut request = Vec::new();
+    if !m.auth.is_empty() {
+        let mut args = vec![Bytes::from_static(b"AUTH")];
+        args.extend(m.auth.iter().cloned());
+        request.extend(crate::resp::encode_request(&args));
+    }
+    request.extend(crate::resp::encode_request(&[Bytes::from_static(b"SELECT"), Bytes::from(m.db.to_string())]));
+    for (key, value) in &found {
+        let mut args = vec![
+            Bytes::from_static(b"RESTORE-ASKING"),
+            key.clone(),
+            Bytes::from_static(b"0"),
+            dump::dump(value).into(),
+        ];
+        if m.replace {
+            args.push(Bytes::from_static(b"REPLACE"));
+        }
+        request.extend(crate::resp::encode_request(&args));
+    }
+    let expected = found.len() + 1 + usize::from(!m.auth.is_empty());
+    let replies = match exchange(&mut stream, &request, expected, limit).await {
+        Ok(replies) => replies,
+        Err(reply) => return reply,
+    };
+    let mut first_error = None;
+    let mut data = node.data.lock().expect("data lock");
+    let (setup, restores) = replies.split_at(expected - found.len());
+    if let Some(e) = setup.iter().find(|r| r.is_error()) {
+        return target_error(e);
+    }
+    for ((key, _), reply) in found.iter().zip(restores) {
+        if reply.is_error() {
+            first_error.get_or_insert(reply);
+        } else if !m.copy {
+            data.remove(key);
+        }
+    }
+    first_error.map_or_else(Reply::ok, target_error)
+}
+
+/// Sends `request` and reads `expected` replies, each step within `limit`; Redis's IOERR if either fails.
+async fn exchange(
+    stream: &mut tokio::net::TcpStream,
+    request: &[u8],
+    expected: usize,
+    limit: std::time::Duration,
+) -> Result<Vec<Reply>, Reply> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let io_error = |what: &str| Reply::error(format!("IOERR error or timeout {what} to target instance"));
+    let sent = async {
+        stream.write_all(request).await?;
+        stream.flush().await
+    };
+    if !matches!(tokio::time::timeout(limit, sent).await, Ok(Ok(()))) {
+        return Err(io_error("writing"));
+    }
+    let mut replies = Vec::with_capacity(expected);
+    let mut input = bytes::BytesMut::new();
+    let read_all = async {
+        while replies.len() < expected {
+            match crate::resp::take_reply(&mut input) {
+                Ok(Some(reply)) => replies.push(reply),
+                Ok(None) => {
+                    if stream.read_buf(&mut input).await? == 0 {
+                        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+                    }
+                }
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
+            }
+        }
+        Ok(())
+    };
+    if !matches!(tokio::time::timeout(limit, read_all).await, Ok(Ok(()))) {
+        return Err(io_error("reading"));
+    }
+    Ok(replies)
+}
+
+fn target_error(reply: &Reply) -> Reply {
+    let text = match reply {
+        Reply::Error(e) => e.clone(),
+        other => format!("{other:?}"),
+    };
+    Reply::error(format!("ERR Target instance replied with error: {text}"))
+}
+
+/// CLUSTER SETSLOT. Redis refuses a replica before it looks at the arguments, and checks a MIGRATING /
+/// IMPORTING slot's owner before it looks the node up: an id that names no node is answered in that order too.
+async fn set_slot(node: &Node, parsed: Result<(Slot, SetSlotArg), Reply>) -> Reply {
+    let me = node.id();
+    if node.meta.read_local(|s| s.node(&me).is_some_and(|n| !n.is_master())) {
+        return meta_error(MetaError::SetSlotOnReplica);
+    }
+    let (slot, arg) = match parsed {
+        Ok(parsed) => parsed,
+        Err(reply) => return reply,
+    };
+    let owner = node.meta.read_local(|s| s.owner(slot));
+    let action = match arg {
+        SetSlotArg::Stable => SetSlotAction::Stable,
+        SetSlotArg::Migrating(_) if owner != Some(me) => return meta_error(MetaError::NotSlotOwner(slot)),
+        SetSlotArg::Importing(_) if owner == Some(me) => return meta_error(MetaError::AlreadySlotOwner(slot)),
+        SetSlotArg::Migrating(NodeArg { id: Some(to), .. }) => SetSlotAction::Migrating(to),
+        SetSlotArg::Importing(NodeArg { id: Some(from), .. }) => SetSlotAction::Importing(from),
+        SetSlotArg::Migrating(arg) | SetSlotArg::Importing(arg) => {
+            return meta_error(MetaError::DontKnowNode(arg.raw));
+        }
+        SetSlotArg::Node(NodeArg { id: Some(owner), .. }) => {
+            SetSlotAction::Node { owner, holds_keys: !keys_in_slot(node, slot, 1).is_empty() }
+        }
+        SetSlotArg::Node(arg) => return arg.unknown(),
+    };
+    ok_or_error(node.meta.write(Command::SetSlot { node: me, slot, action }).await)
 }

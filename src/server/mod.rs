@@ -6,6 +6,7 @@
 
 mod bus;
 mod commands;
+mod dump;
 mod membership;
 mod meta_store;
 
@@ -84,13 +85,22 @@ pub struct Node {
     pub(crate) meta: MetaStore,
     /// The key space: only keys of slots this node serves are ever stored.
     pub(crate) data: Mutex<BTreeMap<Bytes, Bytes>>,
+    /// Held by MIGRATE for its whole exchange with the target, and briefly by every key command: Redis runs
+    /// MIGRATE as one blocking step, so no client sees or changes a key half-way through its move.
+    pub(crate) key_gate: tokio::sync::Mutex<()>,
     next_client_id: AtomicU64,
 }
 
 impl Node {
     pub fn new(config: NodeConfig) -> Arc<Self> {
         let meta = MetaStore::new(&config);
-        Arc::new(Node { config, meta, data: Mutex::new(BTreeMap::new()), next_client_id: AtomicU64::new(1) })
+        Arc::new(Node {
+            config,
+            meta,
+            data: Mutex::new(BTreeMap::new()),
+            key_gate: tokio::sync::Mutex::new(()),
+            next_client_id: AtomicU64::new(1),
+        })
     }
 
     /// This node's id (the configured one until a CLUSTER RESET HARD renames it).
@@ -132,6 +142,8 @@ pub(crate) struct Session {
     pub id: u64,
     pub protocol: Protocol,
     pub close_after_reply: bool,
+    /// ASKING was the previous command: the next one may reach a slot this node imports.
+    pub asking: bool,
 }
 
 /// BUGGIFY: how often an active reply delay fires per reply, and how long (virtual ms).
@@ -144,6 +156,7 @@ async fn serve_connection(node: Arc<Node>, mut stream: TcpStream, peer: SocketAd
         id: node.next_client_id.fetch_add(1, Ordering::Relaxed),
         protocol: Protocol::Resp2,
         close_after_reply: false,
+        asking: false,
     };
     let mut input = BytesMut::with_capacity(4096);
     let mut output = BytesMut::with_capacity(4096);

@@ -37,6 +37,13 @@ impl Conn {
         }
     }
 
+    /// One request of the given arguments (an empty one included, which `call` cannot write).
+    async fn call_args(&mut self, args: &[&[u8]]) -> Reply {
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        self.raw(&encode_request(&args)).await;
+        self.read_reply().await.expect("a reply")
+    }
+
     async fn call(&mut self, line: &str) -> Reply {
         let args: Vec<Bytes> = line.split_whitespace().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect();
         self.raw(&encode_request(&args)).await;
@@ -437,6 +444,7 @@ fn readonly_readwrite_and_asking_answer_ok() {
     );
 }
 
+mod migration;
 mod raft;
 
 mod properties {

@@ -12,7 +12,7 @@ const POLL: Strategy = Strategy::FireAndForget;
 
 /// Runs `f` (given the strategy and the nodes' addresses) on a client host under seed `seed` (or
 /// `MADSIM_TEST_SEED`), once the nodes have founded their clusters of one.
-fn run_raft<F, Fut>(seed: u64, strategy: Strategy, nodes: u8, f: F)
+pub(super) fn run_raft<F, Fut>(seed: u64, strategy: Strategy, nodes: u8, f: F)
 where
     F: FnOnce(Strategy, Vec<SocketAddr>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -67,7 +67,7 @@ fn info_field(info: &str, key: &str) -> String {
 }
 
 /// MEETs `a[1..]` into a[0]'s group one by one (each MEET sent to a[0]) and waits until a[0] sees them all.
-async fn merge_all(strategy: Strategy, a: &[SocketAddr]) {
+pub(super) async fn merge_all(strategy: Strategy, a: &[SocketAddr]) {
     let mut c = Conn::open(a[0]).await;
     for addr in &a[1..] {
         assert_eq!(c.call(&format!("CLUSTER MEET {} 7000", ip(addr))).await, Reply::ok(), "MEET {addr}");
