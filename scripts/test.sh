@@ -11,7 +11,9 @@
 #   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery");
 #   4. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
-#      (tests/interop/cluster.sh); scenario files run by `sim real` on real processes, judged as in simulation,
+#      (tests/interop/cluster.sh); slots with keys moved by redis-cli --cluster reshard / rebalance / fix /
+#      del-node while redis-py reads and writes (tests/interop/reshard.sh); scenario files run by `sim real` on
+#      real processes, judged as in simulation,
 #      and against real Redis 7 (`--server redis`) with its documented verdicts (tests/interop/sim_real.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,6 +83,8 @@ if ! python3 -c 'import redis.cluster' 2>/dev/null; then
   exit 1
 fi
 bash tests/interop/cluster.sh target/real/debug/clustersim-node
+stage "interop: redis-cli --cluster reshard / rebalance / fix / del-node, redis-py during the moves"
+bash tests/interop/reshard.sh target/real/debug/clustersim-node
 
 stage "sim real: scenario files on real processes, verdicts as in simulation"
 bash tests/interop/sim_real.sh target/real/debug/sim target/debug/sim

@@ -359,7 +359,15 @@ pub struct MetaState {
     /// Open slots, by (acting node, slot): the node SETSLOT IMPORTING named.
     #[serde(default)]
     importing: BTreeMap<(NodeId, Slot), NodeId>,
+    /// The last [`FORGOTTEN_KEPT`] FORGETs, oldest first: (forgotten node, node that forgot it). Redis 7.0 forgets
+    /// per node, so `redis-cli --cluster del-node` sends FORGET to every node and each answers OK; in a shared
+    /// table the first one removes the node for all, and the others are answered from here.
+    #[serde(default)]
+    forgotten: Vec<(NodeId, NodeId)>,
 }
+
+/// How many FORGETs a table remembers ([`MetaState::forgotten_by_another`]).
+pub const FORGOTTEN_KEPT: usize = 64;
 
 /// One open slot of a node (SETSLOT MIGRATING / IMPORTING).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -397,7 +405,14 @@ impl MetaState {
             shown: BTreeMap::new(),
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
+            forgotten: Vec::new(),
         }
+    }
+
+    /// Whether a node other than `asker` forgot `node` and it is not listed again since: Redis would still list
+    /// it on `asker`, and forget it there with an OK.
+    pub fn forgotten_by_another(&self, node: &NodeId, asker: &NodeId) -> bool {
+        !self.nodes.contains_key(node) && self.forgotten.iter().any(|(n, by)| n == node && by != asker)
     }
 
     /// The node `node` is migrating `slot` to (SETSLOT MIGRATING), if any.
@@ -627,6 +642,7 @@ impl MetaState {
         self.shown.clear();
         self.migrating.clear();
         self.importing.clear();
+        self.forgotten.clear();
         me.master = None;
         if hard {
             me.id = *new_id;
@@ -692,6 +708,7 @@ impl MetaState {
             joining.master = None;
         }
         // Shown before (forgotten, or a join called off): never lower than then.
+        self.forgotten.retain(|(n, _)| *n != joining.id);
         if let Some(seen) = self.shown.remove(&joining.id) {
             joining.config_epoch = joining.config_epoch.max(seen);
         }
@@ -763,6 +780,7 @@ impl MetaState {
             if entry.master.is_some_and(|m| !is_master(&m)) {
                 entry.master = None;
             }
+            self.forgotten.retain(|(n, _)| *n != entry.id);
             if let Some(seen) = self.shown.remove(&entry.id) {
                 entry.config_epoch = entry.config_epoch.max(seen);
                 self.current_epoch = self.current_epoch.max(seen);
@@ -839,6 +857,10 @@ impl MetaState {
             return Err(MetaError::ForgetMyMaster);
         }
         let removed = self.nodes.remove(target).expect("the victim is listed");
+        if self.forgotten.len() == FORGOTTEN_KEPT {
+            self.forgotten.remove(0);
+        }
+        self.forgotten.push((*target, *by));
         let kept = self.shown.entry(*target).or_insert(removed.config_epoch);
         *kept = (*kept).max(removed.config_epoch);
         self.origins.remove(target);

@@ -760,3 +760,20 @@ fn open_slots_close_on_stable_addslots_forget_replicate_and_reset() {
     s.apply(&Command::Reset { node: id(1), hard: false, new_id: id(1) }).unwrap();
     assert_eq!(s.open_slots().count(), 0);
 }
+
+#[test]
+fn a_node_forgotten_by_another_is_forgotten_again_with_an_ok_until_it_is_met_again() {
+    let mut s = cluster(3);
+    s.apply(&Command::Forget { by: id(1), target: id(3) }).unwrap();
+    assert!(s.forgotten_by_another(&id(3), &id(2)), "node 2 never forgot it: Redis would answer OK");
+    assert!(!s.forgotten_by_another(&id(3), &id(1)), "node 1 forgot it itself: Redis answers Unknown node");
+    assert!(!s.forgotten_by_another(&id(2), &id(1)), "a listed node is not forgotten");
+    s.apply(&meet(1, node(3), vec![])).unwrap();
+    assert!(!s.forgotten_by_another(&id(3), &id(2)), "met again: FORGET is a real one again");
+    for n in 10..10 + FORGOTTEN_KEPT as u64 + 1 {
+        s.apply(&meet(1, node(n), vec![])).unwrap();
+        s.apply(&Command::Forget { by: id(1), target: id(n) }).unwrap();
+    }
+    assert!(!s.forgotten_by_another(&id(10), &id(2)), "only the last {FORGOTTEN_KEPT} FORGETs are kept");
+    assert!(s.forgotten_by_another(&id(11), &id(2)));
+}

@@ -260,6 +260,8 @@ async fn forget(node: &Node, arg: NodeArg) -> Reply {
     let me = node.id();
     match arg.id {
         None => arg.unknown(),
+        // Another node's FORGET removed it from the shared table: Redis would still list it here, and forget it.
+        Some(target) if node.meta.read_local(|s| s.forgotten_by_another(&target, &me)) => Reply::ok(),
         Some(target) if node.meta.behaviour().uses_raft => {
             // Validate against the local table first, so the usual errors come back at once.
             let check = node.meta.read_local(|s| s.clone().apply(&Command::Forget { by: me, target }));
