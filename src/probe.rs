@@ -29,6 +29,10 @@ pub const ALL: &[Probe] = &[
     probe("write.leader_unreachable", "a write or group operation found its leader unreachable and retried"),
     probe("write.deadline_exceeded", "a write or group operation found no leader within the strategy's deadline"),
     probe("write.background_failed", "fire-and-forget: a write already answered OK failed in the background"),
+    probe(
+        "write.own_apply_unconfirmed",
+        "read-index: a committed write whose own node could not confirm applying it (barrier failed): CLUSTERDOWN",
+    ),
     probe("read.barrier_no_leader", "a ReadIndex read barrier found no leader known"),
     probe("read.barrier_leader_moved", "the leader asked for a read index answered that it no longer leads"),
     probe(

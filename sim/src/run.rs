@@ -30,7 +30,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Outcome {
     let faults = collecting.take_faults();
     if !faults.is_empty() {
         for (point, at) in faults {
-            raw.windows.push(FaultWindow { start: at, end: at, opened_by: format!("buggify: {point}") });
+            raw.windows.push(FaultWindow { start: at, end: at, opened_by: format!("buggify: {point}"), kills: vec![] });
         }
         raw.windows.sort_by_key(|w| (w.start, w.end));
     }

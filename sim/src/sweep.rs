@@ -349,7 +349,12 @@ mod tests {
     }
 
     fn window() -> crate::verdict::FaultWindow {
-        crate::verdict::FaultWindow { start: Duration::ZERO, end: Duration::from_secs(1), opened_by: "kill n1".into() }
+        crate::verdict::FaultWindow {
+            start: Duration::ZERO,
+            end: Duration::from_secs(1),
+            opened_by: "kill n1".into(),
+            kills: vec![],
+        }
     }
 
     fn report(strict: bool) -> SweepReport {

@@ -46,6 +46,9 @@ pub struct FaultWindow {
     pub end: Duration,
     /// The fault step or profile event that opened the window (`kill n2`, `swarm: kill n3`, `profile wan`).
     pub opened_by: String,
+    /// The kills and restarts (a restart kills a live process first) within the window, with their times: each
+    /// lost the key space of the node it hit.
+    pub kills: Vec<(Duration, String)>,
 }
 
 impl FaultWindow {
@@ -67,6 +70,13 @@ impl fmt::Display for FaultWindow {
 pub struct WindowLog {
     closed: Vec<FaultWindow>,
     open: Option<(Duration, String)>,
+    /// The kills and restarts within the open window.
+    open_kills: Vec<(Duration, String)>,
+}
+
+/// Whether a fault label names a kill or a restart (`kill n2`, `swarm: restart n3`).
+fn is_kill(label: &str) -> bool {
+    label.contains("kill n") || label.contains("restart n")
 }
 
 impl WindowLog {
@@ -77,16 +87,23 @@ impl WindowLog {
             (false, true) => self.open = Some((now, label.to_string())),
             (true, false) => {
                 let (start, opened_by) = self.open.take().expect("checked above");
-                self.closed.push(FaultWindow { start, end: now, opened_by });
+                let kills = std::mem::take(&mut self.open_kills);
+                self.closed.push(FaultWindow { start, end: now, opened_by, kills });
             }
             _ => {}
+        }
+        if self.open.is_some() && is_kill(label) {
+            self.open_kills.push((now, label.to_string()));
         }
     }
 
     /// A momentary fault (restarting a live process): a window of no length, unless one is open.
     pub fn instant(&mut self, now: Duration, label: &str) {
+        let kills = if is_kill(label) { vec![(now, label.to_string())] } else { vec![] };
         if self.open.is_none() {
-            self.closed.push(FaultWindow { start: now, end: now, opened_by: label.to_string() });
+            self.closed.push(FaultWindow { start: now, end: now, opened_by: label.to_string(), kills });
+        } else {
+            self.open_kills.extend(kills);
         }
     }
 
@@ -94,7 +111,12 @@ impl WindowLog {
     pub fn windows(&self, now: Duration) -> Vec<FaultWindow> {
         let mut all = self.closed.clone();
         if let Some((start, opened_by)) = &self.open {
-            all.push(FaultWindow { start: *start, end: now, opened_by: opened_by.clone() });
+            all.push(FaultWindow {
+                start: *start,
+                end: now,
+                opened_by: opened_by.clone(),
+                kills: self.open_kills.clone(),
+            });
         }
         all
     }
@@ -137,6 +159,10 @@ pub enum Rule {
     /// Availability: an earlier write answered an error during a fault window (or its recovery), and this line
     /// could not hold without it.
     AfterFaultedWrite { write: FailedWrite, window: FaultWindow },
+    /// Availability: an `expect` on the key space (GET, EXISTS, DBSIZE, COUNTKEYSINSLOT, …) after a node was
+    /// killed: a node keeps its keys in memory only (as Redis without persistence), so a kill loses the keys it
+    /// held, and the answer is not wrong for that.
+    KeysLostAtKill { at: Duration, kill: String },
 }
 
 impl Rule {
@@ -148,7 +174,9 @@ impl Rule {
             | Rule::ErrorWhileHealthy
             | Rule::InconsistentWhileHealthy
             | Rule::AfterRefusedWrite { .. } => Class::Liveness,
-            Rule::DuringFault { .. } | Rule::AfterFaultedWrite { .. } => Class::Availability,
+            Rule::DuringFault { .. } | Rule::AfterFaultedWrite { .. } | Rule::KeysLostAtKill { .. } => {
+                Class::Availability
+            }
         }
     }
 }
@@ -174,6 +202,9 @@ impl fmt::Display for Rule {
             Rule::DuringFault { window, recovering: false } => write!(f, "during fault window {window}"),
             Rule::DuringFault { window, recovering: true } => {
                 write!(f, "within {}s recovery after fault window {window}", RECOVERY_MS / 1000)
+            }
+            Rule::KeysLostAtKill { at, kill } => {
+                write!(f, "reads keys after `{kill}` at {} lost that node's key space", stamp(*at).trim())
             }
             Rule::AfterFaultedWrite { write, window } => {
                 write!(
@@ -334,6 +365,9 @@ pub fn classify(violation: &Violation, history: &[CallRecord], windows: &[FaultW
                     return Rule::DuringFault { window: window.clone(), recovering };
                 }
             }
+            if let Some((at, kill)) = call.and_then(|c| kill_before_key_read(c, windows)) {
+                return Rule::KeysLostAtKill { at: *at, kill: kill.clone() };
+            }
             let relevant = match violation {
                 Violation::KnownNodes { .. } | Violation::MissingNode { .. } => Op::may_change_membership,
                 _ => Op::is_write,
@@ -346,6 +380,22 @@ pub fn classify(violation: &Violation, history: &[CallRecord], windows: &[FaultW
             }
         }
     }
+}
+
+/// Commands that read the key space: their answers change when a kill loses a node's keys.
+const KEY_READS: [&str; 5] = ["GET", "EXISTS", "DBSIZE", "DUMP", "MIGRATE"];
+const KEY_READS_CLUSTER: [&str; 2] = ["COUNTKEYSINSLOT", "GETKEYSINSLOT"];
+
+/// The first kill (or restart, which kills a live process first) before `call`, if `call` reads the key space.
+fn kill_before_key_read<'w>(call: &CallRecord, windows: &'w [FaultWindow]) -> Option<&'w (Duration, String)> {
+    let mut words = call.command.split_whitespace().map(str::to_ascii_uppercase);
+    let first = words.next()?;
+    let reads_keys = KEY_READS.contains(&first.as_str())
+        || (first == "CLUSTER" && words.next().is_some_and(|sub| KEY_READS_CLUSTER.contains(&sub.as_str())));
+    if !reads_keys {
+        return None;
+    }
+    windows.iter().flat_map(|w| &w.kills).find(|(at, _)| *at < call.start)
 }
 
 /// Every violation with its rule, worst class first (stable: within a class, in the order found).
@@ -392,7 +442,7 @@ mod tests {
     }
 
     fn window(start: u64, end: u64) -> FaultWindow {
-        FaultWindow { start: ms(start), end: ms(end), opened_by: "partition n1 n2,n3".into() }
+        FaultWindow { start: ms(start), end: ms(end), opened_by: "partition n1 n2,n3".into(), kills: vec![] }
     }
 
     fn known_nodes(line: usize, node: usize, error: Option<&str>) -> Violation {
@@ -412,6 +462,39 @@ mod tests {
                 .collect::<String>()
                 .into(),
         )
+    }
+
+    #[test]
+    fn a_key_read_after_a_kill_is_explained_by_the_lost_key_space_and_nothing_else_is() {
+        let wrong = |line| Violation::UnexpectedReply { line, node: 1, expected: "v1".into(), got: "(nil)".into() };
+        let history = [
+            call(1, 9, "GET foo", 20_000, 20_001, Reply::Null),
+            call(1, 10, "CLUSTER COUNTKEYSINSLOT 12182", 20_000, 20_001, Reply::Int(0)),
+            call(1, 11, "CLUSTER INFO", 20_000, 20_001, Reply::bulk_str("cluster_state:fail")),
+        ];
+        let mut log = WindowLog::default();
+        log.update(ms(1_000), true, "profile swarm");
+        log.update(ms(1_500), true, "swarm: kill n3");
+        log.update(ms(2_000), false, "faults stop");
+        let kill = log.windows(ms(30_000));
+        let rule = classify(&wrong(9), &history, &kill);
+        assert_eq!(rule, Rule::KeysLostAtKill { at: ms(1_500), kill: "swarm: kill n3".into() });
+        assert_eq!(rule.class(), Class::Availability);
+        assert!(matches!(classify(&wrong(10), &history, &kill), Rule::KeysLostAtKill { .. }));
+        assert_eq!(classify(&wrong(11), &history, &kill), Rule::WrongAnswer, "not a key read");
+        let mut later = WindowLog::default();
+        later.instant(ms(25_000), "restart n1");
+        assert_eq!(
+            classify(&wrong(9), &history, &later.windows(ms(30_000))),
+            Rule::WrongAnswer,
+            "a kill after the read"
+        );
+        assert_eq!(
+            classify(&wrong(9), &history, &[window(1_000, 2_000)]),
+            Rule::WrongAnswer,
+            "a partition loses no key"
+        );
+        assert_eq!(classify(&wrong(9), &history, &[]), Rule::WrongAnswer);
     }
 
     #[test]

@@ -272,7 +272,23 @@ impl MetaStore {
             return self.write_local(command).map(Some);
         }
         let store = self.clone();
-        self.run_write(async move { store.propose(command).await.map(Some) }).await
+        let written = self.run_write(async move { store.propose(command).await.map(Some) }).await?;
+        if self.behaviour().read_guard != ReadGuard::LocalState {
+            // Read your own writes here too: key routing (MOVED / ASK, a SETSLOT's target serving its slot) reads
+            // this node's own table, which may not have applied the entry yet when the leader acknowledges it. A
+            // read barrier after the commit waits for it (the leader's read index covers the write). Found by
+            // scenarios/slot_migration.scn: the target of SETSLOT NODE answered MOVED to the source after its OK.
+            // If the barrier fails the write stands, but this node cannot promise its own routing reflects it:
+            // it answers an error (a client takes it as "may or may not have happened"), never an OK it would
+            // then contradict (an OK here was found answering GET as if the slot were not migrating).
+            if let Err(reason) = self.read_barrier().await {
+                crate::probe::hit("write.own_apply_unconfirmed");
+                return Err(Reply::error(format!(
+                    "CLUSTERDOWN metadata write committed, but this node could not confirm it applied it: {reason}"
+                )));
+            }
+        }
+        Ok(written)
     }
 
     fn write_local(&self, command: Command) -> Result<Event, Reply> {
