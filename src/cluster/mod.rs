@@ -52,6 +52,11 @@ pub enum ClusterRequest {
     /// `SETSLOT <slot> IMPORTING|MIGRATING <id> | STABLE | NODE <id>`. Redis refuses a replica before it parses
     /// the arguments, so a parse error is carried to the node (which knows whether it is a replica).
     SetSlot(Result<(Slot, SetSlotArg), Reply>),
+    /// `FAILOVER [FORCE|TAKEOVER]`: `takeover` for TAKEOVER (FORCE and the default differ only in waiting for a
+    /// healthy master, and this node has no failure detection).
+    Failover {
+        takeover: bool,
+    },
     Help,
 }
 
@@ -118,7 +123,7 @@ const ERR_SLOT: &str = "ERR Invalid or out of range slot";
 const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 
 /// Subcommands Redis 7.0 has that this node does not implement: answered with a clear error, not "unknown".
-const UNSUPPORTED: &[&str] = &["failover", "links", "bumpepoch", "flushslots", "saveconfig", "myshardid"];
+const UNSUPPORTED: &[&str] = &["links", "bumpepoch", "flushslots", "saveconfig", "myshardid"];
 
 /// One CLUSTER subcommand this node implements: one row of [`SUBCOMMANDS`].
 #[derive(Clone, Copy)]
@@ -221,6 +226,12 @@ pub const SUBCOMMANDS: &[Subcommand] = &[
             "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
             "    Delete slots information which are between <start-slot> and <end-slot> from current node.",
         ],
+    ),
+    row(
+        "failover",
+        -2,
+        parse_failover,
+        &["FAILOVER [FORCE|TAKEOVER]", "    Promote current replica node to being a master."],
     ),
     row(
         "forget",
@@ -362,6 +373,16 @@ fn parse_reset(c: &Call<'_>) -> Result<ClusterRequest, Reply> {
         [] => Ok(ClusterRequest::Reset { hard: false }),
         [mode] if mode.eq_ignore_ascii_case(b"soft") => Ok(ClusterRequest::Reset { hard: false }),
         [mode] if mode.eq_ignore_ascii_case(b"hard") => Ok(ClusterRequest::Reset { hard: true }),
+        [_] => Err(Reply::error("ERR syntax error")),
+        _ => Err(syntax_error(c.typed)),
+    }
+}
+
+fn parse_failover(c: &Call<'_>) -> Result<ClusterRequest, Reply> {
+    match c.args {
+        [] => Ok(ClusterRequest::Failover { takeover: false }),
+        [mode] if mode.eq_ignore_ascii_case(b"force") => Ok(ClusterRequest::Failover { takeover: false }),
+        [mode] if mode.eq_ignore_ascii_case(b"takeover") => Ok(ClusterRequest::Failover { takeover: true }),
         [_] => Err(Reply::error("ERR syntax error")),
         _ => Err(syntax_error(c.typed)),
     }

@@ -58,7 +58,12 @@ fn argument_errors_match_redis_7_verbatim() {
         ("RESET FOO", "ERR syntax error"),
         ("SET-CONFIG-EPOCH -1", "ERR Invalid config epoch specified: -1"),
         ("SET-CONFIG-EPOCH x", "ERR value is not an integer or out of range"),
-        ("FAILOVER", "ERR CLUSTER FAILOVER is not supported by this node"),
+        ("LINKS", "ERR CLUSTER LINKS is not supported by this node"),
+        ("FAILOVER FOO", "ERR syntax error"),
+        (
+            "FAILOVER FORCE extra",
+            "ERR unknown subcommand or wrong number of arguments for 'FAILOVER'. Try CLUSTER HELP.",
+        ),
         ("SETSLOT 5", "ERR wrong number of arguments for 'cluster|setslot' command"),
     ];
     for (line, expected) in cases {
@@ -399,6 +404,8 @@ fn help_is_redis_7_text_built_from_the_table() {
         "    Delete slots information from current node.",
         "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
         "    Delete slots information which are between <start-slot> and <end-slot> from current node.",
+        "FAILOVER [FORCE|TAKEOVER]",
+        "    Promote current replica node to being a master.",
         "FORGET <node-id>",
         "    Remove a node from the cluster.",
         "GETKEYSINSLOT <slot> <count>",

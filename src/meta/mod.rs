@@ -115,6 +115,9 @@ pub enum Command {
     Replicate { node: NodeId, master: NodeId },
     /// `CLUSTER SETSLOT slot IMPORTING|MIGRATING|STABLE|NODE`, sent to `node`.
     SetSlot { node: NodeId, slot: Slot, action: SetSlotAction },
+    /// `CLUSTER FAILOVER [FORCE|TAKEOVER]`, sent to the replica `node`: it takes its master's slots and the master
+    /// (with the master's other replicas) replicates it. `takeover`: the epoch is bumped without agreement.
+    Failover { node: NodeId, takeover: bool },
     /// `CLUSTER SET-CONFIG-EPOCH epoch`, sent to `node`.
     SetConfigEpoch { node: NodeId, epoch: u64 },
     /// `CLUSTER RESET [SOFT|HARD]` of `node`'s own table: it forgets every other node, becomes a master without
@@ -166,6 +169,7 @@ impl Command {
             Command::DelSlots { .. } => "delslots",
             Command::Replicate { .. } => "replicate",
             Command::SetSlot { .. } => "setslot",
+            Command::Failover { .. } => "failover",
             Command::SetConfigEpoch { .. } => "set-config-epoch",
             Command::Reset { .. } => "reset",
             Command::RaiseEpoch { .. } => "raise-epoch",
@@ -248,6 +252,12 @@ pub enum Event {
         node: NodeId,
         slot: Slot,
     },
+    /// FAILOVER: `node` became a master in place of `old_master`, at config epoch `epoch`.
+    FailedOver {
+        node: NodeId,
+        old_master: NodeId,
+        epoch: u64,
+    },
     /// SETSLOT NODE: `slot` is `owner`'s. `epoch`: the acting node's config epoch if the command bumped it (it
     /// was importing the slot); `demoted`: the previous owner, left without slots, became `owner`'s replica.
     SlotOwnerSet {
@@ -314,6 +324,8 @@ pub enum MetaError {
     /// Not a Redis rule: an `Absorb` of a merge already called off (`Command::Decide`).
     #[error("ERR Can't merge the clusters: the merge was called off, try again")]
     MergeCalledOff,
+    #[error("ERR You should send CLUSTER FAILOVER to a replica")]
+    FailoverOnMaster,
     #[error("ERR Please use SETSLOT only with masters.")]
     SetSlotOnReplica,
     #[error("ERR I'm not the owner of hash slot {0}")]
@@ -605,6 +617,7 @@ impl MetaState {
             }
             Command::Replicate { node, master } => self.replicate(node, master)?,
             Command::SetSlot { node, slot, action } => self.set_slot(node, *slot, *action)?,
+            Command::Failover { node, takeover } => self.failover(node, *takeover)?,
             Command::SetConfigEpoch { node, epoch } => {
                 let actor = self.actor(node)?;
                 if self.nodes.len() > 1 {
@@ -909,6 +922,27 @@ impl MetaState {
         }
         self.migrating.retain(|(n, _), _| n != node);
         self.importing.retain(|(n, _), _| n != node);
+    }
+
+    /// [`Command::Failover`]. Redis's manual failover ends with the replica elected at `currentEpoch + 1`; a
+    /// TAKEOVER bumps without agreement (`clusterBumpConfigEpochWithoutConsensus`). Either way the promoted node
+    /// serves every slot its master did, and the master and its other replicas become its replicas.
+    fn failover(&mut self, node: &NodeId, takeover: bool) -> Result<Event, MetaError> {
+        let actor = self.actor(node)?;
+        let Some(old_master) = actor.master else { return Err(MetaError::FailoverOnMaster) };
+        let own_epoch = actor.config_epoch;
+        self.nodes.get_mut(node).expect("actor exists").master = None;
+        for span in self.slots.runs_of(&old_master) {
+            self.slots.unassign(span);
+            self.slots.assign(span, *node);
+        }
+        self.make_replica(&old_master, node);
+        if !takeover || own_epoch == 0 || own_epoch != self.current_epoch {
+            self.current_epoch += 1;
+            self.nodes.get_mut(node).expect("actor exists").config_epoch = self.current_epoch;
+        }
+        let epoch = self.nodes[node].config_epoch;
+        Ok(Event::FailedOver { node: *node, old_master, epoch })
     }
 
     /// ADDSLOTS / DELSLOTS of `node` close its importing state for those slots (Redis: "now we are the real

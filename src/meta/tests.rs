@@ -777,3 +777,44 @@ fn a_node_forgotten_by_another_is_forgotten_again_with_an_ok_until_it_is_met_aga
     assert!(!s.forgotten_by_another(&id(10), &id(2)), "only the last {FORGOTTEN_KEPT} FORGETs are kept");
     assert!(s.forgotten_by_another(&id(11), &id(2)));
 }
+
+#[test]
+fn failover_swaps_replica_and_master_with_redis_7s_epochs() {
+    // Redis 7.0.15 (shared/reference/redis7-captures/migration.txt): A at epoch 2 with replica C, current
+    // epoch 2; C's FAILOVER makes C master at 3 and A its replica; A's TAKEOVER then makes A master at 4.
+    let mut s = cluster(3);
+    s.apply(&add(1, &[(0, 8191)])).unwrap();
+    s.apply(&add(2, &[(8192, 16383)])).unwrap();
+    s.apply(&Command::Replicate { node: id(3), master: id(1) }).unwrap();
+    s.apply(&Command::RaiseEpoch { node: id(1), epoch: s.current_epoch() + 1 }).unwrap();
+    let before = s.current_epoch();
+    assert_eq!(
+        err(&mut s, Command::Failover { node: id(1), takeover: false }),
+        "ERR You should send CLUSTER FAILOVER to a replica"
+    );
+    let ev = s.apply(&Command::Failover { node: id(3), takeover: false }).unwrap();
+    assert_eq!(ev, Event::FailedOver { node: id(3), old_master: id(1), epoch: before + 1 });
+    assert_eq!(s.slot_runs_of(&id(3)), vec![SlotSpan::range(0, 8191)]);
+    assert_eq!(s.slot_runs_of(&id(1)), vec![]);
+    assert_eq!(s.node(&id(1)).unwrap().master, Some(id(3)));
+    assert_eq!(s.effective_epoch(s.node(&id(1)).unwrap()), before + 1, "a replica shows its master's epoch");
+    let ev = s.apply(&Command::Failover { node: id(1), takeover: true }).unwrap();
+    assert_eq!(ev, Event::FailedOver { node: id(1), old_master: id(3), epoch: before + 2 });
+    assert_eq!(s.node(&id(3)).unwrap().master, Some(id(1)));
+    assert_eq!(s.slot_runs_of(&id(1)), vec![SlotSpan::range(0, 8191)]);
+}
+
+#[test]
+fn failover_takes_the_old_masters_other_replicas_along_and_closes_its_open_slots() {
+    let mut s = cluster(4);
+    s.apply(&add(1, &[(0, 99)])).unwrap();
+    s.apply(&add(2, &[(100, 199)])).unwrap();
+    s.apply(&setslot(1, 5, SetSlotAction::Migrating(id(2)))).unwrap();
+    s.apply(&Command::Replicate { node: id(3), master: id(1) }).unwrap();
+    s.apply(&Command::Replicate { node: id(4), master: id(1) }).unwrap();
+    s.apply(&Command::Failover { node: id(4), takeover: false }).unwrap();
+    assert_eq!(s.node(&id(3)).unwrap().master, Some(id(4)));
+    assert_eq!(s.node(&id(1)).unwrap().master, Some(id(4)));
+    assert_eq!(s.node(&id(4)).unwrap().master, None);
+    assert_eq!(s.open_slots().count(), 0, "the demoted master's migrating slot closes");
+}

@@ -249,6 +249,9 @@ async fn cluster_command(node: &Node, request: ClusterRequest) -> Reply {
         }
         ClusterRequest::Reset { hard } => reset(node, hard).await,
         ClusterRequest::SetSlot(parsed) => set_slot(node, parsed).await,
+        ClusterRequest::Failover { takeover } => {
+            ok_or_error(node.meta.write(Command::Failover { node: me, takeover }).await)
+        }
         ClusterRequest::SetConfigEpoch(epoch) => {
             ok_or_error(node.meta.write(Command::SetConfigEpoch { node: me, epoch }).await)
         }

@@ -131,3 +131,26 @@ fn dump_and_restore_round_trip_and_refuse_what_redis_refuses() {
         1,
     );
 }
+
+#[test]
+fn failover_promotes_the_replica_and_every_node_reads_the_swap_at_once() {
+    let strategy = Strategy::ReadIndex;
+    super::raft::run_raft(12, strategy, 3, move |_, a| async move {
+        merge_all(strategy, &a).await;
+        let (mut c1, mut c2, mut c3) = (Conn::open(a[0]).await, Conn::open(a[1]).await, Conn::open(a[2]).await);
+        assert_eq!(c1.call("CLUSTER ADDSLOTSRANGE 0 16383").await, Reply::ok());
+        assert_eq!(c2.call(&format!("CLUSTER REPLICATE {}", id(1))).await, Reply::ok());
+        let to_replica = Reply::error("ERR You should send CLUSTER FAILOVER to a replica");
+        assert_eq!(c1.call("CLUSTER FAILOVER").await, to_replica);
+        assert_eq!(c2.call("CLUSTER FAILOVER FOO").await, Reply::error("ERR syntax error"));
+        assert_eq!(c2.call("CLUSTER FAILOVER").await, Reply::ok());
+        // Read-index: the swap is in every node's CLUSTER NODES as soon as the OK came back.
+        let nodes = c3.text("CLUSTER NODES").await;
+        let line = |n: u64| nodes.lines().find(|l| l.starts_with(&id(n))).expect("listed").to_string();
+        assert!(line(2).contains(" master - ") && line(2).ends_with(" connected 0-16383"), "{nodes}");
+        assert!(line(1).contains(&format!(" slave {} ", id(2))), "{nodes}");
+        assert_eq!(c2.call("CLUSTER FAILOVER").await, to_replica, "n2 is the master now");
+        assert_eq!(c1.call("CLUSTER FAILOVER TAKEOVER").await, Reply::ok());
+        assert!(c3.text("CLUSTER NODES").await.contains(&format!(" slave {} ", id(1))));
+    });
+}
