@@ -59,8 +59,8 @@ pub enum Op {
     Reset { hard: bool },
     /// `CLUSTER ADDSLOTS` / `ADDSLOTSRANGE`: the slots it adds (arguments that are not slots are left out).
     AddSlots { slots: Vec<u16> },
-    /// `CLUSTER DELSLOTS`, `DELSLOTSRANGE` (the slots named: `Some`), `FLUSHSLOTS`, `SETSLOT` (any slot of the
-    /// node, or one moved to another owner: `None`): slot ownership removed or moved.
+    /// `CLUSTER DELSLOTS`, `DELSLOTSRANGE` (the slots named: `Some`), `FLUSHSLOTS`, `SETSLOT`, `FAILOVER` (any
+    /// slot of the node, or ones moved to another owner: `None`): slot ownership removed or moved.
     RemoveSlots { slots: Option<Vec<u16>> },
     /// `CLUSTER REPLICATE id`.
     Replicate { master: Option<usize> },
@@ -115,7 +115,8 @@ impl Op {
             "ADDSLOTSRANGE" => Op::AddSlots { slots: slot_pairs(rest) },
             "DELSLOTS" => Op::RemoveSlots { slots: Some(slot_numbers(rest)) },
             "DELSLOTSRANGE" => Op::RemoveSlots { slots: Some(slot_pairs(rest)) },
-            "FLUSHSLOTS" | "SETSLOT" => Op::RemoveSlots { slots: None },
+            // FAILOVER moves every slot of a master to its replica, as a SETSLOT NODE moves one.
+            "FLUSHSLOTS" | "SETSLOT" | "FAILOVER" => Op::RemoveSlots { slots: None },
             "REPLICATE" => Op::Replicate { master: host(rest.first()) },
             "NODES" => Op::Nodes,
             "SLOTS" => Op::Slots,
@@ -244,6 +245,9 @@ mod tests {
             (Op::Reset { hard: true }, Op::Reset { hard: false })
         );
         assert!(!op("CLUSTER ADDSLOTS 1").removes());
+        for moves in ["CLUSTER SETSLOT 5 NODE x", "CLUSTER FAILOVER", "cluster failover takeover"] {
+            assert_eq!(op(moves), Op::RemoveSlots { slots: None }, "{moves}");
+        }
     }
 
     #[test]

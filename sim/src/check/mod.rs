@@ -23,6 +23,7 @@ pub mod liveness;
 pub mod log_matching;
 pub mod model;
 pub mod monotonic_indexes;
+pub mod open_slots;
 pub mod property;
 pub mod slot_safety;
 pub mod views;
@@ -71,6 +72,7 @@ pub const CHECKERS: &[Checker] = &[
     Checker { property: linearizable_slots::PROPERTY, judge: Judge::History(linearizable_slots::check) },
     Checker { property: slot_safety::PROPERTY, judge: Judge::History(slot_safety::check) },
     Checker { property: durability::PROPERTY, judge: Judge::Settled(durability::check) },
+    Checker { property: open_slots::PROPERTY, judge: Judge::Settled(open_slots::check) },
     Checker { property: identity::PROPERTY, judge: Judge::History(identity::check) },
     Checker { property: model::PROPERTY, judge: Judge::History(model::check) },
     Checker { property: election_safety::PROPERTY, judge: Judge::Raft(election_safety::check) },
