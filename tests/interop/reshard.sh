@@ -70,21 +70,7 @@ addrs=(); for q in "${ports[@]:0:6}"; do addrs+=("127.0.0.1:$q"); done
 tool "--cluster create, 3 masters + 3 replicas" create "${addrs[@]}" --cluster-replicas 1 --cluster-yes
 clean_check "--cluster check after create"
 # Half of them in slots 0-99, the ones the reshard below moves (redis-cli takes the source's lowest slots).
-python3 - >"$data/keys" <<'PY'
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
-    return crc
-low, high, i = [], [], 0
-while len(low) < 100 or len(high) < 100:
-    key = f"cli:{i}"
-    (low if crc16(key.encode()) % 16384 < 100 else high).append(key)
-    i += 1
-print("\n".join(low[:100] + high[:100]))
-PY
+python3 "$here/reshard_load.py" --names cli 200 >"$data/keys"
 while read -r key; do redis-cli -c -p "$base" SET "$key" "v:$key" >/dev/null; done <"$data/keys"
 
 # --- 2. redis-py load for the whole run -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Interop: redis-py's RedisCluster keeps writing and reading keys while slots move under it.
 
 Usage: python3 tests/interop/reshard_load.py PORT STOPFILE KEYS
+       python3 tests/interop/reshard_load.py --names PREFIX COUNT   (prints the key names it would use)
 
 Writes KEYS keys round after round (half of them in slots 0-99, the ones the reshard moves first), each SET followed by a GET of the same key, until STOPFILE
 exists; every round rewrites every key with the round number. The client follows MOVED and ASK itself (that
@@ -23,11 +24,11 @@ def crc16(data):
     return crc
 
 
-def key_names(count):
-    """`load:i` names, half of them hashing to slots 0-99."""
+def key_names(count, prefix="load"):
+    """`<prefix>:i` names, half of them hashing to slots 0-99."""
     low, high, i = [], [], 0
     while len(low) < count // 2 or len(high) < count - count // 2:
-        key = f"load:{i}"
+        key = f"{prefix}:{i}"
         (low if crc16(key.encode()) % 16384 < 100 else high).append(key)
         i += 1
     return low[: count // 2] + high[: count - count // 2]
@@ -73,4 +74,7 @@ def main(port, stop, keys):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
+    if sys.argv[1] == "--names":
+        print("\n".join(key_names(int(sys.argv[3]), sys.argv[2])))
+    else:
+        main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
