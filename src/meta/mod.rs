@@ -366,16 +366,37 @@ pub struct MetaState {
     shown: BTreeMap<NodeId, u64>,
     /// Open slots, by (acting node, slot): the node SETSLOT MIGRATING named. Redis keeps these per node and
     /// never gossips them; here each node's own entries sit in the shared table, keyed by that node.
-    #[serde(default)]
+    #[serde(default, with = "pairs")]
     migrating: BTreeMap<(NodeId, Slot), NodeId>,
     /// Open slots, by (acting node, slot): the node SETSLOT IMPORTING named.
-    #[serde(default)]
+    #[serde(default, with = "pairs")]
     importing: BTreeMap<(NodeId, Slot), NodeId>,
     /// The last [`FORGOTTEN_KEPT`] FORGETs, oldest first: (forgotten node, node that forgot it). Redis 7.0 forgets
     /// per node, so `redis-cli --cluster del-node` sends FORGET to every node and each answers OK; in a shared
     /// table the first one removes the node for all, and the others are answered from here.
     #[serde(default)]
     forgotten: Vec<(NodeId, NodeId)>,
+}
+
+/// A map serialized as a sequence of (key, value) pairs: the data file is JSON, whose object keys must be
+/// strings, and these maps have tuple keys.
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &BTreeMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, K: Deserialize<'de> + Ord, V: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
+        Ok(Vec::<(K, V)>::deserialize(deserializer)?.into_iter().collect())
+    }
 }
 
 /// How many FORGETs a table remembers ([`MetaState::forgotten_by_another`]).
