@@ -398,7 +398,8 @@ fn route(node: &Node, keys: &[Bytes], asking: bool) -> Result<(), Reply> {
         let migrating = if owner == Some(me) { s.migrating_to(&me, slot) } else { None };
         let importing = if migrating.is_none() { s.importing_from(&me, slot) } else { None };
         let addr = |id: NodeId| s.node(&id).map(|n| format!("{}:{}", n.ip, n.port));
-        (owner.map(|o| (o, addr(o))), migrating.map(addr), importing.is_some())
+        // The owner's address only when a MOVED may need it: most key commands are served here.
+        (owner.map(|o| (o, if o == me { None } else { addr(o) })), migrating.map(addr), importing.is_some())
     });
     let Some((owner, owner_addr)) = owner else {
         return Err(Reply::error("CLUSTERDOWN Hash slot not served"));
