@@ -24,7 +24,8 @@
 //! Layers, each module knowing only those above it in this list (docs/ARCHITECTURE.md draws them): `coverage`, `raft_events`;
 //! `trace`;
 //! `scenario` and `profile` (plain data); `hosts`; `history`; `client`; `check`; `verdict`; `outcome`;
-//! `executor`; `faults`, `schedule` and `real`; `run`; `sweep` and `fuzz` (`gen`); the `sim` binary.
+//! `executor`; `faults`, `schedule` and `real`; `run`; `sweep` and `fuzz` (`gen`); `report` (mergeable
+//! reports; `shard` sits at the bottom, using nothing); `battery` and `save`; the `sim` binary.
 
 // Assertions stay on where seeds run: the harness does not build unless the node checks its invariants after
 // every apply (sim/Cargo.toml enables the node crate's `invariants` feature for release sweeps).
@@ -64,6 +65,11 @@ pub mod battery;
 #[cfg(madsim)]
 pub mod fuzz;
 pub mod gen;
+#[cfg(madsim)]
+pub mod report;
+#[cfg(madsim)]
+pub mod save;
+pub mod shard;
 #[cfg(madsim)]
 pub mod sweep;
 

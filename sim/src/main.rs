@@ -157,7 +157,7 @@ mod cli {
     use clustersim::server::Strategy;
     use sim::profile::Profile;
     use sim::scenario::{load, Scenario};
-    use sim::sweep::{seed_line, sweep, sweep_with, CompareCell, CompareMatrix};
+    use sim::sweep::{sweep, CompareCell, CompareMatrix};
     use sim::RunOptions;
 
     #[derive(Parser)]
@@ -200,6 +200,30 @@ mod cli {
         /// regression file, generated cases with workloads and faults, and a canary that must fail. One line
         /// per part, every failure with its replay command; exit 1 on any failure.
         Check(CheckArgs),
+        /// Merge the `--report` files of one run's shards and print what the unsharded run prints (a sweep's seed
+        /// lines, summary line and coverage; a compare's matrix). Refuses reports of different scenarios, builds or
+        /// options, and a shard missing or given twice.
+        Merge(MergeArgs),
+    }
+
+    // `sim merge`.
+    #[derive(clap::Args)]
+    struct MergeArgs {
+        /// The reports (`--report` files of `sweep` or `compare`), one per shard, any order.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Merge even with shards missing or unfinished (the output counts the seeds that are there).
+        #[arg(long)]
+        partial: bool,
+        /// Merge reports written by different `sim` binaries (their build hashes differ).
+        #[arg(long)]
+        mixed_builds: bool,
+        /// Exit 1 naming each probe of this file (one name per line, `#` comments) that no seed reached.
+        #[arg(long)]
+        require_probes: Option<PathBuf>,
+        /// A compare's reports: also write the matrix as JSON (as `compare --json`).
+        #[arg(long)]
+        json: Option<PathBuf>,
     }
 
     // `sim check`.
@@ -252,6 +276,31 @@ mod cli {
         /// Exit 1 naming each probe of this file (one name per line, `#` comments) that no run reached.
         #[arg(long)]
         require_probes: Option<PathBuf>,
+        #[command(flatten)]
+        batch: BatchArgs,
+        /// Stop starting seeds after this much wall time (e.g. 90s, 30m, 2h); the seeds started finish, and the
+        /// output says how many ran.
+        #[arg(long = "for", value_parser = parse_budget)]
+        for_time: Option<std::time::Duration>,
+        /// Write each failing seed as a scenario file here: the original text under a header with its seed,
+        /// violation and the command that replays it.
+        #[arg(long)]
+        save_failures: Option<PathBuf>,
+    }
+
+    /// Sharding and reports, shared by `sweep` and `compare`.
+    #[derive(clap::Args)]
+    struct BatchArgs {
+        /// Run only shard I of N (0-based): the seeds at positions I, I+N, … of the range. Default: from the
+        /// batch variables (SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT; JOB_COMPLETION_INDEX with --shards).
+        #[arg(long, value_parser = sim::shard::Shard::parse)]
+        shard: Option<sim::shard::Shard>,
+        /// The shard count when the index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+        #[arg(long)]
+        shards: Option<u64>,
+        /// Write a JSON-lines report (header, one line per seed, end line) that `sim merge` reads.
+        #[arg(long)]
+        report: Option<PathBuf>,
     }
 
     // `sim compare`.
@@ -266,6 +315,8 @@ mod cli {
         /// Also write the matrix as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+        #[command(flatten)]
+        batch: BatchArgs,
         /// Availability violations fail a seed too (see `sweep --strict`).
         #[arg(long)]
         strict: bool,
@@ -299,6 +350,10 @@ mod cli {
         /// Also print the nodes' Raft events (what the Raft checkers judged), one per line, ids normalized.
         #[arg(long)]
         raft_events: bool,
+        /// Also write the run's timeline to this file: one self-contained HTML page (lanes per node, calls, bus
+        /// messages, Raft roles, fault windows, every violation marked), opened from disk.
+        #[arg(long)]
+        html: Option<PathBuf>,
     }
 
     // `sim fuzz`.
@@ -376,6 +431,7 @@ mod cli {
             Command::Real { args } => real(&args),
             Command::Bench(args) => args.run(),
             Command::Check(args) => args.run(),
+            Command::Merge(args) => args.run(),
         }
     }
 
@@ -440,23 +496,15 @@ mod cli {
         cli.or(scenario.header.profile).unwrap_or(Profile::Lan)
     }
 
-    pub fn replay_command(file: &Path, seed: u64, strategy: Strategy, profile: Profile, strict: bool) -> String {
-        let profile = if profile == Profile::Lan { String::new() } else { format!(" --profile {profile}") };
-        let strict = if strict { " --strict" } else { "" };
-        format!(
-            "cargo run --release -p sim -- replay {} --seed {seed} --strategy {strategy}{profile}{strict}",
-            file.display()
-        )
-    }
-
     fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
-        let (digits, scale) = match text.strip_suffix('m') {
-            Some(d) => (d, 60),
-            None => (text.strip_suffix('s').unwrap_or(text), 1),
+        let (digits, scale) = match (text.strip_suffix('h'), text.strip_suffix('m')) {
+            (Some(d), _) => (d, 3600),
+            (None, Some(d)) => (d, 60),
+            (None, None) => (text.strip_suffix('s').unwrap_or(text), 1),
         };
         match digits.parse::<u64>() {
             Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n * scale)),
-            _ => Err(format!("expected a budget such as 120s or 5m, found '{text}'")),
+            _ => Err(format!("expected a duration such as 120s, 30m or 2h, found '{text}'")),
         }
     }
 
@@ -511,12 +559,8 @@ mod cli {
 
     /// The replay command of a run with these options (`--buggify` added when it was on).
     fn replay_with(file: &Path, options: &RunOptions, strict: bool) -> String {
-        let command = replay_command(file, options.seed, options.strategy, options.profile, strict);
-        if options.buggify {
-            format!("{command} --buggify")
-        } else {
-            command
-        }
+        let file = file.display().to_string();
+        sim::report::replay_command(&file, options.seed, options.strategy, options.profile, strict, options.buggify)
     }
 
     /// The `--require-probes` file's names; exits 2 on an unreadable file or an unknown name (`file:line`).
@@ -541,6 +585,68 @@ mod cli {
         i32::from(!missing.is_empty())
     }
 
+    impl BatchArgs {
+        /// The shard to run (flag, else batch variables, else all); exits 2 on a bad combination.
+        fn shard_or_exit(&self) -> sim::shard::Shard {
+            let var = |name: &str| std::env::var(name).ok();
+            match sim::shard::Shard::choose(self.shard, self.shards, &var) {
+                Ok((shard, source)) => {
+                    if !shard.is_all() {
+                        eprintln!("# shard {shard} (from {source})");
+                    }
+                    shard
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(2)
+                }
+            }
+        }
+
+        /// The report writer, if `--report` was given; exits 2 if the file cannot be created.
+        fn writer_or_exit(&self, header: &sim::report::Header) -> Option<sim::report::ReportWriter> {
+            let path = self.report.as_ref()?;
+            Some(sim::report::ReportWriter::create(path, header).unwrap_or_else(|e| {
+                eprintln!("{e}");
+                std::process::exit(2)
+            }))
+        }
+    }
+
+    /// A report header for a run of `file` (its bytes hashed) with these options.
+    struct HeaderFor<'a> {
+        command: &'a str,
+        file: &'a Path,
+        strategies: Vec<String>,
+        profiles: Vec<String>,
+        buggify: bool,
+        strict: bool,
+        strict_flag: bool,
+        seeds: Range<u64>,
+        shard: sim::shard::Shard,
+    }
+
+    impl HeaderFor<'_> {
+        fn header(self, build: bool) -> sim::report::Header {
+            let bytes = std::fs::read(self.file).unwrap_or_default();
+            sim::report::Header {
+                format: sim::report::FORMAT,
+                command: self.command.to_string(),
+                harness: format!("sim {}", env!("CARGO_PKG_VERSION")),
+                build: if build { sim::report::build_id() } else { String::new() },
+                file: self.file.display().to_string(),
+                scenario_hash: sim::report::fnv_hex(&bytes),
+                strategies: self.strategies,
+                profiles: self.profiles,
+                buggify: self.buggify,
+                strict: self.strict,
+                strict_flag: self.strict_flag,
+                seeds: [self.seeds.start, self.seeds.end],
+                shard: self.shard,
+            }
+        }
+    }
+
     impl SweepArgs {
         fn run(self) -> i32 {
             let mut scenario = load_or_exit(&self.file, false);
@@ -550,20 +656,81 @@ mod cli {
             let strategy = strategy_or_exit(self.strategy, &scenario, &self.file);
             let profile = profile_of(self.profile, self.swarm, &scenario);
             let required = required_or_exit(&self.require_probes);
-            let base = RunOptions::new(0, strategy).profile(profile).buggify(self.buggify);
-            let replay = |seed: u64| replay_with(&self.file, &base.clone().seed(seed), strict_flag);
-            let bar = progress_bar(self.seeds.end - self.seeds.start);
-            let report = sweep_with(&scenario, &base, self.seeds.clone(), self.jobs, &|done| bar.set_position(done));
-            bar.finish_and_clear();
-            for (seed, result) in report.reported() {
-                println!("seed {seed}: {} | replay: {}", seed_line(result), replay(*seed));
+            let shard = self.batch.shard_or_exit();
+            let header = HeaderFor {
+                command: "sweep",
+                file: &self.file,
+                strategies: vec![strategy.to_string()],
+                profiles: vec![profile.to_string()],
+                buggify: self.buggify,
+                strict: scenario.header.strict,
+                strict_flag,
+                seeds: self.seeds.clone(),
+                shard,
             }
-            let strict = if scenario.header.strict { " strict" } else { "" };
-            println!("availability: {}{strict}", report.tally());
-            println!("{}", report.summary(&self.file.display().to_string(), strategy));
-            let missing = report_coverage(&report.coverage(&replay), &required);
-            i32::from(report.failed_count() > 0).max(missing)
+            .header(self.batch.report.is_some());
+            let writer = self.batch.writer_or_exit(&header);
+            let base = RunOptions::new(0, strategy).profile(profile).buggify(self.buggify);
+            let seeds = shard.seeds(self.seeds.clone());
+            let bar = progress_bar(seeds.len() as u64);
+            let deadline = self.for_time.map(|d| std::time::Instant::now() + d);
+            let report =
+                sim::sweep::sweep_seeds(&scenario, &base, &seeds, self.jobs, deadline, &|done, seed, r, wall| {
+                    bar.set_position(done);
+                    if let Some(w) = &writer {
+                        if let Err(e) = w.write(&sim::report::Line::Seed(sim::report::SeedRecord::of(seed, r, wall))) {
+                            eprintln!("{e}");
+                        }
+                    }
+                });
+            bar.finish_and_clear();
+            let stopped = (report.results.len() < seeds.len()).then(|| format!("--for {}", self.for_arg()));
+            if let Some(by) = &stopped {
+                println!("stopped: {by} reached after {} of {} seeds", report.results.len(), seeds.len());
+            }
+            let end = sim::report::End {
+                ran: report.results.len(),
+                planned: seeds.len(),
+                stopped,
+                wall_s: report.wall.as_secs_f64(),
+            };
+            if let Some(Err(e)) = writer.map(|w| w.write(&sim::report::Line::End(end))) {
+                eprintln!("{e}");
+            }
+            let (text, code) = sim::report::sweep_text(&header, &report.records(), &required).expect("own header");
+            print!("{text}");
+            match &self.save_failures {
+                Some(dir) => code.max(save_failures(dir, &header, &report)),
+                None => code,
+            }
         }
+
+        /// `--for` as given.
+        fn for_arg(&self) -> String {
+            let secs = self.for_time.map_or(0, |d| d.as_secs());
+            if secs % 3600 == 0 {
+                format!("{}h", secs / 3600)
+            } else if secs % 60 == 0 {
+                format!("{}m", secs / 60)
+            } else {
+                format!("{secs}s")
+            }
+        }
+    }
+
+    /// Writes each failing seed under `dir` (`sim::save`); 2 if one cannot be written, else 0.
+    fn save_failures(dir: &Path, header: &sim::report::Header, report: &sim::sweep::SweepReport) -> i32 {
+        let mut code = 0;
+        for (seed, result) in report.failed() {
+            match sim::save::save_failure(dir, header, *seed, result) {
+                Ok(path) => println!("saved: seed {seed} -> {}", path.display()),
+                Err(e) => {
+                    eprintln!("{e}");
+                    code = 2;
+                }
+            }
+        }
+        code
     }
 
     impl ReplayArgs {
@@ -589,6 +756,14 @@ mod cli {
                 println!("replay: {}", replay_with(file, &options, self.strict));
             }
             println!("trace-hash: {:016x}", outcome.trace_hash);
+            if let Some(path) = &self.html {
+                let page = sim::html::timeline(&file.display().to_string(), &outcome, &replay_with(file, &options, self.strict));
+                if let Err(e) = std::fs::write(path, page) {
+                    eprintln!("{}: {e}", path.display());
+                    return 2;
+                }
+                println!("timeline: {}", path.display());
+            }
             i32::from(!outcome.passed())
         }
     }
@@ -695,43 +870,122 @@ mod cli {
     impl CompareArgs {
         fn run(self) -> i32 {
             let (file, seeds) = (&self.file, self.seeds);
-            let scenario = load_or_exit(file, self.strict);
+            let mut scenario = load_or_exit(file, false);
+            let strict_flag = self.strict && !scenario.header.strict;
+            scenario.header.strict |= self.strict;
             let required = required_or_exit(&self.require_probes);
-            let mut coverage = sim::coverage::Coverage::default();
-            let strict_note = if scenario.header.strict { " (strict: availability fails too)" } else { "" };
-            println!(
-                "compare: file={} seeds={seeds}{strict_note}; per cell: failed/total, then seeds by their worst violation: Sn safety (wrong answer or lost data), Ln liveness (no convergence once faults stopped, or an error with no fault active), Un only availability (errors during faults: not failed unless strict), then the first failing seed",
-                file.display()
-            );
-            print!("{:<18}", "strategy");
-            for p in Profile::NAMED {
-                print!(" {:>24}", p.name());
+            let shard = self.batch.shard_or_exit();
+            let header = HeaderFor {
+                command: "compare",
+                file,
+                strategies: Strategy::ALL.iter().map(|s| s.to_string()).collect(),
+                profiles: Profile::NAMED.iter().map(|p| p.to_string()).collect(),
+                buggify: self.buggify,
+                strict: scenario.header.strict,
+                strict_flag,
+                seeds: 0..seeds,
+                shard,
             }
-            println!();
-            let mut cells = Vec::new();
+            .header(self.batch.report.is_some());
+            let writer = self.batch.writer_or_exit(&header);
+            let mut records = Vec::new();
+            // The matrix is printed once every cell ran (the same text `sim merge` prints); the cells go by on
+            // stderr meanwhile.
             for s in Strategy::ALL {
-                print!("{:<18}", s.name());
                 for p in Profile::NAMED {
                     let base = RunOptions::new(0, s).profile(p).buggify(self.buggify);
-                    let report = sweep_with(&scenario, &base, 0..seeds, self.jobs, &|_| {});
-                    report
-                        .add_coverage(&mut coverage, &|seed| replay_with(file, &base.clone().seed(seed), self.strict));
-                    let cell = CompareCell::of(&report, s, p, seeds);
-                    print!(" {:>24}", cell.text());
-                    use std::io::Write as _;
-                    let _ = std::io::stdout().flush();
-                    cells.push(cell);
+                    let cell = [s.to_string(), p.to_string()];
+                    let on_seed = |_, seed, r: &sim::sweep::SeedResult, wall| {
+                        let Some(w) = &writer else { return };
+                        let mut record = sim::report::SeedRecord::of(seed, r, wall);
+                        record.cell = Some(cell.clone());
+                        if let Err(e) = w.write(&sim::report::Line::Seed(record)) {
+                            eprintln!("{e}");
+                        }
+                    };
+                    let report =
+                        sim::sweep::sweep_seeds(&scenario, &base, &shard.seeds(0..seeds), self.jobs, None, &on_seed);
+                    let cell_seeds = report.records();
+                    eprintln!("# {s} {p}: {}", CompareCell::of_seeds(&cell_seeds, s, p).text());
+                    records.extend(cell_seeds.0.into_iter().map(|mut r| {
+                        r.cell = Some(cell.clone());
+                        r
+                    }));
                 }
-                println!();
             }
-            let missing = report_coverage(&coverage, &required);
-            let Some(path) = &self.json else { return missing };
-            let matrix = CompareMatrix { file: file.display().to_string(), strict: scenario.header.strict, cells };
-            if let Err(e) = std::fs::write(path, matrix.to_json()) {
-                eprintln!("{}: {e}", path.display());
+            if let Some(w) = &writer {
+                let planned = Strategy::ALL.len() * Profile::NAMED.len() * shard.seeds(0..seeds).len();
+                let end = sim::report::End { ran: records.len(), planned, stopped: None, wall_s: 0.0 };
+                if let Err(e) = w.write(&sim::report::Line::End(end)) {
+                    eprintln!("{e}");
+                }
+            }
+            print_compare(&header, &records, &required, self.json.as_deref())
+        }
+    }
+
+    /// Prints a compare's matrix and coverage from its records and writes `--json`; the exit code.
+    fn print_compare(
+        header: &sim::report::Header,
+        records: &[sim::report::SeedRecord],
+        required: &[String],
+        json: Option<&Path>,
+    ) -> i32 {
+        let cells = match sim::report::compare_cells(header, records) {
+            Ok(cells) => cells,
+            Err(e) => {
+                eprintln!("{e}");
                 return 2;
             }
-            missing
+        };
+        let (text, missing) = sim::report::compare_text(header, &cells, required);
+        print!("{text}");
+        let Some(path) = json else { return missing };
+        let cells = cells.into_iter().map(|(cell, _)| cell).collect();
+        let matrix = CompareMatrix { file: header.file.clone(), strict: header.strict, cells };
+        if let Err(e) = std::fs::write(path, matrix.to_json()) {
+            eprintln!("{}: {e}", path.display());
+            return 2;
+        }
+        missing
+    }
+
+    impl MergeArgs {
+        fn run(self) -> i32 {
+            let required = required_or_exit(&self.require_probes);
+            let reports: Result<Vec<_>, String> = self.reports.iter().map(|p| sim::report::read(p)).collect();
+            let merged = reports.and_then(|r| sim::report::merge(&r, self.partial, self.mixed_builds));
+            let merged = match merged {
+                Ok(merged) => merged,
+                Err(e) => {
+                    eprintln!("sim merge: {e}");
+                    return 2;
+                }
+            };
+            for note in &merged.notes {
+                eprintln!("# {note}");
+            }
+            let header = &merged.header;
+            match header.command.as_str() {
+                "sweep" => {
+                    let seeds = sim::report::Seeds::new(merged.records);
+                    match sim::report::sweep_text(header, &seeds, &required) {
+                        Ok((text, code)) => {
+                            print!("{text}");
+                            code
+                        }
+                        Err(e) => {
+                            eprintln!("sim merge: {e}");
+                            2
+                        }
+                    }
+                }
+                "compare" => print_compare(header, &merged.records, &required, self.json.as_deref()),
+                other => {
+                    eprintln!("sim merge: reports of `{other}` cannot be merged (sweep and compare can)");
+                    2
+                }
+            }
         }
     }
 

@@ -15,6 +15,7 @@ use crate::check::Property;
 use crate::coverage::{Coverage, Probes};
 use crate::outcome::{Outcome, RunOptions};
 use crate::profile::Profile;
+use crate::report::{SeedRecord, Seeds};
 use crate::run::run;
 use crate::scenario::Scenario;
 use crate::verdict::{Class, Finding, Tally};
@@ -107,7 +108,12 @@ pub fn run_seed_with(scenario: &Scenario, options: &RunOptions) -> SeedResult {
 /// A finished sweep.
 pub struct SweepReport {
     pub results: BTreeMap<u64, SeedResult>,
+    /// Wall time of the whole sweep.
     pub wall: Duration,
+    /// Wall time of each seed (not part of any verdict or trace: machines differ).
+    pub walls: BTreeMap<u64, Duration>,
+    /// How many seeds the sweep was given (more than `results` holds when a deadline stopped it).
+    pub planned: usize,
 }
 
 impl SweepReport {
@@ -118,6 +124,12 @@ impl SweepReport {
     /// Seeds with any violation (failed or not) or a panic: the ones a sweep lists.
     pub fn reported(&self) -> impl Iterator<Item = (&u64, &SeedResult)> {
         self.results.iter().filter(|(_, r)| !r.passed() || !r.findings().is_empty())
+    }
+
+    /// Every seed as a report record, in seed order: what the counts below and `sim merge` read.
+    pub fn records(&self) -> Seeds {
+        let wall = |seed: &u64| self.walls.get(seed).copied().unwrap_or_default();
+        Seeds::new(self.results.iter().map(|(seed, r)| SeedRecord::of(*seed, r, wall(seed))).collect())
     }
 
     pub fn passed_count(&self) -> usize {
@@ -155,9 +167,7 @@ impl SweepReport {
 
     /// Adds every seed's probes to `coverage` (seed order; a panicked seed counts as a run reaching nothing).
     pub fn add_coverage(&self, coverage: &mut Coverage, replay: &dyn Fn(u64) -> String) {
-        for (seed, result) in &self.results {
-            coverage.add(result.probes().unwrap_or(&Probes::new()), &|| replay(*seed));
-        }
+        self.records().add_coverage(coverage, replay);
     }
 
     pub fn first_failed(&self) -> Option<u64> {
@@ -180,18 +190,9 @@ impl SweepReport {
     /// The summary line: `sweep: file=… strategy=… seeds=N passed=P failed=F first_failed=S safety=A
     /// liveness=B unavailable=U`. F counts seeds with a safety or liveness violation, or a panic (or, under
     /// strict, any violation); A, B and U count seeds by their worst class (U: only availability violations,
-    /// which pass unless strict).
+    /// which pass unless strict). Printed from the records, as `sim merge` prints it.
     pub fn summary(&self, file: &str, strategy: Strategy) -> String {
-        format!(
-            "sweep: file={file} strategy={strategy} seeds={} passed={} failed={} first_failed={} safety={} liveness={} unavailable={}",
-            self.results.len(),
-            self.passed_count(),
-            self.failed_count(),
-            self.first_failed().map_or("-".to_string(), |s| s.to_string()),
-            self.class_count(Class::Safety),
-            self.class_count(Class::Liveness),
-            self.class_count(Class::Availability),
-        )
+        self.records().summary(file, strategy)
     }
 }
 
@@ -244,22 +245,28 @@ fn as_text<T: std::fmt::Display, S: serde::Serializer>(value: &T, serializer: S)
 }
 
 impl CompareCell {
-    pub fn of(report: &SweepReport, strategy: Strategy, profile: Profile, seeds: u64) -> Self {
-        let tally = report.tally();
+    /// The cell of a sweep's seeds.
+    pub fn of(report: &SweepReport, strategy: Strategy, profile: Profile) -> Self {
+        Self::of_seeds(&report.records(), strategy, profile)
+    }
+
+    /// The cell of these seed records (a compare's, or a merged report's).
+    pub fn of_seeds(seeds: &Seeds, strategy: Strategy, profile: Profile) -> Self {
+        let tally = seeds.tally();
         CompareCell {
             strategy,
             profile,
-            seeds,
-            failed: report.failed_count(),
-            safety: report.class_count(Class::Safety),
-            liveness: report.class_count(Class::Liveness),
-            unavailable: report.class_count(Class::Availability),
-            stale: report.stale_count(),
-            lost_write: report.property_count(&[crate::check::durability::PROPERTY]),
+            seeds: seeds.0.len() as u64,
+            failed: seeds.failed_count(),
+            safety: seeds.class_count(Class::Safety),
+            liveness: seeds.class_count(Class::Liveness),
+            unavailable: seeds.class_count(Class::Availability),
+            stale: seeds.property_count(&[crate::check::linearizable_reads::PROPERTY]),
+            lost_write: seeds.property_count(&[crate::check::durability::PROPERTY]),
             calls: tally.calls,
             errors: tally.errors,
             errors_in_fault_windows: tally.errors_in_windows,
-            first_failed: report.first_failed(),
+            first_failed: seeds.first_failed(),
         }
     }
 
@@ -307,24 +314,44 @@ pub fn sweep_with(
     jobs: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> SweepReport {
+    let seeds: Vec<u64> = seeds.collect();
+    sweep_seeds(scenario, base, &seeds, jobs, None, &|done, _, _, _| progress(done))
+}
+
+/// Runs `seeds` on `jobs` threads, each seed's result reported to `on_seed(done, seed, result, wall)` as it
+/// finishes. Past `deadline` no new seed starts (those running finish): the seeds that ran are a prefix of
+/// `seeds`, in the order given.
+pub fn sweep_seeds(
+    scenario: &Scenario,
+    base: &RunOptions,
+    seeds: &[u64],
+    jobs: usize,
+    deadline: Option<Instant>,
+    on_seed: &(dyn Fn(u64, u64, &SeedResult, Duration) + Sync),
+) -> SweepReport {
     let start = Instant::now();
-    let next = AtomicU64::new(seeds.start);
+    let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
-    let results = Mutex::new(BTreeMap::new());
+    let results = Mutex::new((BTreeMap::new(), BTreeMap::new()));
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= seeds.end {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     return;
                 }
+                let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed) as usize) else { return };
+                let started = Instant::now();
                 let result = run_seed_with(scenario, &base.clone().seed(seed));
-                results.lock().expect("results lock").insert(seed, result);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                let wall = started.elapsed();
+                on_seed(done.fetch_add(1, Ordering::Relaxed) + 1, seed, &result, wall);
+                let mut guard = results.lock().expect("results lock");
+                guard.0.insert(seed, result);
+                guard.1.insert(seed, wall);
             });
         }
     });
-    SweepReport { results: results.into_inner().expect("results lock"), wall: start.elapsed() }
+    let (results, walls) = results.into_inner().expect("results lock");
+    SweepReport { results, wall: start.elapsed(), walls, planned: seeds.len() }
 }
 
 #[cfg(test)]
@@ -366,7 +393,7 @@ mod tests {
             (3, seed(vec![finding(Rule::WrongAnswer), finding(Rule::ErrorWhileHealthy)], strict)),
             (4, SeedResult::Panicked { message: "boom".into() }),
         ]);
-        SweepReport { results, wall: Duration::ZERO }
+        SweepReport { results, wall: Duration::ZERO, walls: BTreeMap::new(), planned: 5 }
     }
 
     #[test]
@@ -391,7 +418,7 @@ mod tests {
 
     #[test]
     fn the_compare_json_keeps_its_field_names_and_order() {
-        let cell = CompareCell::of(&report(false), Strategy::ReadIndex, Profile::Wan, 5);
+        let cell = CompareCell::of(&report(false), Strategy::ReadIndex, Profile::Wan);
         assert_eq!(cell.text(), "3/5 S1 L1 U1 2");
         assert_eq!(
             matrix("scenarios/x.scn", vec![cell]).to_json(),
@@ -400,10 +427,9 @@ mod tests {
              \"errors\":5,\"errors_in_fault_windows\":0,\"first_failed\":2}]}\n"
         );
         let passing = CompareCell::of(
-            &SweepReport { results: BTreeMap::new(), wall: Duration::ZERO },
+            &SweepReport { results: BTreeMap::new(), wall: Duration::ZERO, walls: BTreeMap::new(), planned: 0 },
             Strategy::LocalOnly,
             Profile::Lan,
-            0,
         );
         assert!(matrix("x", vec![passing]).to_json().ends_with(",\"first_failed\":null}]}\n"));
     }
@@ -435,22 +461,22 @@ mod tests {
     fn seeds_failing_only_by_an_expect_line_count_in_the_compare_cell_and_its_json() {
         // A wrong answer with nothing to explain it: safety.
         let wrong = expect_only("cluster 1\nexpect n1 \"PING\" reply=NOPE\n");
-        let cell = CompareCell::of(&wrong, Strategy::LocalOnly, Profile::Lan, 2);
+        let cell = CompareCell::of(&wrong, Strategy::LocalOnly, Profile::Lan);
         assert_eq!(cell.text(), "2/2 S2 L0 U0 0");
         let json = matrix("x.scn", vec![cell]).to_json();
         assert!(json.contains("\"failed\":2,\"safety\":2,\"liveness\":0,\"unavailable\":0,"), "{json}");
         // An error reply with no fault active: liveness.
         let refused = expect_only("cluster 1\nexpect n1 \"NOSUCHCOMMAND\" reply=OK\n");
-        assert_eq!(CompareCell::of(&refused, Strategy::LocalOnly, Profile::Lan, 2).text(), "2/2 S0 L2 U0 0");
+        assert_eq!(CompareCell::of(&refused, Strategy::LocalOnly, Profile::Lan).text(), "2/2 S0 L2 U0 0");
     }
 
     #[test]
     fn seeds_whose_expect_fails_during_a_fault_count_as_availability_and_fail_under_strict() {
         let text = "cluster 2\nkill n2\nexpect n2 \"PING\" reply=PONG\n";
-        let lenient = CompareCell::of(&expect_only(text), Strategy::LocalOnly, Profile::Lan, 2);
+        let lenient = CompareCell::of(&expect_only(text), Strategy::LocalOnly, Profile::Lan);
         assert_eq!(lenient.text(), "0/2 S0 L0 U2 -");
         let strict = expect_only(&text.replace("cluster 2", "cluster 2 strict"));
-        let strict = CompareCell::of(&strict, Strategy::LocalOnly, Profile::Lan, 2);
+        let strict = CompareCell::of(&strict, Strategy::LocalOnly, Profile::Lan);
         assert_eq!(strict.text(), "2/2 S0 L0 U2 0");
     }
 

@@ -242,7 +242,7 @@ impl fmt::Display for Finding {
 /// A run's (or a sweep's) scenario calls: how many, how many answered an error, and how many of those errors
 /// met a fault window or its recovery bound. Harness polls (`settle`, `wait-consistent`) and the final reads
 /// are not counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     pub calls: u64,
     pub errors: u64,

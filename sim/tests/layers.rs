@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Lowest first. Modules on one line share a layer and may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["coverage", "raft_events"],
+    &["coverage", "raft_events", "shard"],
     &["trace"],
     &["profile"],
     &["scenario"],
@@ -21,8 +21,8 @@ const LAYERS: &[&[&str]] = &[
     &["schedule"],
     &["run"],
     &["gen", "sweep"],
-    &["fuzz"],
-    &["battery"],
+    &["fuzz", "report"],
+    &["battery", "save"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
