@@ -8,7 +8,9 @@
 #   2. real flavour (empty RUSTFLAGS, its own target dir, unoptimized: scripts/real-unoptimized.toml): the unit
 #      and property tests on real tokio, the redis crate's cluster client against real processes, and the real
 #      clustersim-node and sim binaries;
-#   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery");
+#   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery"); then sharded sweeps merged
+#      against the unsharded run, and the deploy/ manifests' flags checked against `sim --help`
+#      (tests/batch/shards.sh);
 #   4. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
 #      (tests/interop/cluster.sh); slots with keys moved by redis-cli --cluster reshard / rebalance / fix /
@@ -71,6 +73,9 @@ done
 stage "battery: sim check (canary, regressions, every scenario under read-index on lan and swarm, fuzz)"
 # A short budget here; the README gives the longer one to run in CI of your own. Built above (opt-level 2).
 target/debug/sim check --budget 40s --require-probes scenarios/battery.probes
+
+stage "batch: 4 shards merged = the unsharded sweep; compare shards; merge's refusals; --for; deploy/ manifests"
+bash tests/batch/shards.sh target/debug/sim
 
 stage "interop: real binary + redis-cli"
 if ! command -v redis-cli >/dev/null; then
