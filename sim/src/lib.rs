@@ -25,7 +25,7 @@
 //! `trace`;
 //! `scenario` and `profile` (plain data); `hosts`; `history`; `client`; `check`; `verdict`; `outcome`;
 //! `executor`; `faults`, `schedule` and `real`; `run`; `sweep` and `fuzz` (`gen`); `report` (mergeable
-//! reports; `shard` sits at the bottom, using nothing); `battery` and `save`; the `sim` binary.
+//! reports; `shard` sits at the bottom, using nothing); `battery` and `save`; `html`; the `sim` binary.
 
 // Assertions stay on where seeds run: the harness does not build unless the node checks its invariants after
 // every apply (sim/Cargo.toml enables the node crate's `invariants` feature for release sweeps).
@@ -73,6 +73,8 @@ pub mod shard;
 #[cfg(madsim)]
 pub mod sweep;
 
+pub mod html;
+
 pub use check::{Class, Property, Violation};
 pub use client::show_reply;
 pub use history::{CallRecord, Op};
@@ -116,13 +118,7 @@ pub fn snapshot_text(file: &str, outcome: &Outcome) -> String {
 /// `PASS`, `PASS (2 availability)`, `FAIL (safety; 4 safety, 1 liveness)`: the run's verdict, then how many
 /// violations of each class (worst class first). Availability alone passes unless strict.
 pub fn verdict_line(outcome: &Outcome) -> String {
-    let counts = verdict::class_counts(&outcome.findings);
-    match (outcome.passed(), outcome.class()) {
-        (true, None) => "PASS".to_string(),
-        (true, Some(_)) => format!("PASS ({counts})"),
-        (false, Some(worst)) => format!("FAIL ({worst}; {counts})"),
-        (false, None) => unreachable!("a failed run has a violation"),
-    }
+    outcome.verdict_line()
 }
 
 /// What `sim replay` and `sim real` print for a run, up to and including the verdict: the trace, each node's

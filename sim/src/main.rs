@@ -757,7 +757,11 @@ mod cli {
             }
             println!("trace-hash: {:016x}", outcome.trace_hash);
             if let Some(path) = &self.html {
-                let page = sim::html::timeline(&file.display().to_string(), &outcome, &replay_with(file, &options, self.strict));
+                let page = sim::html::timeline(
+                    &file.display().to_string(),
+                    &outcome,
+                    &replay_with(file, &options, self.strict),
+                );
                 if let Err(e) = std::fs::write(path, page) {
                     eprintln!("{}: {e}", path.display());
                     return 2;

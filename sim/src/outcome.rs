@@ -107,6 +107,18 @@ impl Outcome {
     pub fn violations(&self) -> impl Iterator<Item = &Violation> {
         self.findings.iter().map(|f| &f.violation)
     }
+
+    /// `PASS`, `PASS (2 availability)`, `FAIL (safety; 4 safety, 1 liveness)`: the verdict, then how many
+    /// violations of each class (worst class first). Availability alone passes unless strict.
+    pub fn verdict_line(&self) -> String {
+        let counts = crate::verdict::class_counts(&self.findings);
+        match (self.passed(), self.class()) {
+            (true, None) => "PASS".to_string(),
+            (true, Some(_)) => format!("PASS ({counts})"),
+            (false, Some(worst)) => format!("FAIL ({worst}; {counts})"),
+            (false, None) => unreachable!("a failed run has a violation"),
+        }
+    }
 }
 
 /// What the executor returns: the history and what it judged while the run went on.

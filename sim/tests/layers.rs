@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["gen", "sweep"],
     &["fuzz", "report"],
     &["battery", "save"],
+    &["html"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
