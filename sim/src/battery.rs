@@ -326,6 +326,7 @@ fn fuzz_batch(options: &BatteryOptions, seed: u64, deadline: Instant) -> (Option
         safety_only: false,
         strict: false,
         buggify: false,
+        shard: crate::shard::Shard::ALL,
     };
     let mut result = fuzz(&fuzz_options, &|_, _| {});
     let coverage = std::mem::take(&mut result.coverage);

@@ -16,6 +16,7 @@ use crate::outcome::{Outcome, RunOptions};
 use crate::profile::Profile;
 use crate::run::run;
 use crate::scenario::{print, Scenario};
+use crate::shard::Shard;
 use crate::verdict::{Class, Finding};
 
 #[derive(Clone, Debug)]
@@ -36,6 +37,9 @@ pub struct FuzzOptions {
     pub strict: bool,
     /// Run every case with BUGGIFY (`RunOptions::buggify`).
     pub buggify: bool,
+    /// Run only this shard of the generated cases (case i runs in shard i mod N); every shard generates the same
+    /// cases, and shrinks its own first failing case.
+    pub shard: Shard,
 }
 
 impl FuzzOptions {
@@ -78,9 +82,23 @@ impl Found {
     }
 }
 
+/// One generated case this shard ran before any failure: its index in the generated sequence, its seed, whether
+/// it passed and the probes it reached.
+#[derive(Clone, Debug)]
+pub struct CaseRun {
+    pub index: u64,
+    pub seed: u64,
+    pub passed: bool,
+    pub probes: crate::coverage::Probes,
+}
+
 pub struct FuzzReport {
     /// Cases that passed before the failure (or all of them).
     pub passed: u64,
+    /// The cases run before the first failure and that failure itself, in order.
+    pub cases: Vec<CaseRun>,
+    /// The shrinking runs after the first failure: the shrunk case's seed and the probes reached.
+    pub shrink_runs: Vec<(u64, crate::coverage::Probes)>,
     /// Simulations run, shrinking included.
     pub runs: u64,
     pub found: Option<Found>,
@@ -108,13 +126,24 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
     let runs = AtomicU64::new(0);
     let passed = AtomicU64::new(0);
     let failing = AtomicU64::new(0);
-    let coverage = std::sync::Mutex::new(Coverage::default());
+    let next_index = AtomicU64::new(0);
+    let log = std::sync::Mutex::new((Vec::new(), Vec::new()));
     let result = runner.run(&arb_case(options.gen.clone()), |case| {
+        let generating = failing.load(Ordering::Relaxed) == 0;
+        let index = next_index.fetch_add(u64::from(generating), Ordering::Relaxed);
+        if generating && index % options.shard.count != options.shard.index {
+            return Ok(());
+        }
         let outcome = run(&options.scenario(&case), &options.run_options(case.seed));
         let n = runs.fetch_add(1, Ordering::Relaxed) + 1;
-        let replay = || format!("case seed {} (generated; replay the regression file it shrinks to)", case.seed);
-        coverage.lock().expect("coverage lock").add(&outcome.probes, &replay);
         let bad = options.counted(&outcome);
+        let mut log = log.lock().expect("fuzz log lock");
+        if generating {
+            let probes = outcome.probes.clone();
+            log.0.push(CaseRun { index, seed: case.seed, passed: bad.is_empty(), probes });
+        } else {
+            log.1.push((case.seed, outcome.probes.clone()));
+        }
         if bad.is_empty() {
             if failing.load(Ordering::Relaxed) == 0 {
                 passed.fetch_add(1, Ordering::Relaxed);
@@ -141,8 +170,23 @@ pub fn fuzz(options: &FuzzOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Fuzz
         }
         Err(TestError::Abort(why)) => (None, Some(why.to_string())),
     };
-    let coverage = coverage.into_inner().expect("coverage lock");
-    FuzzReport { passed: passed.into_inner(), runs: runs.into_inner(), found, aborted, coverage }
+    let (cases, shrink_runs) = log.into_inner().expect("fuzz log lock");
+    let coverage = coverage_of(&cases, &shrink_runs);
+    let (passed, runs) = (passed.into_inner(), runs.into_inner());
+    FuzzReport { passed, cases, shrink_runs, runs, found, aborted, coverage }
+}
+
+/// The coverage of a fuzz run: its cases in order, then its shrinking runs.
+pub fn coverage_of(cases: &[CaseRun], shrink_runs: &[(u64, crate::coverage::Probes)]) -> Coverage {
+    let replay = |seed: u64| format!("case seed {seed} (generated; replay the regression file it shrinks to)");
+    let mut coverage = Coverage::default();
+    for case in cases {
+        coverage.add(&case.probes, &|| replay(case.seed));
+    }
+    for (seed, probes) in shrink_runs {
+        coverage.add(probes, &|| replay(*seed));
+    }
+    coverage
 }
 
 /// `fire-and-forget-StaleMembershipRead-seed42.scn`.

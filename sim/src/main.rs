@@ -401,6 +401,8 @@ mod cli {
         /// Where to write the shrunk case (default: scenarios/regressions/).
         #[arg(long, default_value = "scenarios/regressions")]
         out: PathBuf,
+        #[command(flatten)]
+        batch: BatchArgs,
         /// BUGGIFY: the node's injection points may fire (the seed decides where; docs/CHECKERS.md).
         #[arg(long)]
         buggify: bool,
@@ -693,6 +695,7 @@ mod cli {
                 planned: seeds.len(),
                 stopped,
                 wall_s: report.wall.as_secs_f64(),
+                fuzz: None,
             };
             if let Some(Err(e)) = writer.map(|w| w.write(&sim::report::Line::End(end))) {
                 eprintln!("{e}");
@@ -782,6 +785,7 @@ mod cli {
                 sleep_ms_max: self.sleep_ms_max,
                 settle_ms: 30_000,
             };
+            let shard = self.batch.shard_or_exit();
             let options = sim::fuzz::FuzzOptions {
                 cases: self.cases,
                 strategy: self.strategy,
@@ -792,54 +796,138 @@ mod cli {
                 safety_only: self.safety_only,
                 strict: self.strict,
                 buggify: self.buggify,
+                shard,
             };
             let required = required_or_exit(&self.require_probes);
+            let header = self.header(&options);
+            let writer = self.batch.writer_or_exit(&header);
             let bar = progress_bar(u64::from(self.cases));
             let report = sim::fuzz::fuzz(&options, &|passed, runs| {
                 bar.set_position(passed);
                 bar.set_message(format!("{runs} runs"));
             });
             bar.finish_and_clear();
-            if let Some(why) = &report.aborted {
-                println!("fuzz: aborted: {why}");
-            }
-            let code = match &report.found {
-                Some(found) => self.write_found(&report, found),
-                None => {
-                    println!(
-                        "fuzz: strategy={} profile={} cases={} passed={} runs={} found=none",
-                        self.strategy, self.profile, self.cases, report.passed, report.runs
-                    );
-                    i32::from(report.aborted.is_some())
-                }
+            let found = match &report.found {
+                Some(found) => match self.write_found(found) {
+                    Ok((lines, tail)) => Some(sim::report::FoundRecord { case: last_case(&report), lines, tail }),
+                    Err(code) => return code,
+                },
+                None => None,
             };
-            code.max(report_coverage(&report.coverage, &required))
+            let summary = sim::report::FuzzSummary {
+                strategy: self.strategy,
+                profile: self.profile,
+                cases: u64::from(self.cases),
+                passed: report.passed,
+                runs: report.runs,
+                found,
+                aborted: report.aborted.clone(),
+                coverage: report.coverage.clone(),
+            };
+            if let Some(w) = &writer {
+                write_fuzz_report(w, &report, &summary, shard.seeds(0..u64::from(self.cases)).len());
+            }
+            let (text, code) = summary.text(&required);
+            print!("{text}");
+            code
         }
 
-        /// Writes the shrunk case under `--out` and prints its violations, replay command and summary line.
-        fn write_found(&self, report: &sim::fuzz::FuzzReport, found: &sim::fuzz::Found) -> i32 {
+        /// The report header of this fuzz run: the generator's options stand for the scenario (their hash).
+        fn header(&self, options: &sim::fuzz::FuzzOptions) -> sim::report::Header {
+            let generator = format!(
+                "{:?} seed={} shrink={} safety_only={} strict={} buggify={}",
+                options.gen, self.seed, self.shrink_iters, self.safety_only, self.strict, self.buggify
+            );
+            sim::report::Header {
+                format: sim::report::FORMAT,
+                command: "fuzz".to_string(),
+                harness: format!("sim {}", env!("CARGO_PKG_VERSION")),
+                build: if self.batch.report.is_some() { sim::report::build_id() } else { String::new() },
+                file: "(generated)".to_string(),
+                scenario_hash: sim::report::fnv_hex(generator.as_bytes()),
+                strategies: vec![self.strategy.to_string()],
+                profiles: vec![self.profile.to_string()],
+                buggify: self.buggify,
+                strict: self.strict,
+                strict_flag: false,
+                seeds: [0, u64::from(self.cases)],
+                shard: options.shard,
+            }
+        }
+
+        /// Writes the shrunk case under `--out`; the lines printed for it and the summary's tail (exit code 2
+        /// if the file cannot be written).
+        fn write_found(&self, found: &sim::fuzz::Found) -> Result<(Vec<String>, String), i32> {
             let (strategy, profile) = (self.strategy, self.profile);
             let path = self.out.join(sim::fuzz::regression_name(strategy, found));
             let text = sim::fuzz::regression_text(&path, strategy, profile, found);
             if let Err(e) = std::fs::create_dir_all(&self.out).and_then(|()| std::fs::write(&path, &text)) {
                 eprintln!("{}: {e}", path.display());
-                return 2;
+                return Err(2);
             }
-            for finding in &found.findings {
-                println!("{finding}");
+            let mut lines: Vec<String> = found.findings.iter().map(|f| f.to_string()).collect();
+            lines.push(format!("shrunk to {} steps: {}", found.scenario.steps.len(), path.display()));
+            lines.push(format!(
+                "replay: cargo run --release -p sim -- replay {} --seed {}",
+                path.display(),
+                found.case.seed
+            ));
+            let first = found.first();
+            let tail = format!("found={} class={} file={}", first.violation.kind(), first.class(), path.display());
+            Ok((lines, tail))
+        }
+    }
+
+    /// The index of the last generated case a fuzz run ran (its failing one, when it found something).
+    fn last_case(report: &sim::fuzz::FuzzReport) -> u64 {
+        report.cases.last().map_or(0, |c| c.index)
+    }
+
+    /// A fuzz run's report: one line per case it ran before the first failure (and that one), then the end line
+    /// with what `sim merge` needs to print the run.
+    fn write_fuzz_report(
+        w: &sim::report::ReportWriter,
+        report: &sim::fuzz::FuzzReport,
+        summary: &sim::report::FuzzSummary,
+        planned: usize,
+    ) {
+        let ms = |p: &sim::coverage::Probes| p.iter().map(|(n, at)| (n.clone(), at.as_millis() as u64)).collect();
+        let mut lines: Vec<sim::report::Line> = report
+            .cases
+            .iter()
+            .map(|c| {
+                let passed = c.passed;
+                sim::report::Line::Seed(sim::report::SeedRecord {
+                    seed: c.index,
+                    verdict: if passed { "pass" } else { "fail" }.to_string(),
+                    class: None,
+                    line: String::new(),
+                    findings: Vec::new(),
+                    trace_hash: None,
+                    wall_ms: 0.0,
+                    virtual_ms: 0,
+                    tally: Default::default(),
+                    probes: ms(&c.probes),
+                    cell: None,
+                    case_seed: Some(c.seed),
+                })
+            })
+            .collect();
+        let fuzz = sim::report::FuzzEnd {
+            passed: summary.passed,
+            runs: summary.runs,
+            found: summary.found.clone(),
+            aborted: summary.aborted.clone(),
+            shrink_runs: report.shrink_runs.iter().map(|(seed, p)| (*seed, ms(p))).collect(),
+        };
+        let stopped = summary.found.as_ref().map(|f| format!("a finding at case {} ({})", f.case, f.tail));
+        let ran = report.cases.len();
+        lines.push(sim::report::Line::End(sim::report::End { ran, planned, stopped, wall_s: 0.0, fuzz: Some(fuzz) }));
+        for line in &lines {
+            if let Err(e) = w.write(line) {
+                eprintln!("{e}");
+                return;
             }
-            println!("shrunk to {} steps: {}", found.scenario.steps.len(), path.display());
-            println!("replay: cargo run --release -p sim -- replay {} --seed {}", path.display(), found.case.seed);
-            println!(
-                "fuzz: strategy={strategy} profile={profile} cases={} passed={} runs={} found={} class={} file={}",
-                self.cases,
-                report.passed,
-                report.runs,
-                found.first().violation.kind(),
-                found.first().class(),
-                path.display()
-            );
-            1
         }
     }
 
@@ -919,7 +1007,7 @@ mod cli {
             }
             if let Some(w) = &writer {
                 let planned = Strategy::ALL.len() * Profile::NAMED.len() * shard.seeds(0..seeds).len();
-                let end = sim::report::End { ran: records.len(), planned, stopped: None, wall_s: 0.0 };
+                let end = sim::report::End { ran: records.len(), planned, stopped: None, wall_s: 0.0, fuzz: None };
                 if let Err(e) = w.write(&sim::report::Line::End(end)) {
                     eprintln!("{e}");
                 }
@@ -985,8 +1073,19 @@ mod cli {
                     }
                 }
                 "compare" => print_compare(header, &merged.records, &required, self.json.as_deref()),
+                "fuzz" => match sim::report::merge_fuzz(header, &merged.reports, &merged.records) {
+                    Ok(summary) => {
+                        let (text, code) = summary.text(&required);
+                        print!("{text}");
+                        code
+                    }
+                    Err(e) => {
+                        eprintln!("sim merge: {e}");
+                        2
+                    }
+                },
                 other => {
-                    eprintln!("sim merge: reports of `{other}` cannot be merged (sweep and compare can)");
+                    eprintln!("sim merge: reports of `{other}` cannot be merged (sweep, compare and fuzz can)");
                     2
                 }
             }

@@ -96,6 +96,9 @@ pub struct SeedRecord {
     /// A compare's cell: strategy and profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell: Option<[String; 2]>,
+    /// A fuzz case's seed (`seed` is then the case's index in the generated sequence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_seed: Option<u64>,
 }
 
 /// How the run ended.
@@ -106,6 +109,121 @@ pub struct End {
     /// What stopped it before every planned seed ran (e.g. `--for 30m`).
     pub stopped: Option<String>,
     pub wall_s: f64,
+    /// A fuzz run's result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuzz: Option<FuzzEnd>,
+}
+
+/// How a fuzz shard ended: what `sim merge` needs to print the unsharded run's lines.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FuzzEnd {
+    pub passed: u64,
+    pub runs: u64,
+    pub found: Option<FoundRecord>,
+    pub aborted: Option<String>,
+    /// The shrinking runs: the shrunk case's seed and the probes reached (name -> virtual ms).
+    pub shrink_runs: Vec<(u64, BTreeMap<String, u64>)>,
+}
+
+/// A fuzz finding: the index of the failing case, the lines printed for it, and the summary's tail
+/// (`found=<kind> class=<class> file=<path>`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FoundRecord {
+    pub case: u64,
+    pub lines: Vec<String>,
+    pub tail: String,
+}
+
+/// What a fuzz run prints, the same for one process and for merged shards.
+#[derive(Clone, Debug)]
+pub struct FuzzSummary {
+    pub strategy: Strategy,
+    pub profile: Profile,
+    pub cases: u64,
+    pub passed: u64,
+    pub runs: u64,
+    pub found: Option<FoundRecord>,
+    pub aborted: Option<String>,
+    pub coverage: Coverage,
+}
+
+impl FuzzSummary {
+    /// The lines and the exit code (1: a finding, or an abort, or a required probe never reached).
+    pub fn text(&self, required: &[String]) -> (String, i32) {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if let Some(why) = &self.aborted {
+            let _ = writeln!(out, "fuzz: aborted: {why}");
+        }
+        let head = format!(
+            "fuzz: strategy={} profile={} cases={} passed={} runs={}",
+            self.strategy, self.profile, self.cases, self.passed, self.runs
+        );
+        let code = match &self.found {
+            Some(found) => {
+                for line in &found.lines {
+                    let _ = writeln!(out, "{line}");
+                }
+                let _ = writeln!(out, "{head} {}", found.tail);
+                1
+            }
+            None => {
+                let _ = writeln!(out, "{head} found=none");
+                i32::from(self.aborted.is_some())
+            }
+        };
+        let missing = coverage_text(&mut out, &self.coverage, required);
+        (out, code.max(missing))
+    }
+}
+
+fn probes_of(probes: &BTreeMap<String, u64>) -> Probes {
+    probes.iter().map(|(n, ms)| (n.clone(), Duration::from_millis(*ms))).collect()
+}
+
+/// The unsharded fuzz run's summary from its shards' reports: the finding of the lowest case index (the one
+/// the unsharded run stops at), the cases before it, and its shrinking runs.
+pub fn merge_fuzz(header: &Header, reports: &[Report], records: &[SeedRecord]) -> Result<FuzzSummary, String> {
+    let (strategy, profile) = header.sweep_cell()?;
+    let mut ends = Vec::new();
+    for r in reports {
+        match r.end.as_ref().and_then(|e| e.fuzz.as_ref()) {
+            Some(end) => ends.push(end),
+            None => return Err(format!("{}: no fuzz end line: that run did not finish", r.path)),
+        }
+    }
+    let first = ends.iter().filter_map(|e| e.found.as_ref().map(|f| (f.case, *e))).min_by_key(|(case, _)| *case);
+    let limit = first.map_or(u64::MAX, |(case, _)| case);
+    let mut cases: Vec<&SeedRecord> = records.iter().filter(|r| r.seed <= limit).collect();
+    cases.sort_by_key(|r| r.seed);
+    let mut coverage = Coverage::default();
+    let replay = |seed: u64| format!("case seed {seed} (generated; replay the regression file it shrinks to)");
+    for r in &cases {
+        coverage.add(&r.probes(), &|| replay(r.case_seed.unwrap_or_default()));
+    }
+    let aborted = ends.iter().find_map(|e| e.aborted.clone());
+    let cases_count = header.seeds[1] - header.seeds[0];
+    let Some((case, end)) = first else {
+        let (passed, runs) = ends.iter().fold((0, 0), |(p, r), e| (p + e.passed, r + e.runs));
+        return Ok(FuzzSummary { strategy, profile, cases: cases_count, passed, runs, found: None, aborted, coverage });
+    };
+    if cases.len() as u64 != case + 1 || cases.iter().enumerate().any(|(i, r)| r.seed != i as u64) {
+        return Err(format!("the cases before the first finding (case {case}) are not all in the reports"));
+    }
+    for (seed, probes) in &end.shrink_runs {
+        coverage.add(&probes_of(probes), &|| replay(*seed));
+    }
+    let runs = case + 1 + end.shrink_runs.len() as u64;
+    Ok(FuzzSummary {
+        strategy,
+        profile,
+        cases: cases_count,
+        passed: case,
+        runs,
+        found: end.found.clone(),
+        aborted,
+        coverage,
+    })
 }
 
 impl SeedRecord {
@@ -138,6 +256,7 @@ impl SeedRecord {
             tally: result.tally(),
             probes: probes.unwrap_or_default(),
             cell: None,
+            case_seed: None,
         }
     }
 
@@ -422,6 +541,8 @@ pub struct Merged {
     pub records: Vec<SeedRecord>,
     /// One note per shard that stopped early or did not finish (printed on stderr by `sim merge`).
     pub notes: Vec<String>,
+    /// The reports merged (a fuzz merge reads their end lines).
+    pub reports: Vec<Report>,
 }
 
 /// Merges the reports of one run's shards. Refuses reports of different scenarios, builds or options, a shard
@@ -476,7 +597,7 @@ pub fn merge(reports: &[Report], partial: bool, mixed_builds: bool) -> Result<Me
         notes.push(format!("shards missing: {}", missing.join(", ")));
     }
     let header = Header { shard: Shard::ALL, ..first.header.clone() };
-    Ok(Merged { header, records: records.into_values().collect(), notes })
+    Ok(Merged { header, records: records.into_values().collect(), notes, reports: reports.to_vec() })
 }
 
 /// Whether two reports are shards of one run: same scenario bytes, same build, same options.
@@ -543,7 +664,7 @@ mod tests {
             .map(|index| {
                 let shard = Shard { index, count };
                 let seeds: Vec<SeedRecord> = all.0.iter().filter(|r| r.seed % count == index).cloned().collect();
-                let end = Some(End { ran: seeds.len(), planned: seeds.len(), stopped: None, wall_s: 1.0 });
+                let end = Some(End { ran: seeds.len(), planned: seeds.len(), stopped: None, wall_s: 1.0, fuzz: None });
                 Report { path: format!("r{index}.jsonl"), header: header(shard), seeds, end }
             })
             .collect()
@@ -572,7 +693,7 @@ mod tests {
         for r in all.0.iter().rev() {
             writer.write(&Line::Seed(r.clone())).unwrap();
         }
-        let end = End { ran: 8, planned: 8, stopped: None, wall_s: 0.5 };
+        let end = End { ran: 8, planned: 8, stopped: None, wall_s: 0.5, fuzz: None };
         writer.write(&Line::End(end.clone())).unwrap();
         drop(writer);
         let back = read(&path).unwrap();
@@ -588,7 +709,7 @@ mod tests {
         let head = serde_json::to_string(&Line::Header(header(Shard::ALL))).unwrap();
         std::fs::write(&path, format!("{head}\n{{\"type\":\"seed\",\"seed\":\"x\"}}\n")).unwrap();
         let err = read(&path).unwrap_err();
-        let end = Line::End(End { ran: 0, planned: 0, stopped: None, wall_s: 0.0 });
+        let end = Line::End(End { ran: 0, planned: 0, stopped: None, wall_s: 0.0, fuzz: None });
         std::fs::write(&path, serde_json::to_string(&end).unwrap()).unwrap();
         let no_header = read(&path).unwrap_err();
         std::fs::remove_file(&path).unwrap();

@@ -3,7 +3,8 @@
 #   - 4 concurrent processes with --shard I/4 and --report, merged by `sim merge`, print exactly what the
 #     unsharded sweep prints, and their per-seed lines agree on verdicts and trace hashes;
 #   - the batch variables (JOB_COMPLETION_INDEX with --shards; SLURM_ARRAY_TASK_ID/COUNT) pick the same shard;
-#   - a compare in 2 shards merges to the unsharded matrix (text and --json);
+#   - a compare in 2 shards merges to the unsharded matrix (text and --json), a fuzz run in 3 shards to the
+#     unsharded fuzz run (first finding, shrunk file, counts, coverage);
 #   - merge refuses a shard missing, a shard twice, and a report of another scenario;
 #   - --for stops a long sweep and says so; --save-failures writes files that replay as failures;
 #   - the deploy/ manifests parse and every sim flag they use is one `sim <command> --help` lists.
@@ -76,6 +77,24 @@ for i in 0 1; do "$sim" "${cmp_args[@]}" --shard "$i/2" --report "$work/cmp-$i.j
 check "a compare's 2 merged shards print the unsharded matrix ($(grep -c . "$work/cmp-one.txt") lines)" \
   cmp -s "$work/cmp-one.txt" "$work/cmp-merged.txt"
 check "and write the same --json" cmp -s "$work/cmp-one.json" "$work/cmp-merged.json"
+
+# 3b. Fuzz in 3 shards: the same cases are generated everywhere, each shard runs every third; merged, they
+# print the unsharded run (its first finding, shrunk, and the counts up to it).
+fuzz=(fuzz --cases 30 --strategy fire-and-forget)
+"$sim" "${fuzz[@]}" --out "$work/fz" >"$work/fuzz-one.txt" 2>/dev/null
+for i in 0 1 2; do
+  "$sim" "${fuzz[@]}" --out "$work/fz" --shard "$i/3" --report "$work/fuzz-$i.jsonl" >/dev/null 2>&1
+done
+"$sim" merge "$work"/fuzz-{2,0,1}.jsonl >"$work/fuzz-merged.txt" 2>/dev/null
+check "a fuzz run's 3 merged shards print the unsharded run ($(grep '^fuzz:' "$work/fuzz-one.txt" | cut -d' ' -f2-7))" \
+  cmp -s "$work/fuzz-one.txt" "$work/fuzz-merged.txt"
+"$sim" fuzz --cases 4 --strategy read-index >"$work/fuzz-ri.txt" 2>/dev/null
+for i in 0 1; do
+  "$sim" fuzz --cases 4 --strategy read-index --shard "$i/2" --report "$work/fuzz-ri-$i.jsonl" >/dev/null 2>&1
+done
+"$sim" merge "$work"/fuzz-ri-{0,1}.jsonl >"$work/fuzz-ri-merged.txt" 2>/dev/null
+check "and a fuzz run that finds nothing too ($(grep '^fuzz:' "$work/fuzz-ri.txt" | cut -d' ' -f2-))" \
+  cmp -s "$work/fuzz-ri.txt" "$work/fuzz-ri-merged.txt"
 
 # 4. What merge refuses.
 "$sim" merge "$work"/shard-{0,1,2}.jsonl >/dev/null 2>"$work/r1.err"
