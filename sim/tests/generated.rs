@@ -21,6 +21,7 @@ fn options(strategy: Strategy, cases: u32, seed: u64) -> FuzzOptions {
         safety_only: false,
         strict: false,
         buggify: false,
+        shard: sim::shard::Shard::ALL,
     }
 }
 
