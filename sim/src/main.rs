@@ -224,6 +224,9 @@ mod cli {
         /// A compare's reports: also write the matrix as JSON (as `compare --json`).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// A compare's reports: also write the matrix as an HTML heat map (as `compare --html`).
+        #[arg(long)]
+        html: Option<PathBuf>,
     }
 
     // `sim check`.
@@ -315,6 +318,10 @@ mod cli {
         /// Also write the matrix as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also write the matrix as one self-contained HTML page: a heat map of failed shares, each cell's class
+        /// breakdown and the replay command of its first failing seed.
+        #[arg(long)]
+        html: Option<PathBuf>,
         #[command(flatten)]
         batch: BatchArgs,
         /// Availability violations fail a seed too (see `sweep --strict`).
@@ -1012,16 +1019,17 @@ mod cli {
                     eprintln!("{e}");
                 }
             }
-            print_compare(&header, &records, &required, self.json.as_deref())
+            print_compare(&header, &records, &required, [self.json.as_deref(), self.html.as_deref()])
         }
     }
 
     /// Prints a compare's matrix and coverage from its records and writes `--json`; the exit code.
+    /// `[json, html]`: where to write the matrix as JSON and as an HTML page (`--json`, `--html`).
     fn print_compare(
         header: &sim::report::Header,
         records: &[sim::report::SeedRecord],
         required: &[String],
-        json: Option<&Path>,
+        [json, html]: [Option<&Path>; 2],
     ) -> i32 {
         let cells = match sim::report::compare_cells(header, records) {
             Ok(cells) => cells,
@@ -1032,12 +1040,20 @@ mod cli {
         };
         let (text, missing) = sim::report::compare_text(header, &cells, required);
         print!("{text}");
-        let Some(path) = json else { return missing };
         let cells = cells.into_iter().map(|(cell, _)| cell).collect();
         let matrix = CompareMatrix { file: header.file.clone(), strict: header.strict, cells };
-        if let Err(e) = std::fs::write(path, matrix.to_json()) {
-            eprintln!("{}: {e}", path.display());
-            return 2;
+        if let Some(path) = json {
+            if let Err(e) = std::fs::write(path, matrix.to_json()) {
+                eprintln!("{}: {e}", path.display());
+                return 2;
+            }
+        }
+        if let Some(path) = html {
+            let replay = |c: &CompareCell| c.first_failed.map(|seed| header.replay(seed, c.strategy, c.profile));
+            if let Err(e) = std::fs::write(path, sim::html::matrix(&matrix, &replay)) {
+                eprintln!("{}: {e}", path.display());
+                return 2;
+            }
         }
         missing
     }
@@ -1072,7 +1088,9 @@ mod cli {
                         }
                     }
                 }
-                "compare" => print_compare(header, &merged.records, &required, self.json.as_deref()),
+                "compare" => {
+                    print_compare(header, &merged.records, &required, [self.json.as_deref(), self.html.as_deref()])
+                }
                 "fuzz" => match sim::report::merge_fuzz(header, &merged.reports, &merged.records) {
                     Ok(summary) => {
                         let (text, code) = summary.text(&required);

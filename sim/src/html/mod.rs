@@ -1,5 +1,5 @@
 //! Self-contained HTML views of a run and of a compare matrix: `sim replay --html` ([`timeline`]) and `sim compare
-//! --html` (`matrix`, simulation flavour).
+//! --html` ([`matrix`], simulation flavour).
 //!
 //! Each page is one file that opens from disk: the data as JSON in a `<script type="application/json">` block, the
 //! script and the style sheet inline (kept apart as `*.js` and `*.css` beside this file and included at build
@@ -11,8 +11,12 @@
 //! Layer: the top one: it reads what runs produced (`outcome`, `verdict`, `sweep`) and nothing uses it but the
 //! binary.
 
+#[cfg(madsim)]
+mod matrix;
 mod timeline;
 
+#[cfg(madsim)]
+pub use matrix::matrix;
 pub use timeline::timeline;
 
 /// Installed first: an uncaught error or rejected promise marks the page as failed.
@@ -86,6 +90,15 @@ pub(crate) fn data_block(html: &str) -> serde_json::Value {
     serde_json::from_str(&html[start..end]).expect("the block is the JSON")
 }
 
+/// The matrix page's script (empty in the real flavour, which has no compare).
+#[cfg(test)]
+fn matrix_script() -> &'static str {
+    #[cfg(madsim)]
+    return matrix::SCRIPT;
+    #[cfg(not(madsim))]
+    ""
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,7 +120,7 @@ mod tests {
 
     #[test]
     fn the_inline_script_and_style_cannot_end_their_own_elements() {
-        for text in [GUARD_JS, PAGE_CSS, timeline::SCRIPT] {
+        for text in [GUARD_JS, PAGE_CSS, timeline::SCRIPT, super::matrix_script()] {
             let lower = text.to_ascii_lowercase();
             assert!(!lower.contains("</script") && !lower.contains("</style"));
         }
