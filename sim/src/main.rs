@@ -707,7 +707,8 @@ mod cli {
             if let Some(Err(e)) = writer.map(|w| w.write(&sim::report::Line::End(end))) {
                 eprintln!("{e}");
             }
-            let (text, code) = sim::report::sweep_text(&header, &report.records(), &required).expect("own header");
+            let (text, code) =
+                sim::report::sweep_text(&header, &sim::report::records(&report), &required).expect("own header");
             print!("{text}");
             match &self.save_failures {
                 Some(dir) => code.max(save_failures(dir, &header, &report)),
@@ -1004,8 +1005,8 @@ mod cli {
                     };
                     let report =
                         sim::sweep::sweep_seeds(&scenario, &base, &shard.seeds(0..seeds), self.jobs, None, &on_seed);
-                    let cell_seeds = report.records();
-                    eprintln!("# {s} {p}: {}", CompareCell::of_seeds(&cell_seeds, s, p).text());
+                    let cell_seeds = sim::report::records(&report);
+                    eprintln!("# {s} {p}: {}", sim::report::cell_of(&cell_seeds, s, p).text());
                     records.extend(cell_seeds.0.into_iter().map(|mut r| {
                         r.cell = Some(cell.clone());
                         r

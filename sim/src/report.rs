@@ -24,7 +24,7 @@ use clustersim::server::Strategy;
 use crate::coverage::{Coverage, Probes};
 use crate::profile::Profile;
 use crate::shard::Shard;
-use crate::sweep::{seed_line, CompareCell, SeedResult};
+use crate::sweep::{seed_line, CompareCell, SeedResult, SweepReport};
 use crate::verdict::{Class, Tally};
 
 /// The report format's version: readers refuse other versions.
@@ -278,6 +278,32 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Every seed of a sweep as a report record, in seed order.
+pub fn records(report: &SweepReport) -> Seeds {
+    let wall = |seed: &u64| report.walls.get(seed).copied().unwrap_or_default();
+    Seeds::new(report.results.iter().map(|(seed, r)| SeedRecord::of(*seed, r, wall(seed))).collect())
+}
+
+/// The compare cell of these seed records (a compare's, or a merged report's).
+pub fn cell_of(seeds: &Seeds, strategy: Strategy, profile: Profile) -> CompareCell {
+    let tally = seeds.tally();
+    CompareCell {
+        strategy,
+        profile,
+        seeds: seeds.0.len() as u64,
+        failed: seeds.failed_count(),
+        safety: seeds.class_count(Class::Safety),
+        liveness: seeds.class_count(Class::Liveness),
+        unavailable: seeds.class_count(Class::Availability),
+        stale: seeds.property_count(&[crate::check::linearizable_reads::PROPERTY]),
+        lost_write: seeds.property_count(&[crate::check::durability::PROPERTY]),
+        calls: tally.calls,
+        errors: tally.errors,
+        errors_in_fault_windows: tally.errors_in_windows,
+        first_failed: seeds.first_failed(),
+    }
+}
+
 /// The seeds of one sweep (or one compare cell), in seed order: every count a summary prints.
 #[derive(Clone, Debug, Default)]
 pub struct Seeds(pub Vec<SeedRecord>);
@@ -420,7 +446,7 @@ pub fn compare_cells(header: &Header, records: &[SeedRecord]) -> Result<Vec<(Com
     for s in &header.strategies {
         for p in &header.profiles {
             let seeds = Seeds::new(by_cell.remove(&[s.clone(), p.clone()]).unwrap_or_default());
-            let cell = CompareCell::of_seeds(&seeds, parse_strategy(s)?, parse_profile(p)?);
+            let cell = cell_of(&seeds, parse_strategy(s)?, parse_profile(p)?);
             cells.push((cell, seeds));
         }
     }
@@ -652,10 +678,10 @@ mod tests {
     }
 
     /// Seeds 0..8 of meet_read_your_writes under fire-and-forget (most fail), as records.
-    fn records() -> Seeds {
+    fn swept() -> Seeds {
         let text = std::fs::read_to_string("../scenarios/meet_read_your_writes.scn").expect("shipped scenario");
         let scenario = crate::scenario::parse("meet_read_your_writes.scn", &text).expect("parses");
-        sweep(&scenario, Strategy::FireAndForget, Profile::Lan, 0..8, 1, &|_| {}).records()
+        records(&sweep(&scenario, Strategy::FireAndForget, Profile::Lan, 0..8, 1, &|_| {}))
     }
 
     /// The reports shards of `count` would write for `all`.
@@ -672,7 +698,7 @@ mod tests {
 
     #[test]
     fn merged_shards_print_exactly_what_the_unsharded_sweep_prints() {
-        let all = records();
+        let all = swept();
         assert!(all.failed_count() > 0, "the test needs failing seeds");
         let (one, code) = sweep_text(&header(Shard::ALL), &all, &[]).unwrap();
         let mut reports = shards(&all, 3);
@@ -687,7 +713,7 @@ mod tests {
 
     #[test]
     fn a_report_reads_back_what_was_written() {
-        let all = records();
+        let all = swept();
         let path = std::env::temp_dir().join(format!("sim-report-test-{}.jsonl", std::process::id()));
         let writer = ReportWriter::create(&path, &header(Shard::ALL)).unwrap();
         for r in all.0.iter().rev() {
@@ -719,7 +745,7 @@ mod tests {
 
     #[test]
     fn reports_of_different_runs_or_incomplete_sets_of_shards_are_refused() {
-        let all = records();
+        let all = swept();
         let reports = shards(&all, 2);
         let mut other = reports.clone();
         other[1].header.scenario_hash = "h2".into();
@@ -747,8 +773,20 @@ mod tests {
     }
 
     #[test]
+    fn the_records_count_as_the_sweep_report_does() {
+        let text = std::fs::read_to_string("../scenarios/meet_read_your_writes.scn").expect("shipped scenario");
+        let scenario = crate::scenario::parse("meet_read_your_writes.scn", &text).expect("parses");
+        for strategy in [Strategy::FireAndForget, Strategy::ReadIndex] {
+            let report = sweep(&scenario, strategy, Profile::Lan, 0..6, 2, &|_| {});
+            let seeds = records(&report);
+            assert_eq!(seeds.summary("f", strategy), report.summary("f", strategy));
+            assert_eq!(cell_of(&seeds, strategy, Profile::Lan), CompareCell::of(&report, strategy, Profile::Lan));
+        }
+    }
+
+    #[test]
     fn a_seed_record_keeps_the_verdict_the_counts_and_the_trace_hash() {
-        let all = records();
+        let all = swept();
         let failed = all.0.iter().find(|r| !r.passed()).unwrap();
         assert_eq!(failed.verdict, "fail");
         assert_eq!(failed.trace_hash.as_ref().map(String::len), Some(16));

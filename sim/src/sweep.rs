@@ -15,7 +15,6 @@ use crate::check::Property;
 use crate::coverage::{Coverage, Probes};
 use crate::outcome::{Outcome, RunOptions};
 use crate::profile::Profile;
-use crate::report::{SeedRecord, Seeds};
 use crate::run::run;
 use crate::scenario::Scenario;
 use crate::verdict::{Class, Finding, Tally};
@@ -126,12 +125,6 @@ impl SweepReport {
         self.results.iter().filter(|(_, r)| !r.passed() || !r.findings().is_empty())
     }
 
-    /// Every seed as a report record, in seed order: what the counts below and `sim merge` read.
-    pub fn records(&self) -> Seeds {
-        let wall = |seed: &u64| self.walls.get(seed).copied().unwrap_or_default();
-        Seeds::new(self.results.iter().map(|(seed, r)| SeedRecord::of(*seed, r, wall(seed))).collect())
-    }
-
     pub fn passed_count(&self) -> usize {
         self.results.values().filter(|r| r.passed()).count()
     }
@@ -167,7 +160,9 @@ impl SweepReport {
 
     /// Adds every seed's probes to `coverage` (seed order; a panicked seed counts as a run reaching nothing).
     pub fn add_coverage(&self, coverage: &mut Coverage, replay: &dyn Fn(u64) -> String) {
-        self.records().add_coverage(coverage, replay);
+        for (seed, result) in &self.results {
+            coverage.add(result.probes().unwrap_or(&Probes::new()), &|| replay(*seed));
+        }
     }
 
     pub fn first_failed(&self) -> Option<u64> {
@@ -190,9 +185,19 @@ impl SweepReport {
     /// The summary line: `sweep: file=… strategy=… seeds=N passed=P failed=F first_failed=S safety=A
     /// liveness=B unavailable=U`. F counts seeds with a safety or liveness violation, or a panic (or, under
     /// strict, any violation); A, B and U count seeds by their worst class (U: only availability violations,
-    /// which pass unless strict). Printed from the records, as `sim merge` prints it.
+    /// which pass unless strict). The CLI prints it from the seed records (`report::Seeds::summary`, the same
+    /// count), as `sim merge` does.
     pub fn summary(&self, file: &str, strategy: Strategy) -> String {
-        self.records().summary(file, strategy)
+        format!(
+            "sweep: file={file} strategy={strategy} seeds={} passed={} failed={} first_failed={} safety={} liveness={} unavailable={}",
+            self.results.len(),
+            self.passed_count(),
+            self.failed_count(),
+            self.first_failed().map_or("-".to_string(), |s| s.to_string()),
+            self.class_count(Class::Safety),
+            self.class_count(Class::Liveness),
+            self.class_count(Class::Availability),
+        )
     }
 }
 
@@ -245,28 +250,24 @@ fn as_text<T: std::fmt::Display, S: serde::Serializer>(value: &T, serializer: S)
 }
 
 impl CompareCell {
-    /// The cell of a sweep's seeds.
+    /// The cell of a sweep's seeds (the CLI builds its cells from seed records: `report::cell_of`, the same
+    /// counts).
     pub fn of(report: &SweepReport, strategy: Strategy, profile: Profile) -> Self {
-        Self::of_seeds(&report.records(), strategy, profile)
-    }
-
-    /// The cell of these seed records (a compare's, or a merged report's).
-    pub fn of_seeds(seeds: &Seeds, strategy: Strategy, profile: Profile) -> Self {
-        let tally = seeds.tally();
+        let tally = report.tally();
         CompareCell {
             strategy,
             profile,
-            seeds: seeds.0.len() as u64,
-            failed: seeds.failed_count(),
-            safety: seeds.class_count(Class::Safety),
-            liveness: seeds.class_count(Class::Liveness),
-            unavailable: seeds.class_count(Class::Availability),
-            stale: seeds.property_count(&[crate::check::linearizable_reads::PROPERTY]),
-            lost_write: seeds.property_count(&[crate::check::durability::PROPERTY]),
+            seeds: report.results.len() as u64,
+            failed: report.failed_count(),
+            safety: report.class_count(Class::Safety),
+            liveness: report.class_count(Class::Liveness),
+            unavailable: report.class_count(Class::Availability),
+            stale: report.stale_count(),
+            lost_write: report.property_count(&[crate::check::durability::PROPERTY]),
             calls: tally.calls,
             errors: tally.errors,
             errors_in_fault_windows: tally.errors_in_windows,
-            first_failed: seeds.first_failed(),
+            first_failed: report.first_failed(),
         }
     }
 
