@@ -201,15 +201,15 @@ mod cli {
         /// per part, every failure with its replay command; exit 1 on any failure.
         Check(CheckArgs),
         /// Merge the `--report` files of one run's shards and print what the unsharded run prints (a sweep's seed
-        /// lines, summary line and coverage; a compare's matrix). Refuses reports of different scenarios, builds or
-        /// options, and a shard missing or given twice.
+        /// lines, summary line and coverage; a compare's matrix; a fuzz run's first finding and counts). Refuses
+        /// reports of different scenarios, builds or options, and a shard missing or given twice.
         Merge(MergeArgs),
     }
 
     // `sim merge`.
     #[derive(clap::Args)]
     struct MergeArgs {
-        /// The reports (`--report` files of `sweep` or `compare`), one per shard, any order.
+        /// The reports (`--report` files of `sweep`, `compare` or `fuzz`), one per shard, any order.
         #[arg(required = true)]
         reports: Vec<PathBuf>,
         /// Merge even with shards missing or unfinished (the output counts the seeds that are there).
