@@ -10,7 +10,8 @@
 #      clustersim-node and sim binaries;
 #   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery"); then sharded sweeps merged
 #      against the unsharded run, and the deploy/ manifests' flags checked against `sim --help`
-#      (tests/batch/shards.sh);
+#      (tests/batch/shards.sh); the HTML timelines and compare matrix loaded in headless Chromium, their DOM checked
+#      against the runs' text (tests/html/check_html.sh);
 #   4. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
 #      (tests/interop/cluster.sh); slots with keys moved by redis-cli --cluster reshard / rebalance / fix /
@@ -24,7 +25,8 @@ export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever wri
 stage() { echo "== [${SECONDS}s] $*"; }
 
 # Set-up first, so a fresh machine learns before the builds whether it can run every stage: the interop stages
-# need redis-cli (Debian's redis-tools), redis-server (Redis 7, for `sim real --server redis`) and redis-py.
+# need redis-cli (Debian's redis-tools), redis-server (Redis 7, for `sim real --server redis`) and redis-py; the
+# HTML stage needs Debian's chromium.
 # Installed here when missing and this shell can (root and apt-get / pip); otherwise the one command that does
 # it is named and the run stops now.
 if ! command -v redis-cli >/dev/null || ! command -v redis-server >/dev/null; then
@@ -35,6 +37,16 @@ if ! command -v redis-cli >/dev/null || ! command -v redis-server >/dev/null; th
   else
     echo "redis-cli or redis-server is missing: run 'sudo apt-get install -y redis-tools redis-server'" \
       "(Debian/Ubuntu), then this again" >&2
+    exit 1
+  fi
+fi
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== set-up: apt-get install chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: run 'sudo apt-get install -y chromium' (Debian), then this again" >&2
     exit 1
   fi
 fi
@@ -76,6 +88,9 @@ target/debug/sim check --budget 40s --require-probes scenarios/battery.probes
 
 stage "batch: 4 shards merged = the unsharded sweep; compare shards; merge's refusals; --for; deploy/ manifests"
 bash tests/batch/shards.sh target/debug/sim
+
+stage "html: timelines and compare matrix in headless chromium"
+bash tests/html/check_html.sh target/debug/sim
 
 stage "interop: real binary + redis-cli"
 if ! command -v redis-cli >/dev/null; then

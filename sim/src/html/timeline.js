@@ -13,7 +13,7 @@
   var detail = document.getElementById("detail");
 
   var GUTTER = 64;
-  var AXIS = 26;
+  var AXIS = 40;
   var NODE_H = 64;
   var CHECK_H = 44;
   var ROW_H = 14;
@@ -42,7 +42,9 @@
       digits = span < 20000 ? 4 : span < 2000000 ? 3 : 2;
       if (span < 2000) digits = 6;
     }
-    return (us / 1e6).toFixed(digits) + "s";
+    // Truncated, as the trace's stamps are (0.0865 s reads 0.086s, as in the violations' text).
+    var unit = Math.pow(10, 6 - digits);
+    return (Math.floor(us / unit + 1e-6) * unit / 1e6).toFixed(digits) + "s";
   }
   function dur(us) { return us < 1000 ? us + " µs" : (us / 1000).toFixed(us < 10000 ? 2 : 0) + " ms"; }
 
@@ -112,10 +114,10 @@
     ctx.textBaseline = "middle";
     ctx.strokeStyle = "#e6e9ee";
     ctx.lineWidth = 1;
-    for (var t = Math.ceil(view.t0 / step) * step; t <= view.t1; t += step) {
-      var px = Math.round(x(t)) + 0.5;
-      ctx.beginPath(); ctx.moveTo(px, AXIS - 5); ctx.lineTo(px, height); ctx.stroke();
-      ctx.fillText(fmt(t, Math.min(6, digits)), px + 3, AXIS / 2 - 2);
+    for (var i = Math.ceil(view.t0 / step); i * step <= view.t1; i++) {
+      var t = i * step, px = Math.round(x(t)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(px, AXIS - 6); ctx.lineTo(px, height); ctx.stroke();
+      ctx.fillText(fmt(t, Math.min(6, digits)), px + 3, AXIS - 11);
     }
   }
 
@@ -154,11 +156,16 @@
         ctx.fillStyle = "rgba(239,108,0,0.16)";
         ctx.fillRect(a, l.y, b - a, l.h);
       });
-      ctx.fillStyle = "#b45309";
-      ctx.font = "11px sans-serif";
-      ctx.textBaseline = "top";
-      ctx.fillText("fault: " + w.by, Math.max(a, GUTTER) + 3, AXIS + 2);
+      ctx.fillStyle = "rgba(239,108,0,0.28)";
+      ctx.fillRect(a, 2, b - a, 13);
+      ctx.save(); ctx.beginPath(); ctx.rect(Math.max(a, GUTTER), 0, b - Math.max(a, GUTTER), 16); ctx.clip();
+      ctx.fillStyle = "#8a3c00";
+      ctx.font = "bold 10.5px sans-serif";
+      ctx.textBaseline = "middle";
+      ctx.fillText("fault window: " + w.by, Math.max(a, GUTTER) + 8, 9);
+      ctx.restore();
       hitBox(a, AXIS, b, height, { type: "window", w: w });
+      hitBox(a, 2, b, 15, { type: "window", w: w });
       w.kills.forEach(function (k) {
         if (!visible(k.t, k.t)) return;
         var l = lanes[k.n], kx = x(k.t), ky = l.y + 23;
@@ -171,9 +178,9 @@
     D.faults.forEach(function (f) {
       if (!visible(f.t, f.t)) return;
       var fx = x(f.t);
-      ctx.fillStyle = "#ef6c00";
-      ctx.beginPath(); ctx.moveTo(fx, AXIS - 2); ctx.lineTo(fx - 4, AXIS - 9); ctx.lineTo(fx + 4, AXIS - 9); ctx.fill();
-      hitBox(fx - 5, AXIS - 10, fx + 5, AXIS, { type: "text", text: f.x });
+      ctx.fillStyle = "#d84315";
+      ctx.beginPath(); ctx.moveTo(fx, 15); ctx.lineTo(fx - 4, 3); ctx.lineTo(fx + 4, 3); ctx.fill();
+      hitBox(fx - 5, 2, fx + 5, 16, { type: "text", text: f.x });
     });
   }
 
@@ -368,8 +375,45 @@
     hitBox(mx - 8, my, mx + 8, my + 12, { type: "marks", marks: g.marks });
   }
 
+  // A selected violation: the calls it concerns outlined in its class's colour and, for a stale read or a lost
+  // write, a bracket over the chart from the write's OK to the read that missed it.
+  function drawRelated(marks) {
+    var client = lanes[0];
+    marks.forEach(function (m) {
+      var color = CLASS[m.class] || "#d32f2f";
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 2;
+      m.calls.forEach(function (i) {
+        var c = D.calls[i];
+        if (c.row < 0 || !visible(c.s, c.e)) return;
+        var a = x(c.s), b = Math.max(x(c.e), a + 2);
+        ctx.strokeRect(a - 1, client.y + 4 + c.row * ROW_H, b - a + 2, 13);
+      });
+      ctx.lineWidth = 1;
+      if (m.ack === null || m.calls.length < 2) return;
+      var read = D.calls[m.calls[0]], write = D.calls[m.calls[1]];
+      var ax = x(m.ack), bx = x(read.s), top = 9;
+      ctx.setLineDash([3, 2]);
+      ctx.beginPath();
+      ctx.moveTo(ax, top); ctx.lineTo(ax, client.y + 4 + Math.max(0, write.row) * ROW_H);
+      ctx.moveTo(bx, top); ctx.lineTo(bx, client.y + 4 + Math.max(0, read.row) * ROW_H);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.lineWidth = 2;
+      ctx.beginPath(); ctx.moveTo(ax, top); ctx.lineTo(Math.max(bx, ax + 2), top); ctx.stroke();
+      ctx.lineWidth = 1;
+      var label = D.lanes[write.n] + "> " + write.c.split(" ").slice(0, 2).join(" ") + " OK at " + fmt(m.ack, 3) +
+        " · " + D.lanes[read.n] + "> " + read.c.split(" ").slice(0, 2).join(" ") + " began " + fmt(read.s, 3);
+      ctx.font = "bold 10.5px sans-serif";
+      var w = ctx.measureText(label).width, lx = Math.min(Math.max(bx + 6, GUTTER), width - w - 8);
+      ctx.fillStyle = "#ffffff"; ctx.fillRect(lx - 3, 2, w + 6, 14);
+      ctx.fillStyle = color; ctx.textBaseline = "middle"; ctx.fillText(label, lx, 9.5);
+    });
+  }
+
   function drawSelection() {
     if (!selected) return;
+    if (selected.type === "marks") drawRelated(selected.marks);
     var h = hits.filter(function (h) { return h.item && sameItem(h.item, selected); })[0];
     if (!h) return;
     ctx.strokeStyle = "#1d2330"; ctx.lineWidth = 2;
@@ -403,7 +447,7 @@
     drawMarks();
     drawSelection();
     drawLaneLabels();
-    document.getElementById("range").textContent = fmt(Math.max(0, view.t0)) + " – " + fmt(view.t1) + " (" + dur(Math.round(view.t1 - view.t0)) + ")";
+    document.getElementById("range").textContent = fmt(view.t0) + " – " + fmt(view.t1) + " (" + dur(Math.round(view.t1 - view.t0)) + ")";
   }
   function redraw() { if (!pending) { pending = true; window.requestAnimationFrame(draw); } }
 
@@ -446,7 +490,7 @@
 
   // --- interaction -----------------------------------------------------------------------------------------------
   function clampView() {
-    var span = Math.max(50, Math.min(view.t1 - view.t0, D.end * 4));
+    var span = Math.max(50, Math.min(view.t1 - view.t0, D.end * 2));
     var lo = -D.end * 0.5, hi = D.end * 1.5;
     if (view.t0 < lo) view.t0 = lo;
     if (view.t0 + span > hi) view.t0 = hi - span;
@@ -601,6 +645,9 @@
   tables();
   legend();
   layout();
+  // `#mark=N` in the address selects the run's N-th violation (0-based, the table's order).
+  var linked = /^#mark=(\d+)$/.exec(window.location.hash);
+  if (linked && D.marks[+linked[1]]) select({ type: "marks", marks: [D.marks[+linked[1]]] });
   draw();
   var sends = D.msgs.filter(function (m) { return m.s !== null; }).length;
   var lost = D.msgs.filter(function (m) { return m.s !== null && m.r === null; }).length;

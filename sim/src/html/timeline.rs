@@ -7,12 +7,14 @@
 //! - bus messages (the trace's `bus: send <kind> to <ip>:<port>` and `bus: recv <kind> from <ip|<nK>>` lines) as
 //!   arrows between node lanes: each send paired with the first unpaired recv of the same (from, to, kind), in
 //!   order (FIFO); a send never received is drawn as lost, and so is every send still unpaired when its receiver
-//!   is killed or restarted (its connection died with the process);
+//!   is killed or restarted (its connection died with the process). A send across a partition or a clog is held
+//!   by the simulated network and delivered after the heal, so its arrow is long, not lost;
 //! - each node's Raft role, term, leader and applied index (the trace's `raft: role=…` lines) as a coloured strip;
 //! - fault windows as shaded bands (the nodes a fault names shaded darker), the fault steps and kills as ticks;
 //! - every violation (the findings) where it happened: at the time the checker logged it (`check VIOLATION …`),
 //!   else at the reply of the call it judged, on the lane of the node it names, with its property, class, rule
-//!   and scenario line;
+//!   and scenario line, and the calls it concerns (the read it judged; for a stale read or a lost write, the
+//!   acknowledged write as well, which the page brackets when the violation is selected);
 //! - any other trace line (node start, MEET merges, settle, workloads) as a dot on its lane.
 //!
 //! Times are whole microseconds of virtual time.
@@ -31,7 +33,8 @@ use crate::outcome::Outcome;
 /// The page's script.
 pub(crate) const SCRIPT: &str = include_str!("timeline.js");
 
-/// What the page's script reads (field names are short: the init script's timeline holds thousands of items).
+/// What the page's script reads (field names are short: a 64-node cluster's timeline holds tens of thousands of
+/// items).
 #[derive(Serialize, Default)]
 struct Data {
     /// Virtual time the view spans at first, µs.
@@ -134,6 +137,11 @@ struct Mark {
     x: String,
     v: String,
     rule: String,
+    /// The calls it concerns (indexes into `calls`): the one it judged, then the acknowledged write it says was
+    /// missed or lost.
+    calls: Vec<usize>,
+    /// When that write's OK came back.
+    ack: Option<u64>,
 }
 
 /// One trace line taken apart: `   0.008s n1      bus: send hello to 10.0.0.2:16380`.
@@ -389,19 +397,36 @@ impl<'o> Builder<'o> {
             .collect();
     }
 
-    /// When a violation happened: the checker's line for it (each used once), else the reply of the last call of
-    /// its line on its node (any node when it names none), else the end of the run.
-    fn violation_time(&mut self, v: &Violation, node: Option<usize>) -> u64 {
+    /// The call a violation judged: the last call of its line on its node (on any node when it names none), a
+    /// scenario call rather than a harness poll.
+    fn judged_call(&self, v: &Violation, node: Option<usize>) -> Option<usize> {
+        let history = &self.outcome.history;
+        let of_line = |c: &crate::history::CallRecord| c.line == v.line() && node.is_none_or(|n| c.node == n);
+        let last = |polls: bool| history.iter().rposition(|c| of_line(c) && (polls || !c.quiet));
+        last(false).or_else(|| last(true))
+    }
+
+    /// The acknowledged write a stale read missed or a lost write lost: its call and when its OK came back.
+    fn acknowledged_write(&self, v: &Violation) -> Option<(usize, u64)> {
+        let ok_at = match v {
+            Violation::StaleMembershipRead { write_ok_at, .. } => *write_ok_at,
+            Violation::LostWrite { ok_at, .. } => *ok_at,
+            _ => return None,
+        };
+        let history = &self.outcome.history;
+        let write = history.iter().position(|c| c.end == ok_at && c.is_ok() && c.op.is_write());
+        Some((write?, micros(ok_at)))
+    }
+
+    /// When a violation happened: the checker's line for it (each used once), else the reply of the call it
+    /// judged, else the end of the run.
+    fn violation_time(&mut self, v: &Violation, judged: Option<usize>) -> u64 {
         let text = normalize(&v.to_string(), &self.outcome.hosts);
         if let Some(entry) = self.violation_lines.iter_mut().find(|(_, t, used)| !used && *t == text) {
             entry.2 = true;
             return entry.0;
         }
-        let history = &self.outcome.history;
-        let of_line = |c: &&crate::history::CallRecord| c.line == v.line() && node.is_none_or(|n| c.node == n);
-        let call =
-            history.iter().rev().filter(of_line).find(|c| !c.quiet).or_else(|| history.iter().rev().find(of_line));
-        call.map_or(micros(self.outcome.virtual_time), |c| micros(c.end))
+        judged.map_or(micros(self.outcome.virtual_time), |i| micros(self.outcome.history[i].end))
     }
 
     fn marks(&mut self) {
@@ -409,7 +434,9 @@ impl<'o> Builder<'o> {
         for finding in &outcome.findings {
             let v = &finding.violation;
             let node = violation_node(v).filter(|n| (1..=self.nodes()).contains(n));
-            let t = self.violation_time(v, node);
+            let judged = self.judged_call(v, node);
+            let t = self.violation_time(v, judged);
+            let write = self.acknowledged_write(v);
             self.data.marks.push(Mark {
                 t,
                 n: node.unwrap_or(self.check_lane()),
@@ -420,6 +447,8 @@ impl<'o> Builder<'o> {
                 x: finding.to_string(),
                 v: v.to_string(),
                 rule: finding.rule.to_string(),
+                calls: judged.into_iter().chain(write.map(|(i, _)| i)).collect(),
+                ack: write.map(|(_, at)| at),
             });
         }
     }
@@ -542,7 +571,10 @@ mod tests {
             strategy: Strategy::FireAndForget,
             profile: crate::profile::Profile::Lan,
             history: vec![
-                call(1, 3, (1, 20), "CLUSTER MEET 10.0.0.2 6380 <n2>", Reply::Simple("OK".into())),
+                CallRecord {
+                    op: Op::Meet { target: Some(2) },
+                    ..call(1, 3, (1, 20), "CLUSTER MEET 10.0.0.2 6380 <n2>", Reply::Simple("OK".into()))
+                },
                 call(2, 9, (35, 50), "CLUSTER NODES", Reply::Bulk("</script><script>alert(1)</script>".into())),
             ],
             findings: vec![
@@ -622,6 +654,8 @@ mod tests {
         assert_eq!((marks[0].class.as_str(), marks[0].property.as_str()), ("safety", "expect"));
         assert_eq!((marks[1].t, marks[1].n), (70_000, 3), "no line or call of its own: the end of the run");
         assert_eq!(marks[1].property, "durability");
+        assert_eq!((marks[0].calls.as_slice(), marks[0].ack), ([1].as_slice(), None), "the read it judged");
+        assert_eq!((marks[1].calls.as_slice(), marks[1].ack), ([0].as_slice(), Some(20_000)), "the write it lost");
     }
 
     #[test]
@@ -657,7 +691,11 @@ mod tests {
         let d = Builder::new(&outcome).build();
         assert_eq!(d.lanes.len(), outcome.hosts.len() + 2);
         assert_eq!(d.marks.len(), outcome.findings.len());
-        assert!(d.marks.iter().any(|m| m.kind == "StaleMembershipRead"));
+        let stale = d.marks.iter().find(|m| m.kind == "StaleMembershipRead").expect("a stale read");
+        let [read, write] = stale.calls[..] else { panic!("the read and the MEET it missed: {:?}", stale.calls) };
+        let (read, write) = (&outcome.history[read], &outcome.history[write]);
+        assert!(matches!(write.op, crate::history::Op::Meet { .. }) && write.end <= read.start);
+        assert_eq!(stale.ack, Some(micros(write.end)));
         let sends = outcome.trace.iter().filter(|l| l.contains(" bus: send ")).count();
         assert_eq!(d.msgs.iter().filter(|m| m.s.is_some()).count(), sends);
         assert_eq!(d.calls.len(), outcome.history.len());
