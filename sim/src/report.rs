@@ -353,16 +353,9 @@ impl Seeds {
 
     /// The summary line (see `SweepReport::summary`).
     pub fn summary(&self, file: &str, strategy: Strategy) -> String {
-        format!(
-            "sweep: file={file} strategy={strategy} seeds={} passed={} failed={} first_failed={} safety={} liveness={} unavailable={}",
-            self.0.len(),
-            self.passed_count(),
-            self.failed_count(),
-            self.first_failed().map_or("-".to_string(), |s| s.to_string()),
-            self.class_count(Class::Safety),
-            self.class_count(Class::Liveness),
-            self.class_count(Class::Availability),
-        )
+        let classes = Class::WORST_FIRST.map(|c| self.class_count(c));
+        let counts = [self.0.len(), self.passed_count(), self.failed_count()];
+        crate::sweep::summary_line(file, strategy, counts, self.first_failed(), classes)
     }
 }
 

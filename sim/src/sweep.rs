@@ -188,17 +188,32 @@ impl SweepReport {
     /// which pass unless strict). The CLI prints it from the seed records (`report::Seeds::summary`, the same
     /// count), as `sim merge` does.
     pub fn summary(&self, file: &str, strategy: Strategy) -> String {
-        format!(
-            "sweep: file={file} strategy={strategy} seeds={} passed={} failed={} first_failed={} safety={} liveness={} unavailable={}",
-            self.results.len(),
-            self.passed_count(),
-            self.failed_count(),
-            self.first_failed().map_or("-".to_string(), |s| s.to_string()),
-            self.class_count(Class::Safety),
-            self.class_count(Class::Liveness),
-            self.class_count(Class::Availability),
+        let classes = Class::WORST_FIRST.map(|c| self.class_count(c));
+        summary_line(
+            file,
+            strategy,
+            [self.results.len(), self.passed_count(), self.failed_count()],
+            self.first_failed(),
+            classes,
         )
     }
+}
+
+/// `sweep: file=… strategy=… seeds=N passed=P failed=F first_failed=S safety=A liveness=B unavailable=U` from
+/// `[seeds, passed, failed]`, the first failed seed and the seeds by worst class (`Class::WORST_FIRST` order).
+pub fn summary_line(
+    file: &str,
+    strategy: Strategy,
+    counts: [usize; 3],
+    first: Option<u64>,
+    classes: [usize; 3],
+) -> String {
+    let [seeds, passed, failed] = counts;
+    let [safety, liveness, unavailable] = classes;
+    let first = first.map_or("-".to_string(), |s| s.to_string());
+    format!(
+        "sweep: file={file} strategy={strategy} seeds={seeds} passed={passed} failed={failed} first_failed={first} safety={safety} liveness={liveness} unavailable={unavailable}"
+    )
 }
 
 /// One line per reported seed: its worst violation (with class and rule), how many more of each class, e.g.
