@@ -78,6 +78,27 @@ impl Violation {
         }
     }
 
+    /// The node a violation names (the reader, the node whose table is wrong, the first of two that disagree).
+    pub fn node(&self) -> Option<usize> {
+        match self {
+            Violation::KnownNodes { node, .. }
+            | Violation::MissingNode { node, .. }
+            | Violation::UnexpectedReply { node, .. }
+            | Violation::MissingText { node, .. }
+            | Violation::Unavailable { node, .. }
+            | Violation::StaleMembershipRead { node, .. }
+            | Violation::NotConverged { node, .. }
+            | Violation::OneSidedMembership { node, .. }
+            | Violation::SlotOwnedTwice { node, .. }
+            | Violation::ReplicaOfNonMaster { node, .. }
+            | Violation::EpochWentBack { node, .. }
+            | Violation::LostWrite { node, .. } => Some(*node),
+            Violation::Disagreement { first, .. } => Some(first.0),
+            Violation::NotSettled { cause, .. } | Violation::NeverConsistent { cause, .. } => cause.node(),
+            Violation::Broken { .. } => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Violation::KnownNodes { .. } => "KnownNodes",

@@ -176,27 +176,6 @@ fn nodes_named(text: &str, nodes: usize) -> Vec<usize> {
     named
 }
 
-/// The node a violation names (the reader, the node whose table is wrong, the first of two that disagree).
-fn violation_node(v: &Violation) -> Option<usize> {
-    match v {
-        Violation::KnownNodes { node, .. }
-        | Violation::MissingNode { node, .. }
-        | Violation::UnexpectedReply { node, .. }
-        | Violation::MissingText { node, .. }
-        | Violation::Unavailable { node, .. }
-        | Violation::StaleMembershipRead { node, .. }
-        | Violation::NotConverged { node, .. }
-        | Violation::OneSidedMembership { node, .. }
-        | Violation::SlotOwnedTwice { node, .. }
-        | Violation::ReplicaOfNonMaster { node, .. }
-        | Violation::EpochWentBack { node, .. }
-        | Violation::LostWrite { node, .. } => Some(*node),
-        Violation::Disagreement { first, .. } => Some(first.0),
-        Violation::NotSettled { cause, .. } | Violation::NeverConsistent { cause, .. } => violation_node(cause),
-        Violation::Broken { .. } => None,
-    }
-}
-
 /// A reply as the page shows it: bulk text as itself (CLUSTER NODES keeps its lines), anything else as the trace
 /// shows it; ids as `<nK>`.
 fn reply_text(reply: &Reply, hosts: &[Host]) -> String {
@@ -433,7 +412,7 @@ impl<'o> Builder<'o> {
         let outcome = self.outcome;
         for finding in &outcome.findings {
             let v = &finding.violation;
-            let node = violation_node(v).filter(|n| (1..=self.nodes()).contains(n));
+            let node = v.node().filter(|n| (1..=self.nodes()).contains(n));
             let judged = self.judged_call(v, node);
             let t = self.violation_time(v, judged);
             let write = self.acknowledged_write(v);
