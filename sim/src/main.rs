@@ -899,7 +899,6 @@ mod cli {
         summary: &sim::report::FuzzSummary,
         planned: usize,
     ) {
-        let ms = |p: &sim::coverage::Probes| p.iter().map(|(n, at)| (n.clone(), at.as_millis() as u64)).collect();
         let mut lines: Vec<sim::report::Line> = report
             .cases
             .iter()
@@ -915,7 +914,7 @@ mod cli {
                     wall_ms: 0.0,
                     virtual_ms: 0,
                     tally: Default::default(),
-                    probes: ms(&c.probes),
+                    probes: sim::report::probes_in_ms(&c.probes),
                     cell: None,
                     case_seed: Some(c.seed),
                 })
@@ -926,7 +925,7 @@ mod cli {
             runs: summary.runs,
             found: summary.found.clone(),
             aborted: summary.aborted.clone(),
-            shrink_runs: report.shrink_runs.iter().map(|(seed, p)| (*seed, ms(p))).collect(),
+            shrink_runs: report.shrink_runs.iter().map(|(seed, p)| (*seed, sim::report::probes_in_ms(p))).collect(),
         };
         let stopped = summary.found.as_ref().map(|f| format!("a finding at case {} ({})", f.case, f.tail));
         let ran = report.cases.len();

@@ -177,8 +177,14 @@ impl FuzzSummary {
     }
 }
 
+/// Probes as a report keeps them (name -> virtual ms) back as a run's.
 fn probes_of(probes: &BTreeMap<String, u64>) -> Probes {
     probes.iter().map(|(n, ms)| (n.clone(), Duration::from_millis(*ms))).collect()
+}
+
+/// A run's probes as a report keeps them: name -> virtual ms when first reached.
+pub fn probes_in_ms(probes: &Probes) -> BTreeMap<String, u64> {
+    probes.iter().map(|(n, at)| (n.clone(), millis(*at))).collect()
 }
 
 /// The unsharded fuzz run's summary from its shards' reports: the finding of the lowest case index (the one
@@ -243,7 +249,7 @@ impl SeedRecord {
             SeedResult::Failed { trace_hash, .. } => ("fail", Some(format!("{trace_hash:016x}"))),
             SeedResult::Panicked { .. } => ("panic", None),
         };
-        let probes = result.probes().map(|p| p.iter().map(|(n, at)| (n.clone(), millis(*at))).collect());
+        let probes = result.probes().map(probes_in_ms);
         SeedRecord {
             seed,
             verdict: verdict.to_string(),
@@ -270,7 +276,7 @@ impl SeedRecord {
     }
 
     fn probes(&self) -> Probes {
-        self.probes.iter().map(|(n, ms)| (n.clone(), Duration::from_millis(*ms))).collect()
+        probes_of(&self.probes)
     }
 }
 
