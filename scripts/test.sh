@@ -5,14 +5,15 @@
 #      (scripts/long_fns.py); clippy with warnings as errors runs inside both flavours' test builds (below);
 #   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
 #      simulated-network tests;
-#   2. real flavour (empty RUSTFLAGS, its own target dir, unoptimized: scripts/real-unoptimized.toml): the unit
+#   2. real flavour (empty RUSTFLAGS, its own target dir, unoptimized: scripts/real-unoptimized.toml; built
+#      beside the simulation flavour's build, in the background): the unit
 #      and property tests on real tokio, the redis crate's cluster client against real processes, and the real
 #      clustersim-node and sim binaries;
 #   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery"); then sharded sweeps merged
 #      against the unsharded run, and the deploy/ manifests' flags checked against `sim --help`
 #      (tests/batch/shards.sh); the HTML timelines and compare matrix loaded in headless Chromium, their DOM checked
 #      against the runs' text (tests/html/check_html.sh);
-#   4. interop: that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
+#   4. interop (with `sim real` running beside it, as it mostly waits): that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
 #      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
 #      (tests/interop/cluster.sh); slots with keys moved by redis-cli --cluster reshard / rebalance / fix /
 #      del-node while redis-py reads and writes (tests/interop/reshard.sh); scenario files run by `sim real` on
@@ -80,18 +81,34 @@ no_warnings() {
   fi
 }
 
-stage "simulation flavour: cargo test --workspace, built through clippy (-D warnings)"
+# The real flavour: the whole workspace in one invocation, so both packages' dependencies resolve to one feature
+# set and the binaries come out of it (sim's simulation tests are cfg(madsim) and compile empty here). `--tests`:
+# no doctests, whose examples are the simulation's (rustdoc does not get the build's --cfg).
+real=(env RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --config scripts/real-unoptimized.toml --workspace --tests)
+# Both flavours build at once: a build's tail is one crate at a time (sim's lib, its lib test, the node binary),
+# which leaves the second core idle for minutes, and the unoptimized real build fills it. Its output is kept
+# and shown after the simulation build, its warnings checked the same way.
+real_log=$(mktemp)
+real_build=
+trap '[ -n "$real_build" ] && kill "$real_build" 2>/dev/null; rm -f "$build_log" "$real_log"' EXIT
+stage "both flavours' test builds at once, through clippy (-D warnings); the real one's output after"
+"${real[@]}" --no-run >"$real_log" 2>&1 &
+real_build=$!
 cargo test --workspace --no-run 2>&1 | tee "$build_log"
 no_warnings
+real_rc=0
+wait "$real_build" || real_rc=$?
+real_build=
+stage "real flavour's build (ran beside the simulation build), exit $real_rc"
+cat "$real_log"
+cp "$real_log" "$build_log"
+[ "$real_rc" -eq 0 ] || { echo "the real flavour's build failed (above)" >&2; exit 1; }
+no_warnings
+
+stage "simulation flavour: cargo test --workspace"
 cargo test --workspace
 
 stage "real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real, unoptimized)"
-# The whole workspace in one invocation, so both packages' dependencies resolve to one feature set and the
-# binaries come out of it (sim's simulation tests are cfg(madsim) and compile empty here). `--tests`: no
-# doctests, whose examples are the simulation's (rustdoc does not get the build's --cfg).
-real=(env RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --config scripts/real-unoptimized.toml --workspace --tests)
-"${real[@]}" --no-run 2>&1 | tee "$build_log"
-no_warnings
 "${real[@]}"
 # The binaries the stages below run: cargo builds each package's binary for its integration tests and places it
 # in target/<dir>/debug/ (a separate `cargo build` would resolve features without dev-dependencies and rebuild
@@ -110,20 +127,31 @@ bash tests/batch/shards.sh target/debug/sim
 stage "html: timelines and compare matrix in headless chromium"
 bash tests/html/check_html.sh target/debug/sim
 
-stage "interop: real binary + redis-cli"
+stage "interop: real binary + redis-cli; sim real (scenario files on real processes) beside it"
 if ! command -v redis-cli >/dev/null; then
   echo "redis-cli is missing: apt-get install -y redis-tools (the set-up above does this)" >&2
   exit 1
 fi
-bash tests/interop/redis_cli.sh target/real/debug/clustersim-node
 if ! python3 -c 'import redis.cluster' 2>/dev/null; then
   echo "redis-py is missing: python3 -m pip install redis==8.1.0 (the set-up above does this)" >&2
   exit 1
 fi
-bash tests/interop/cluster.sh target/real/debug/clustersim-node
+# sim real mostly waits (its scenarios' steps take real seconds: ~49 s of wall time, ~4 s of CPU), so it runs
+# beside the CPU-bound interop stages (other ports: 7500.. against 7000.., 7100.., 7400..); its output follows
+# theirs.
+sim_real_log=$(mktemp)
+bash tests/interop/sim_real.sh target/real/debug/sim target/debug/sim >"$sim_real_log" 2>&1 &
+sim_real=$!
+interop_rc=0
+bash tests/interop/redis_cli.sh target/real/debug/clustersim-node || interop_rc=1
+bash tests/interop/cluster.sh target/real/debug/clustersim-node || interop_rc=1
 stage "interop: redis-cli --cluster reshard / rebalance / fix / del-node, redis-py during the moves"
-bash tests/interop/reshard.sh target/real/debug/clustersim-node
+bash tests/interop/reshard.sh target/real/debug/clustersim-node || interop_rc=1
 
-stage "sim real: scenario files on real processes, verdicts as in simulation"
-bash tests/interop/sim_real.sh target/real/debug/sim target/debug/sim
+sim_real_rc=0
+wait "$sim_real" || sim_real_rc=$?
+stage "sim real: scenario files on real processes, verdicts as in simulation (ran beside interop)"
+cat "$sim_real_log"
+rm -f "$sim_real_log"
+[ "$interop_rc" -eq 0 ] && [ "$sim_real_rc" -eq 0 ] || { echo "interop or sim real failed (above)" >&2; exit 1; }
 stage "done"
