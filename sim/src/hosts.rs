@@ -72,9 +72,9 @@ pub fn expand(word: &Word, hosts: &[Host], out: &mut Vec<Bytes>) {
             // One buffer for the whole range, each argument a slice of it (`{0..5460}` is 5,461 arguments).
             let mut text = String::new();
             let mut ends = Vec::new();
+            let mut number = itoa::Buffer::new();
             for n in *start..=*end {
-                use std::fmt::Write;
-                let _ = write!(text, "{n}");
+                text.push_str(number.format(n));
                 ends.push(text.len());
             }
             let text = Bytes::from(text);

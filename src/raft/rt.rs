@@ -197,7 +197,7 @@ impl AsyncRuntime for Rt {
         T::Output: OptionalSend + 'static,
     {
         // On the current (simulated) host, so killing the host kills openraft's tasks too.
-        tokio::spawn(future)
+        tokio::spawn(Box::pin(future))
     }
 
     fn sleep(duration: Duration) -> Self::Sleep {

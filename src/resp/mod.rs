@@ -291,10 +291,10 @@ pub fn encode_request(args: &[Bytes]) -> Vec<u8> {
     // By hand: `*N` then `$L`/bytes per argument, each line ended by CRLF. A request can be thousands of slot
     // numbers (ADDSLOTS {0..5460}): one allocation, no frame built first.
     let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-    let line = |tag: u8, n: usize, out: &mut Vec<u8>| {
-        use std::io::Write;
+    let mut number = itoa::Buffer::new();
+    let mut line = |tag: u8, n: usize, out: &mut Vec<u8>| {
         out.push(tag);
-        let _ = write!(out, "{n}"); // writing to a Vec cannot fail
+        out.extend_from_slice(number.format(n).as_bytes());
         out.extend_from_slice(b"\r\n");
     };
     line(b'*', args.len(), &mut out);

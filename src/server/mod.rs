@@ -133,7 +133,7 @@ pub async fn serve(node: Arc<Node>) -> std::io::Result<()> {
     loop {
         let (stream, peer) = client.accept().await?;
         let node = node.clone();
-        tokio::spawn(async move { serve_connection(node, stream, peer).await });
+        tokio::spawn(Box::pin(serve_connection(node, stream, peer)));
     }
 }
 

@@ -48,7 +48,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     let removed = crate::history::slot_removals(history);
     let before_horizon = |t: Duration| horizon.is_none_or(|h| t < h);
     let facts = Acknowledged::of(history);
-    let sent = Sent::of(history, hosts.len());
+    let mut sent = Sent::of(history, hosts.len());
     let mut out = Vec::new();
     let mut reported: BTreeSet<(&'static str, usize)> = BTreeSet::new();
     let mut report = |kind: &'static str, call: &CallRecord, fact: String, out: &mut Vec<Violation>| {
@@ -70,7 +70,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
         }
         if call.op == Op::Nodes && !call.is_error() && before_horizon(call.end) {
             if let Some(text) = call.reply.as_text() {
-                for (kind, fact) in unexplained(call, &parse_nodes(&text), &sent, hosts) {
+                for (kind, fact) in unexplained(call, &parse_nodes(&text), &mut sent, hosts) {
                     report(kind, call, fact, &mut out);
                 }
             }
@@ -177,11 +177,19 @@ struct Sent {
     slots: Vec<Vec<Option<Duration>>>,
     /// `(replica, master)` → when a REPLICATE naming that master was first sent to that replica.
     links: BTreeMap<(usize, usize), Duration>,
+    /// Per (node, slot ranges of a NODES line): when the last of those slots was first sent to it (`None`: one
+    /// never was). Settle polls show the same line over and over; this judges each line's slots once.
+    all_sent_by: BTreeMap<(usize, Vec<(u16, u16)>), Option<Duration>>,
 }
 
 impl Sent {
     fn of(history: &[CallRecord], nodes: usize) -> Self {
-        let mut sent = Sent { meets: Vec::new(), slots: vec![Vec::new(); nodes], links: BTreeMap::new() };
+        let mut sent = Sent {
+            meets: Vec::new(),
+            slots: vec![Vec::new(); nodes],
+            links: BTreeMap::new(),
+            all_sent_by: BTreeMap::new(),
+        };
         for call in history {
             match &call.op {
                 Op::Meet { target: Some(t) } => sent.meets.push((call.start, call.node, *t)),
@@ -227,10 +235,24 @@ impl Sent {
     fn slot_sent(&self, node: usize, slot: u16, before: Duration) -> bool {
         self.slots[node - 1].get(usize::from(slot)).copied().flatten().is_some_and(|t| t < before)
     }
+
+    /// The first slot of `ranges` no ADDSLOTS sent to `node` before `before` named.
+    fn first_unsent(&mut self, node: usize, ranges: Vec<(u16, u16)>, before: Duration) -> Option<u16> {
+        let table = &self.slots[node - 1];
+        let last_sent = *self.all_sent_by.entry((node, ranges.clone())).or_insert_with(|| {
+            ranges.iter().flat_map(|&(a, b)| a..=b).try_fold(Duration::ZERO, |latest, s| {
+                Some(latest.max(table.get(usize::from(s)).copied().flatten()?))
+            })
+        });
+        if last_sent.is_some_and(|t| t < before) {
+            return None;
+        }
+        ranges.into_iter().flat_map(|(a, b)| a..=b).find(|s| !self.slot_sent(node, *s, before))
+    }
 }
 
 /// The facts of one CLUSTER NODES reply that nothing sent before it ended explains.
-fn unexplained(read: &CallRecord, entries: &[Entry], sent: &Sent, hosts: &[Host]) -> Vec<(&'static str, String)> {
+fn unexplained(read: &CallRecord, entries: &[Entry], sent: &mut Sent, hosts: &[Host]) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     let who = |e: &Entry| host_of_id(&e.id, hosts);
     let mut ids = BTreeSet::new();
@@ -257,7 +279,7 @@ fn unexplained(read: &CallRecord, entries: &[Entry], sent: &Sent, hosts: &[Host]
                 format!("n{}'s CLUSTER NODES lists n{n}, which no MEET sent connects to it", read.node),
             ));
         }
-        if let Some(slot) = entry.slot_ranges().flat_map(|(a, b)| a..=b).find(|s| !sent.slot_sent(n, *s, read.end)) {
+        if let Some(slot) = sent.first_unsent(n, entry.slot_ranges().collect(), read.end) {
             out.push((
                 "PhantomSlotOwner",
                 format!(
@@ -436,6 +458,23 @@ mod tests {
         h.push(claim(2, 10, 10));
         h.push(call(1, "CLUSTER NODES", (12, 13), nodes(&[line(1, None, 1, "10 11"), line(2, None, 2, "9")])));
         assert_eq!(kinds(&h), vec!["IllegalWriteAccepted", "PhantomSlotOwner"]);
+    }
+
+    #[test]
+    fn one_nodes_line_read_again_is_judged_by_each_reads_end() {
+        // The same line read after the ADDSLOTS of slot 5 was sent (explained), then by n2 in a read that ended
+        // before it was sent (and so shows a slot nothing sent explains): the second is a violation.
+        let line_of_n1 = line(1, None, 1, "4-5");
+        let h = vec![
+            call(1, "CLUSTER MEET 10.0.0.2 6380 <n2>", (0, 10), Reply::ok()),
+            call(1, "CLUSTER ADDSLOTS 4", (11, 12), Reply::ok()),
+            call(1, "CLUSTER ADDSLOTS 5", (30, 31), Reply::ok()),
+            call(1, "CLUSTER NODES", (40, 41), nodes(std::slice::from_ref(&line_of_n1))),
+            call(2, "CLUSTER NODES", (13, 29), nodes(std::slice::from_ref(&line_of_n1))),
+        ];
+        let found = check(&h, &world());
+        assert_eq!(kinds(&h), ["PhantomSlotOwner"]);
+        assert!(format!("{:?}", found[0]).contains("n2's CLUSTER NODES shows n1 serving slot 5,"), "{found:?}");
     }
 
     #[test]

@@ -54,6 +54,19 @@ pub type SlotConflict = (u16, usize, usize);
 /// history, settle polls included), and the first slot that two different entries claim, with both indexes.
 pub fn slot_owners(entries: &[Entry]) -> (Vec<Option<u16>>, Option<SlotConflict>) {
     let mut owner: Vec<Option<u16>> = vec![None; SLOTS];
+    // Almost every reply's ranges are disjoint: then each range is its entry's, filled as a block. Otherwise
+    // (a conflict, a line listed twice, a range repeated) slot by slot below.
+    let mut ranges: Vec<(u16, u16, u16)> = Vec::new();
+    for (i, e) in entries.iter().enumerate().take(usize::from(u16::MAX)) {
+        ranges.extend(e.slot_ranges().filter(|(a, b)| a <= b).map(|(a, b)| (a, b, i as u16)));
+    }
+    ranges.sort_unstable();
+    if ranges.windows(2).all(|w| w[0].1 < w[1].0) {
+        for &(a, b, i) in &ranges {
+            owner[usize::from(a)..=usize::from(b)].fill(Some(i));
+        }
+        return (owner, None);
+    }
     let mut conflict = None;
     // A reply of more than 65,535 lines is not judged for owners (no cluster here comes near).
     for (i, e) in entries.iter().enumerate().take(usize::from(u16::MAX)) {
@@ -151,5 +164,48 @@ c 10.0.0.3:6381@16381 slave a 0 1 1 connected
         assert_eq!(config_signature(NODES), "a:0-5460|b:5461-10922");
         assert_eq!(config_signature("x 1:1@2 myself,master - 0 0 0 connected 7 10-11 3\n"), "x:10-11,3,7");
         assert_eq!(config_signature(""), "");
+    }
+
+    fn line(id: &str, slots: &str) -> String {
+        format!("{id} 10.0.0.1:6379@16379 master - 0 0 1 connected {slots}\n")
+    }
+
+    /// The owners slot by slot, as the rule reads: each line's slots in order; a slot another id took first
+    /// stays its and is the conflict (the first one met); a slot the same id took (a line listed twice) moves.
+    fn owners_one_by_one(entries: &[Entry]) -> (Vec<Option<u16>>, Option<SlotConflict>) {
+        let mut owner = vec![None; SLOTS];
+        let mut conflict = None;
+        for (i, e) in entries.iter().enumerate() {
+            for slot in e.slot_ranges().flat_map(|(a, b)| a..=b) {
+                match owner[usize::from(slot)] {
+                    Some(first) if usize::from(first) != i && entries[usize::from(first)].id != e.id => {
+                        conflict = conflict.or(Some((slot, usize::from(first), i)))
+                    }
+                    _ => owner[usize::from(slot)] = Some(i as u16),
+                }
+            }
+        }
+        (owner, conflict)
+    }
+
+    #[test]
+    fn slot_owners_fill_disjoint_ranges_and_find_the_first_conflict_slot_by_slot() {
+        let cases = [
+            // disjoint, out of order, single slots, an inverted range (ignored), the last slot
+            vec![line("a", "0-5460 9000"), line("b", "5461-8999 9001-16383"), line("c", "20-10")],
+            // two ids claim 100-200 and 150-300: slot 150 is the first conflict and stays a's
+            vec![line("a", "0-99 100-200"), line("b", "150-300"), line("c", "301-400")],
+            // one id on two lines (the model checker's ListedTwice): no conflict, the later line owns
+            vec![line("a", "0-10"), line("a", "5-20")],
+            // ranges adjacent, not overlapping; one repeated within a line
+            vec![line("a", "0-9 10-19"), line("b", "20-29 20-29")],
+            vec![],
+        ];
+        for lines in cases {
+            let entries = parse_nodes(&lines.concat());
+            assert_eq!(slot_owners(&entries), owners_one_by_one(&entries), "{lines:?}");
+        }
+        let entries = parse_nodes(&[line("a", "0-99 100-200"), line("b", "150-300")].concat());
+        assert_eq!(slot_owners(&entries).1, Some((150, 0, 1)));
     }
 }
