@@ -24,18 +24,33 @@ use std::time::Duration;
 use clustersim::resp::Reply;
 
 use super::linearizable_reads::{acknowledged_meets, reached};
-use super::views::{parse_nodes, Entry, SLOTS};
+use super::views::{parse_nodes, runs_of, slot_owner_runs, Entry, OwnerRun, SLOTS};
 use super::{Class, Property, Violation};
 use crate::history::{CallRecord, Op};
 use crate::hosts::Host;
 
 pub const PROPERTY: Property = Property { name: "linearizable-slot-reads", class: Class::Safety };
 
-/// An acknowledged ADDSLOTS: when its OK arrived, the node that took the slots, and the slots.
+/// An acknowledged ADDSLOTS: when its OK arrived, the node that took the slots, and the slots (in the order
+/// named, and as runs of consecutive slots in that order: `{0..5460}` is one run).
 struct Claim<'a> {
     ok_at: Duration,
     owner: usize,
-    slots: &'a [u16],
+    slots: std::borrow::Cow<'a, [u16]>,
+    runs: Vec<(u16, u16)>,
+}
+
+impl<'a> Claim<'a> {
+    fn new(ok_at: Duration, owner: usize, slots: std::borrow::Cow<'a, [u16]>) -> Self {
+        let mut runs: Vec<(u16, u16)> = Vec::new();
+        for &s in slots.iter() {
+            match runs.last_mut() {
+                Some((_, last)) if last.checked_add(1) == Some(s) => *last = s,
+                _ => runs.push((s, s)),
+            }
+        }
+        Claim { ok_at, owner, slots, runs }
+    }
 }
 
 /// Checks every CLUSTER NODES and CLUSTER SLOTS read of the history. Reports the first stale read per (reader,
@@ -65,17 +80,19 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
             // A slot a DELSLOTS named before the read ended may be gone: only the others are owed.
             let gone = |s: &u16| removed.get(s).is_some_and(|h| *h < read.end);
             let whole = removed.is_empty() || !claim.slots.iter().any(gone);
-            let owed: std::borrow::Cow<'_, [u16]> = if whole {
-                std::borrow::Cow::Borrowed(claim.slots)
+            let partial;
+            let claim = if whole {
+                claim
             } else {
-                claim.slots.iter().copied().filter(|s| !gone(s)).collect()
+                partial =
+                    Claim::new(claim.ok_at, claim.owner, claim.slots.iter().copied().filter(|s| !gone(s)).collect());
+                &partial
             };
-            let claim = Claim { ok_at: claim.ok_at, owner: claim.owner, slots: &owed };
             let v = *view.get_or_insert_with(|| views.of(read));
-            let missed = views.first_slot_not_owned(v, whole.then_some(index), &claim, hosts);
+            let missed = views.first_slot_not_owned(v, whole.then_some(index), claim, hosts);
             if let Some((slot, shown)) = missed {
                 if reported.insert((read.node, "slot", claim.owner)) {
-                    let fact = stale_slot_fact(read, &claim, slot, &shown);
+                    let fact = stale_slot_fact(read, claim, slot, &shown);
                     out.push(Violation::Broken { property: PROPERTY, kind: "StaleSlotRead", line: read.line, fact });
                 }
             }
@@ -155,7 +172,7 @@ fn unique_claims(history: &[CallRecord]) -> Vec<Claim<'_>> {
     let contested = |slot: &u16| owner.get(usize::from(*slot)) == Some(&MANY);
     acknowledged()
         .filter(|(_, slots)| !slots.iter().any(contested))
-        .map(|(call, slots)| Claim { ok_at: call.end, owner: call.node, slots })
+        .map(|(call, slots)| Claim::new(call.end, call.node, std::borrow::Cow::Borrowed(slots)))
         .collect()
 }
 
@@ -222,15 +239,15 @@ impl Views {
     }
 }
 
-/// What a read shows: the NODES entries with each slot's owner (an index into them, computed once per read), or
-/// each slot's master id from CLUSTER SLOTS.
+/// What a read shows: the NODES entries with the runs of slots by owner (an index into them, computed once per
+/// distinct text), or each slot's master id from CLUSTER SLOTS, as runs too.
 enum View {
     Nodes {
         entries: Vec<Entry>,
-        owners: Vec<Option<u16>>,
+        owners: Vec<OwnerRun>,
     },
-    /// The master ids of a CLUSTER SLOTS reply, and each slot's as an index into them.
-    Slots(Vec<String>, Vec<Option<u16>>),
+    /// The master ids of a CLUSTER SLOTS reply, and the runs of slots by master (an index into them).
+    Slots(Vec<String>, Vec<OwnerRun>),
     Unreadable,
 }
 
@@ -240,7 +257,7 @@ impl View {
             (Op::Nodes, reply) => reply.as_text().map_or(View::Unreadable, |t| View::of_nodes(&t)),
             (Op::Slots, Reply::Array(ranges)) => {
                 let (ids, owners) = slot_masters(ranges);
-                View::Slots(ids, owners)
+                View::Slots(ids, runs_of(&owners))
             }
             _ => View::Unreadable,
         }
@@ -248,7 +265,7 @@ impl View {
 
     fn of_nodes(text: &str) -> View {
         let entries = parse_nodes(text);
-        let (owners, _) = super::views::slot_owners(&entries);
+        let (owners, _) = slot_owner_runs(&entries);
         View::Nodes { entries, owners }
     }
 
@@ -258,7 +275,7 @@ impl View {
         let owner_id = hosts.get(claim.owner - 1)?.id.to_string();
         // Each slot's owner as an index into `ids`; the claim's owner as the indexes its id has (compared per
         // slot as integers: a claim can be thousands of slots, on every read of a history).
-        let (ids, owners): (Vec<&str>, &[Option<u16>]) = match self {
+        let (ids, owners): (Vec<&str>, &[OwnerRun]) = match self {
             View::Nodes { entries, owners } => (entries.iter().map(|e| e.id.as_str()).collect(), owners),
             View::Slots(ids, owners) => (ids.iter().map(String::as_str).collect(), owners),
             View::Unreadable => return None,
@@ -268,11 +285,19 @@ impl View {
         if mine.is_empty() && matches!(self, View::Nodes { .. }) {
             return None;
         }
-        claim.slots.iter().find_map(|&slot| match owners[usize::from(slot)] {
-            Some(i) if mine.contains(&i) => None,
-            Some(i) => Some((slot, format!("owned by {}", ids[usize::from(i)]))),
-            None => Some((slot, "unowned".to_string())),
-        })
+        // In the claim's order, a run of consecutive slots at a time against the runs of owners.
+        for &(first, last) in &claim.runs {
+            let from = owners.partition_point(|r| r.end < first);
+            for run in owners[from..].iter().take_while(|r| r.start <= last) {
+                let slot = run.start.max(first);
+                match run.owner {
+                    Some(i) if mine.contains(&i) => {}
+                    Some(i) => return Some((slot, format!("owned by {}", ids[usize::from(i)]))),
+                    None => return Some((slot, "unowned".to_string())),
+                }
+            }
+        }
+        None
     }
 }
 
@@ -364,6 +389,37 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert_eq!(v[0].kind(), "StaleSlotRead");
         assert!(v[0].to_string().contains("shows slot 5 unowned"), "{}", v[0]);
+    }
+
+    #[test]
+    fn the_slot_reported_is_the_first_missed_in_the_order_the_addslots_named_them() {
+        let first_missed = |addslots: &str, shown: Reply| {
+            let h =
+                vec![meet_1_2(), call(1, addslots, (20, 30), Reply::ok()), call(2, "CLUSTER NODES", (31, 32), shown)];
+            let v = check(&h, &world());
+            assert_eq!(v.len(), 1, "{v:?}");
+            let text = v[0].to_string();
+            text[text.find("shows slot ").unwrap()..].split(',').next().unwrap().to_string()
+        };
+        let n2 = world()[1].id.to_string();
+        // Runs of the claim against runs of owners: 9 comes first in the claim, 3..5 are shown right.
+        assert_eq!(
+            first_missed("CLUSTER ADDSLOTS 9 3 4 5", nodes(&[(1, "3-5", None), (2, "", None)])),
+            "shows slot 9 unowned"
+        );
+        assert_eq!(
+            first_missed("CLUSTER ADDSLOTS 3 4 5 6 7", nodes(&[(1, "0-5", None), (2, "6-7", None)])),
+            format!("shows slot 6 owned by {n2}")
+        );
+        // A run of the claim that spans two owner runs, the second one wrong.
+        assert_eq!(
+            first_missed("CLUSTER ADDSLOTS {10..20}", nodes(&[(1, "10-12 13-14", None), (2, "15-20", None)])),
+            format!("shows slot 15 owned by {n2}")
+        );
+        assert_eq!(
+            first_missed("CLUSTER ADDSLOTS 16383 0", nodes(&[(1, "0", None), (2, "", None)])),
+            "shows slot 16383 unowned"
+        );
     }
 
     #[test]

@@ -240,9 +240,10 @@ impl Sent {
     fn first_unsent(&mut self, node: usize, ranges: Vec<(u16, u16)>, before: Duration) -> Option<u16> {
         let table = &self.slots[node - 1];
         let last_sent = *self.all_sent_by.entry((node, ranges.clone())).or_insert_with(|| {
-            ranges.iter().flat_map(|&(a, b)| a..=b).try_fold(Duration::ZERO, |latest, s| {
-                Some(latest.max(table.get(usize::from(s)).copied().flatten()?))
-            })
+            ranges
+                .iter()
+                .flat_map(|&(a, b)| a..=b)
+                .try_fold(Duration::ZERO, |latest, s| Some(latest.max(table.get(usize::from(s)).copied().flatten()?)))
         });
         if last_sent.is_some_and(|t| t < before) {
             return None;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clustersim::resp::Reply;
 
-use super::views::{parse_nodes, slot_owners};
+use super::views::{parse_nodes, slot_conflict};
 use super::{Class, Property, Violation};
 use crate::history::{CallRecord, Op};
 use crate::hosts::{normalize, Host};
@@ -56,7 +56,7 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
                 out.push(v);
             }
         };
-        if let (_, Some((slot, first, second))) = slot_owners(&entries) {
+        if let Some((slot, first, second)) = slot_conflict(&entries) {
             let owners = vec![name(&entries[first].id), name(&entries[second].id)];
             push(Violation::SlotOwnedTwice { line: call.line, node: call.node, slot, owners }, &mut out);
         }

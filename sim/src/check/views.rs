@@ -54,14 +54,7 @@ pub type SlotConflict = (u16, usize, usize);
 /// history, settle polls included), and the first slot that two different entries claim, with both indexes.
 pub fn slot_owners(entries: &[Entry]) -> (Vec<Option<u16>>, Option<SlotConflict>) {
     let mut owner: Vec<Option<u16>> = vec![None; SLOTS];
-    // Almost every reply's ranges are disjoint: then each range is its entry's, filled as a block. Otherwise
-    // (a conflict, a line listed twice, a range repeated) slot by slot below.
-    let mut ranges: Vec<(u16, u16, u16)> = Vec::new();
-    for (i, e) in entries.iter().enumerate().take(usize::from(u16::MAX)) {
-        ranges.extend(e.slot_ranges().filter(|(a, b)| a <= b).map(|(a, b)| (a, b, i as u16)));
-    }
-    ranges.sort_unstable();
-    if ranges.windows(2).all(|w| w[0].1 < w[1].0) {
+    if let Some(ranges) = disjoint_ranges(entries) {
         for &(a, b, i) in &ranges {
             owner[usize::from(a)..=usize::from(b)].fill(Some(i));
         }
@@ -83,6 +76,69 @@ pub fn slot_owners(entries: &[Entry]) -> (Vec<Option<u16>>, Option<SlotConflict>
         }
     }
     (owner, conflict)
+}
+
+/// Consecutive slots with one owner (an index into the entries or ids of a view, or none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnerRun {
+    pub start: u16,
+    pub end: u16,
+    pub owner: Option<u16>,
+}
+
+/// [`slot_owners`] as runs covering slots 0..=16383 in order: straight from the lines' ranges when they are
+/// disjoint (almost every reply), folded from the per-slot table otherwise.
+pub fn slot_owner_runs(entries: &[Entry]) -> (Vec<OwnerRun>, Option<SlotConflict>) {
+    let Some(ranges) = disjoint_ranges(entries) else {
+        let (owners, conflict) = slot_owners(entries);
+        return (runs_of(&owners), conflict);
+    };
+    let mut runs = Vec::with_capacity(2 * ranges.len() + 1);
+    let mut next = 0u16; // the first slot no run covers yet
+    for (a, b, i) in ranges {
+        if a > next {
+            runs.push(OwnerRun { start: next, end: a - 1, owner: None });
+        }
+        match runs.last_mut() {
+            Some(last) if last.owner == Some(i) && last.end.checked_add(1) == Some(a) => last.end = b,
+            _ => runs.push(OwnerRun { start: a, end: b, owner: Some(i) }),
+        }
+        next = b.saturating_add(1);
+    }
+    if usize::from(next) < SLOTS {
+        runs.push(OwnerRun { start: next, end: (SLOTS - 1) as u16, owner: None });
+    }
+    (runs, None)
+}
+
+/// The first slot two different entries claim (see [`slot_owners`]); no table built when the ranges are
+/// disjoint.
+pub fn slot_conflict(entries: &[Entry]) -> Option<SlotConflict> {
+    disjoint_ranges(entries).map_or_else(|| slot_owners(entries).1, |_| None)
+}
+
+/// Every entry's slot ranges as `(first, last, entry index)` in slot order, if no two overlap (then each slot has
+/// the one owner its range names, and there is no conflict); `None` otherwise (a conflict, one id on two lines, a
+/// range repeated), which [`slot_owners`] judges slot by slot. Inverted ranges name no slot and are left out.
+fn disjoint_ranges(entries: &[Entry]) -> Option<Vec<(u16, u16, u16)>> {
+    let mut ranges: Vec<(u16, u16, u16)> = Vec::new();
+    for (i, e) in entries.iter().enumerate().take(usize::from(u16::MAX)) {
+        ranges.extend(e.slot_ranges().filter(|(a, b)| a <= b).map(|(a, b)| (a, b, i as u16)));
+    }
+    ranges.sort_unstable();
+    ranges.windows(2).all(|w| w[0].1 < w[1].0).then_some(ranges)
+}
+
+/// The runs of a per-slot owner table, in slot order, covering every slot of it.
+pub fn runs_of(owners: &[Option<u16>]) -> Vec<OwnerRun> {
+    let mut runs: Vec<OwnerRun> = Vec::new();
+    for (slot, owner) in owners.iter().enumerate() {
+        match runs.last_mut() {
+            Some(run) if run.owner == *owner => run.end = slot as u16,
+            _ => runs.push(OwnerRun { start: slot as u16, end: slot as u16, owner: *owner }),
+        }
+    }
+    runs
 }
 
 /// Parses the lines of a CLUSTER NODES reply; lines that do not have the nine-plus fields are skipped.
@@ -199,11 +255,17 @@ c 10.0.0.3:6381@16381 slave a 0 1 1 connected
             vec![line("a", "0-10"), line("a", "5-20")],
             // ranges adjacent, not overlapping; one repeated within a line
             vec![line("a", "0-9 10-19"), line("b", "20-29 20-29")],
+            vec![line("a", "0-9 10-19 16383"), line("b", "20-29")],
             vec![],
         ];
         for lines in cases {
             let entries = parse_nodes(&lines.concat());
-            assert_eq!(slot_owners(&entries), owners_one_by_one(&entries), "{lines:?}");
+            let (owners, conflict) = owners_one_by_one(&entries);
+            assert_eq!(slot_owners(&entries), (owners.clone(), conflict), "{lines:?}");
+            assert_eq!(slot_owner_runs(&entries), (runs_of(&owners), conflict), "{lines:?}");
+            assert_eq!(slot_conflict(&entries), conflict, "{lines:?}");
+            let runs = slot_owner_runs(&entries).0;
+            assert!(runs.first().is_some_and(|r| r.start == 0) && runs.last().is_some_and(|r| r.end == 16_383));
         }
         let entries = parse_nodes(&[line("a", "0-99 100-200"), line("b", "150-300")].concat());
         assert_eq!(slot_owners(&entries).1, Some((150, 0, 1)));
