@@ -179,8 +179,11 @@ struct Sent {
     links: BTreeMap<(usize, usize), Duration>,
     /// Per (node, slot ranges of a NODES line): when the last of those slots was first sent to it (`None`: one
     /// never was). Settle polls show the same line over and over; this judges each line's slots once.
-    all_sent_by: BTreeMap<(usize, Vec<(u16, u16)>), Option<Duration>>,
+    all_sent_by: BTreeMap<(usize, SlotRanges), Option<Duration>>,
 }
+
+/// The slot ranges of one NODES line, `(first, last)` each, in the line's order.
+type SlotRanges = Vec<(u16, u16)>;
 
 impl Sent {
     fn of(history: &[CallRecord], nodes: usize) -> Self {
@@ -237,7 +240,7 @@ impl Sent {
     }
 
     /// The first slot of `ranges` no ADDSLOTS sent to `node` before `before` named.
-    fn first_unsent(&mut self, node: usize, ranges: Vec<(u16, u16)>, before: Duration) -> Option<u16> {
+    fn first_unsent(&mut self, node: usize, ranges: SlotRanges, before: Duration) -> Option<u16> {
         let table = &self.slots[node - 1];
         let last_sent = *self.all_sent_by.entry((node, ranges.clone())).or_insert_with(|| {
             ranges
