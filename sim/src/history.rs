@@ -98,23 +98,28 @@ const SLOT_MAX: u16 = 16_383;
 impl Op {
     /// Parses the arguments of a command as sent to a run's `hosts`.
     pub fn of(args: &[Bytes], hosts: &[Host]) -> Op {
-        // Borrowed where the argument is UTF-8 (every argument a scenario writes): no copy per slot number.
-        let words: Vec<Cow<'_, str>> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
-        let name = words.first().map(|w| w.to_ascii_uppercase()).unwrap_or_default();
+        let word = |i: usize| args.get(i).map(|a| String::from_utf8_lossy(a).to_ascii_uppercase());
+        let name = word(0).unwrap_or_default();
         if name != "CLUSTER" {
             return if READS.contains(&name.as_str()) { Op::Read } else { Op::OtherWrite };
         }
-        let Some(sub) = words.get(1).map(|w| w.to_ascii_uppercase()) else { return Op::OtherWrite };
-        let rest = &words[2..];
+        let Some(sub) = word(1) else { return Op::OtherWrite };
+        // Slot numbers are read from the bytes (an ADDSLOTS can be 5,461 of them); the few other arguments as
+        // text, borrowed where they are UTF-8.
+        let numbers = &args[2..];
+        let rest: Vec<Cow<'_, str>> = match sub.as_str() {
+            "ADDSLOTS" | "ADDSLOTSRANGE" | "DELSLOTS" | "DELSLOTSRANGE" => Vec::new(),
+            _ => numbers.iter().map(|a| String::from_utf8_lossy(a)).collect(),
+        };
         let host = |w: Option<&Cow<'_, str>>| w.and_then(|w| host_of_id(w, hosts));
         match sub.as_str() {
             "MEET" => Op::Meet { target: host(rest.last()).or_else(|| host_at(rest.first()?, rest.get(1)?, hosts)) },
             "FORGET" => Op::Forget { node: host(rest.first()) },
             "RESET" => Op::Reset { hard: rest.first().is_some_and(|m| m.eq_ignore_ascii_case("hard")) },
-            "ADDSLOTS" => Op::AddSlots { slots: slot_numbers(rest) },
-            "ADDSLOTSRANGE" => Op::AddSlots { slots: slot_pairs(rest) },
-            "DELSLOTS" => Op::RemoveSlots { slots: Some(slot_numbers(rest)) },
-            "DELSLOTSRANGE" => Op::RemoveSlots { slots: Some(slot_pairs(rest)) },
+            "ADDSLOTS" => Op::AddSlots { slots: slot_numbers(numbers) },
+            "ADDSLOTSRANGE" => Op::AddSlots { slots: slot_pairs(numbers) },
+            "DELSLOTS" => Op::RemoveSlots { slots: Some(slot_numbers(numbers)) },
+            "DELSLOTSRANGE" => Op::RemoveSlots { slots: Some(slot_pairs(numbers)) },
             // FAILOVER moves every slot of a master to its replica, as a SETSLOT NODE moves one.
             "FLUSHSLOTS" | "SETSLOT" | "FAILOVER" => Op::RemoveSlots { slots: None },
             "REPLICATE" => Op::Replicate { master: host(rest.first()) },
@@ -157,13 +162,25 @@ impl Op {
     }
 }
 
-fn slot_numbers(words: &[Cow<'_, str>]) -> Vec<u16> {
-    words.iter().filter_map(|w| w.parse::<u16>().ok()).filter(|s| *s <= SLOT_MAX).collect()
+fn slot_numbers(args: &[Bytes]) -> Vec<u16> {
+    args.iter().filter_map(|a| parse_u16(a)).filter(|s| *s <= SLOT_MAX).collect()
 }
 
-fn slot_pairs(words: &[Cow<'_, str>]) -> Vec<u16> {
-    let numbers: Vec<u16> = words.iter().filter_map(|w| w.parse::<u16>().ok()).collect();
+fn slot_pairs(args: &[Bytes]) -> Vec<u16> {
+    let numbers: Vec<u16> = args.iter().filter_map(|a| parse_u16(a)).collect();
     numbers.chunks(2).filter(|c| c.len() == 2).flat_map(|c| c[0]..=c[1].min(SLOT_MAX)).collect()
+}
+
+/// `str::parse::<u16>` on bytes: an optional `+`, then one or more ASCII digits, at most 65,535.
+fn parse_u16(bytes: &[u8]) -> Option<u16> {
+    let digits = bytes.strip_prefix(b"+").unwrap_or(bytes);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u16, |n, d| {
+        let d = d.is_ascii_digit().then(|| u16::from(d - b'0'))?;
+        n.checked_mul(10)?.checked_add(d)
+    })
 }
 
 /// A call as a checker's unit test writes it: `command` split on spaces (ids as `<nK>` or raw, ranges folded
@@ -223,6 +240,34 @@ mod tests {
     fn op(text: &str) -> Op {
         let args: Vec<Bytes> = text.split(' ').map(|w| Bytes::from(w.to_string())).collect();
         Op::of(&args, &three())
+    }
+
+    #[test]
+    fn slot_numbers_read_from_bytes_as_str_parse_reads_them() {
+        let samples: [&[u8]; 16] = [
+            b"0",
+            b"16383",
+            b"+5",
+            b"-1",
+            b"-0",
+            b"",
+            b"+",
+            b"65535",
+            b"65536",
+            b"00012",
+            b"1a",
+            b" 1",
+            b"1 ",
+            b"++1",
+            b"\xff1",
+            b"999999999999",
+        ];
+        for bytes in samples {
+            let by_str = String::from_utf8_lossy(bytes).parse::<u16>().ok();
+            assert_eq!(parse_u16(bytes), by_str, "{bytes:?}");
+        }
+        assert_eq!(op("CLUSTER ADDSLOTS 1 +2 x 16384 3"), Op::AddSlots { slots: vec![1, 2, 3] });
+        assert_eq!(op("cluster delslotsrange 5 7 9"), Op::RemoveSlots { slots: Some(vec![5, 6, 7]) });
     }
 
     #[test]

@@ -489,15 +489,28 @@ fn parse_slot_ranges(c: &Call<'_>) -> Result<SlotArgs, Reply> {
 }
 
 /// Redis's `string2ll`: optional `-`, decimal digits, no spaces, no `+`, fits in i64.
+/// By hand, on the bytes: every slot argument of an ADDSLOTS passes here.
 pub fn parse_i64(raw: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(raw).ok()?;
-    if text.is_empty() || text.starts_with('+') || text.len() > 20 {
+    if raw.len() > 20 {
         return None;
     }
-    if text.len() > 1 && (text.starts_with('0') || text.starts_with("-0")) {
+    let (negative, digits) = match raw.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, raw),
+    };
+    // No leading zero ("0" alone is zero; "-0", "05", "-05" are refused).
+    if digits.is_empty() || (digits[0] == b'0' && raw.len() > 1) {
         return None;
     }
-    text.parse().ok()
+    let magnitude = digits.iter().try_fold(0u64, |n, d| {
+        let d = d.is_ascii_digit().then(|| u64::from(d - b'0'))?;
+        n.checked_mul(10)?.checked_add(d)
+    })?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
 }
 
 /// `CLUSTER HELP`: a header, then the help lines of every row of [`SUBCOMMANDS`] in order.

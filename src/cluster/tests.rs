@@ -144,6 +144,13 @@ fn integers_follow_redis_string2ll() {
     for bad in [&b""[..], b"+1", b" 1", b"1 ", b"01", b"-0", b"1e3", b"99999999999999999999"] {
         assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
     }
+    for bad in [&b"-"[..], b"--1", b"-05", b"00", b"\xff", b"9223372036854775808", b"-9223372036854775809"] {
+        assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+    }
+    assert_eq!(parse_i64(b"0"), Some(0));
+    assert_eq!(parse_i64(b"16383"), Some(16_383));
+    assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+    assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
 }
 
 // --- Golden rendering against redis7-captures/ (cluster.txt, fresh.txt) ---

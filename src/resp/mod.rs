@@ -232,7 +232,28 @@ fn scan_request(buf: &[u8], limits: &Limits) -> Result<Option<Scanned>, Protocol
 }
 
 /// Parses the decimal number of a header line starting at `start`; returns it and the offset after its CRLF.
+#[inline]
 fn header_number(buf: &[u8], start: usize) -> Result<Option<(i64, usize)>, ProtocolError> {
+    // The common case in one pass: a few digits, then CRLF (`$4\r\n`). Anything else (a sign, an overflow, a
+    // line cut short or malformed) is judged by the full rules below.
+    if let Some(window) = buf.get(start..) {
+        let mut n: u64 = 0;
+        let mut i = 0;
+        while let Some(d) = window.get(i).filter(|d| d.is_ascii_digit()) {
+            n = n * 10 + u64::from(d - b'0');
+            i += 1;
+            if i > 18 {
+                break; // may overflow: the full rules decide
+            }
+        }
+        if i > 0 && i <= 18 && window.get(i) == Some(&b'\r') && window.get(i + 1) == Some(&b'\n') {
+            return Ok(Some((n as i64, start + i + 2)));
+        }
+    }
+    header_number_full(buf, start)
+}
+
+fn header_number_full(buf: &[u8], start: usize) -> Result<Option<(i64, usize)>, ProtocolError> {
     let window = &buf[start.min(buf.len())..];
     let Some(cr) = window.iter().take(HEADER_LINE_MAX).position(|&b| b == b'\r') else {
         if window.len() >= HEADER_LINE_MAX {

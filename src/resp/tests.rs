@@ -165,3 +165,34 @@ proptest! {
         prop_assert_eq!(take_request(&mut buf, &l).unwrap(), Some(args));
     }
 }
+
+proptest! {
+    /// The one-pass header parse agrees with the full rules (error kinds included) on any header-like bytes:
+    /// digits of any length, signs, CR / LF in any place, lines cut short.
+    #[test]
+    fn header_fast_path_agrees_with_the_full_rules(tag in prop_oneof![Just(b'*'), Just(b'$')], parts in prop::collection::vec(prop_oneof![
+        Just(b"0".to_vec()), Just(b"7".to_vec()), Just(b"12".to_vec()), Just(b"999999999".to_vec()), Just(b"-".to_vec()),
+        Just(b"+".to_vec()), Just(b"\r".to_vec()), Just(b"\n".to_vec()), Just(b"\r\n".to_vec()), Just(b"x".to_vec()),
+    ], 0..8)) {
+        let mut bytes = vec![tag];
+        bytes.extend(parts.concat());
+        let show = |r: Result<Option<(i64, usize)>, ProtocolError>| format!("{r:?}");
+        prop_assert_eq!(show(header_number(&bytes, 1)), show(header_number_full(&bytes, 1)), "{:?}", bytes);
+    }
+}
+
+#[test]
+fn header_numbers_at_the_edges_of_the_one_pass_parse() {
+    for (header, expected) in [
+        ("$4\r\n", "Ok(Some((4, 4)))"),
+        ("$0004\r\n", "Ok(Some((4, 7)))"),
+        ("*999999999999999999\r\n", "Ok(Some((999999999999999999, 21)))"), // 18 digits: one pass
+        ("*9223372036854775807\r\n", "Ok(Some((9223372036854775807, 22)))"), // 19 digits: the full rules
+        ("*9223372036854775808\r\n", "Err(InvalidMultibulkLength)"),
+        ("$-1\r\n", "Ok(Some((-1, 5)))"),
+        ("$4\r", "Ok(None)"),
+        ("$4\rx", "Err(Malformed(\"header not terminated by CRLF\"))"),
+    ] {
+        assert_eq!(format!("{:?}", header_number(header.as_bytes(), 1)), expected, "{header:?}");
+    }
+}
