@@ -24,7 +24,14 @@ pub struct TraceSink {
 impl TraceSink {
     /// Appends `[time] who: text`, with the current virtual time.
     pub fn push(&self, who: &str, text: &str) {
-        let line = format!("{} {who:<7} {text}", stamp(now()));
+        // By hand, not `format!`: every traced event and call comes here.
+        let mut line = String::with_capacity(18 + who.len().max(7) + text.len());
+        push_stamp(&mut line, now());
+        line.push(' ');
+        line.push_str(who);
+        line.extend(std::iter::repeat_n(' ', 7usize.saturating_sub(who.chars().count())));
+        line.push(' ');
+        line.push_str(text);
         self.lines.lock().expect("trace lock").push(line);
     }
 
@@ -59,7 +66,23 @@ pub fn start_wall_clock() {
 
 /// `  12.345s`: seconds with millisecond precision, right-aligned.
 pub fn stamp(t: Duration) -> String {
-    format!("{:>4}.{:03}s", t.as_secs(), t.subsec_millis())
+    let mut out = String::with_capacity(10);
+    push_stamp(&mut out, t);
+    out
+}
+
+/// Appends [`stamp`]'s text: `format!("{:>4}.{:03}s", secs, millis)`.
+fn push_stamp(out: &mut String, t: Duration) {
+    let mut number = itoa::Buffer::new();
+    let secs = number.format(t.as_secs());
+    out.extend(std::iter::repeat_n(' ', 4usize.saturating_sub(secs.len())));
+    out.push_str(secs);
+    out.push('.');
+    let millis = t.subsec_millis();
+    out.push(char::from(b'0' + (millis / 100) as u8));
+    out.push(char::from(b'0' + (millis / 10 % 10) as u8));
+    out.push(char::from(b'0' + (millis % 10) as u8));
+    out.push('s');
 }
 
 /// FNV-1a 64 over the lines, each followed by `\n`.
@@ -240,5 +263,22 @@ mod tests {
     fn stamps_have_millisecond_precision() {
         assert_eq!(stamp(Duration::from_millis(12_345)), "  12.345s");
         assert_eq!(stamp(Duration::ZERO), "   0.000s");
+        for ms in [0, 7, 99, 1_000, 9_999_999, 12_345_678, 123_456_789_012] {
+            let t = Duration::from_millis(ms) + Duration::from_micros(999);
+            assert_eq!(stamp(t), format!("{:>4}.{:03}s", t.as_secs(), t.subsec_millis()), "{ms}");
+        }
+    }
+
+    #[test]
+    fn a_pushed_line_is_stamp_host_padded_to_seven_then_text() {
+        let sink = TraceSink::default();
+        for who in ["n1", "client", "checker", "longer-name", "é"] {
+            sink.push(who, "text");
+        }
+        let expected: Vec<String> = ["n1", "client", "checker", "longer-name", "é"]
+            .iter()
+            .map(|who| format!("{} {who:<7} text", stamp(now())))
+            .collect();
+        assert_eq!(sink.take(), expected);
     }
 }

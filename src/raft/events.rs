@@ -69,19 +69,9 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-impl std::io::Write for Fnv {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        std::hash::Hasher::write(self, buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The hash of an entry's payload: a [`Command`]'s derived `Hash` (cheap: an ADDSLOTS of 5,461 single slots
-/// is 11,000 integer writes), a membership's JSON form (rare), nothing for a blank entry (the offset basis).
+/// is 11,000 integer writes), a membership's postcard form (the bus's encoding: ids as bytes, maps in key order),
+/// nothing for a blank entry (the offset basis).
 ///
 /// [`Command`]: crate::meta::Command
 pub(crate) fn payload_hash(payload: &openraft::alias::EntryPayloadOf<C>) -> u64 {
@@ -95,7 +85,7 @@ pub(crate) fn payload_hash(payload: &openraft::alias::EntryPayloadOf<C>) -> u64 
         }
         EntryPayload::Membership(m) => {
             h.write_u8(2);
-            serde_json::to_writer(&mut h, m).expect("a membership serializes");
+            h.write(&postcard::to_allocvec(m).expect("a membership serializes"));
         }
     }
     h.finish()
