@@ -461,7 +461,9 @@ fn role_name(state: ServerState) -> &'static str {
 /// Emits one trace event per change of role, term, leader or applied index of one instance.
 async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
     let mut rx = raft.metrics();
-    let mut last = String::new();
+    // What the traced line shows; it is formatted only when this changes (the metrics change on almost every
+    // pass of the leader's loop, with the replication progress of every member).
+    let mut last_shown = None;
     let mut had_leader = false;
     let mut last_role = None;
     let who = events::Who { me, group };
@@ -477,16 +479,17 @@ async fn watch_metrics(raft: Raft, me: NodeId, group: GroupId) {
                 events::role(who, role_name(m.state), &m.vote);
                 last_role = Some(role);
             }
-            let leader = m.current_leader.map_or_else(|| "none".to_string(), |l| l.to_string());
-            let applied = m.last_applied.map_or_else(|| "none".to_string(), |l| l.index().to_string());
-            (
-                format!("role={:?} term={} leader={leader} applied={applied}", m.state, m.current_term),
-                m.running_state.is_err(),
-            )
+            let shown = (m.state, m.current_term, m.current_leader, m.last_applied.map(|l| l.index()));
+            let line = (last_shown != Some(shown)).then(|| {
+                last_shown = Some(shown);
+                let leader = m.current_leader.map_or_else(|| "none".to_string(), |l| l.to_string());
+                let applied = m.last_applied.map_or_else(|| "none".to_string(), |l| l.index().to_string());
+                format!("role={:?} term={} leader={leader} applied={applied}", m.state, m.current_term)
+            });
+            (line, m.running_state.is_err())
         };
-        if line != last {
+        if let Some(line) = line {
             tracing::info!(node = %me, group, "raft: {line}");
-            last = line;
         }
         if stopped || rx.changed().await.is_err() {
             return;
