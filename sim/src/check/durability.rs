@@ -90,7 +90,9 @@ pub fn check(history: &[CallRecord], hosts: &[Host], settled: &Settled) -> Vec<V
         }
         _ => true,
     });
-    let id = |n: usize| hosts[n - 1].id.to_string();
+    // Each host's id as text once (a 64-node settle is 64 views of 64 lines, judged against every fact).
+    let ids: Vec<String> = hosts.iter().map(|h| h.id.to_string()).collect();
+    let id = |n: usize| ids[n - 1].as_str();
     let before: Vec<CallRecord> = history.iter().filter(|c| c.end <= settle_start).cloned().collect();
     let joined = super::convergence::expected_members(&before, hosts);
     // Each view parsed once, with its slot owners, before the facts are judged against it.
@@ -117,14 +119,18 @@ pub fn check(history: &[CallRecord], hosts: &[Host], settled: &Settled) -> Vec<V
                 Fact::Owns { node, slots } => {
                     let owner_id = |s: u16| owners[usize::from(s)].map(|i| entries[usize::from(i)].id.as_str());
                     let want = id(*node);
-                    slots.iter().find(|&&s| owner_id(s) != Some(want.as_str())).map(|&s| match owner_id(s) {
+                    // The lines that are `want`'s, by index: slot by slot an integer compare, not an id compare.
+                    let lines = entries.len().min(usize::from(u16::MAX));
+                    let mine: Vec<u16> = (0..lines).filter(|&i| entries[i].id == want).map(|i| i as u16).collect();
+                    let is_mine = |s: u16| owners[usize::from(s)].is_some_and(|i| mine.contains(&i));
+                    slots.iter().find(|&&s| !is_mine(s)).map(|&s| match owner_id(s) {
                         Some(other) => format!("slot {s} belongs to {}", normalize(other, hosts)),
                         None => format!("slot {s} has no owner"),
                     })
                 }
                 Fact::Replicates { node, master } => {
                     let e = entries.iter().find(|e| e.id == id(*node));
-                    (e.and_then(|e| e.master.clone()) != Some(id(*master)))
+                    (e.and_then(|e| e.master.as_deref()) != Some(id(*master)))
                         .then(|| format!("<n{node}> does not replicate <n{master}>"))
                 }
             };

@@ -66,6 +66,8 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
     // Settle and wait-consistent polls read the same CLUSTER NODES text over and over: each distinct text is
     // parsed once, and each (text, claim) judged once.
     let mut views = Views::default();
+    // Each host's id as text once: replica links are looked up by id on every NODES read that owes one.
+    let ids: Vec<String> = hosts.iter().map(|h| h.id.to_string()).collect();
     for read in history {
         if !matches!(read.op, Op::Nodes | Op::Slots) || read.is_error() || horizon.is_some_and(|h| h < read.end) {
             continue;
@@ -110,8 +112,8 @@ pub fn check(history: &[CallRecord], hosts: &[Host]) -> Vec<Violation> {
             if !cluster.contains(&replica) {
                 continue;
             }
-            let Some(line) = entries.iter().find(|e| e.id == hosts[replica - 1].id.to_string()) else { continue };
-            let master_id = hosts[master - 1].id.to_string();
+            let Some(line) = entries.iter().find(|e| e.id == ids[replica - 1]) else { continue };
+            let master_id = &ids[master - 1];
             if line.is_replica() && line.master.as_deref() == Some(master_id.as_str()) {
                 continue;
             }
