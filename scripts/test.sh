@@ -5,20 +5,20 @@
 #      (scripts/long_fns.py); clippy with warnings as errors runs inside both flavours' test builds (below);
 #   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
 #      simulated-network tests;
-#   2. real flavour (empty RUSTFLAGS, its own target dir, unoptimized: scripts/real-unoptimized.toml; built
-#      beside the simulation flavour's build, in the background): the unit
-#      and property tests on real tokio, the redis crate's cluster client against real processes, and the real
-#      clustersim-node and sim binaries;
+#   2. real flavour (empty RUSTFLAGS, its own target dir, scripts/real-unoptimized.toml: dependencies at
+#      opt-level 0, the node's crate at 1; built beside the simulation flavour's build, in the background): the
+#      unit and property tests on real tokio, the redis crate's cluster client against real processes, and the
+#      real clustersim-node and sim binaries;
 #   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery"); then sharded sweeps merged
 #      against the unsharded run, and the deploy/ manifests' flags checked against `sim --help`
 #      (tests/batch/shards.sh); the HTML timelines and compare matrix loaded in headless Chromium, their DOM checked
 #      against the runs' text (tests/html/check_html.sh);
-#   4. interop (with `sim real` running beside it, as it mostly waits): that binary on loopback, checked with the real redis-cli (tests/interop/redis_cli.sh), then six
-#      durable read-index nodes created, used and restarted by redis-cli --cluster and redis-py
-#      (tests/interop/cluster.sh); slots with keys moved by redis-cli --cluster reshard / rebalance / fix /
-#      del-node while redis-py reads and writes (tests/interop/reshard.sh); scenario files run by `sim real` on
-#      real processes, judged as in simulation,
-#      and against real Redis 7 (`--server redis`) with its documented verdicts (tests/interop/sim_real.sh).
+#   4. interop (with `sim real` running beside it, as it mostly waits): that binary on loopback, checked with the
+#      real redis-cli (tests/interop/redis_cli.sh), then six durable read-index nodes created, used and restarted
+#      by redis-cli --cluster and redis-py (tests/interop/cluster.sh); slots with keys moved by redis-cli --cluster
+#      reshard / rebalance / fix / del-node while redis-py reads and writes (tests/interop/reshard.sh); scenario
+#      files run by `sim real` on real processes, judged as in simulation, and against real Redis 7 (`--server
+#      redis`) with its documented verdicts (tests/interop/sim_real.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever written
@@ -108,7 +108,7 @@ no_warnings
 stage "simulation flavour: cargo test --workspace"
 cargo test --workspace
 
-stage "real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real, unoptimized)"
+stage "real flavour: cargo test --workspace --tests (RUSTFLAGS empty, target/real, scripts/real-unoptimized.toml)"
 "${real[@]}"
 # The binaries the stages below run: cargo builds each package's binary for its integration tests and places it
 # in target/<dir>/debug/ (a separate `cargo build` would resolve features without dev-dependencies and rebuild
