@@ -5,10 +5,9 @@
 #      (scripts/long_fns.py); clippy with warnings as errors runs inside both flavours' test builds (below);
 #   1. simulation flavour: plain `cargo test` (.cargo/config.toml adds --cfg madsim): unit, property and
 #      simulated-network tests;
-#   2. real flavour (empty RUSTFLAGS, its own target dir, scripts/real-unoptimized.toml: dependencies at
-#      opt-level 0, the node's crate at 1; built beside the simulation flavour's build, in the background): the
-#      unit and property tests on real tokio, the redis crate's cluster client against real processes, and the
-#      real clustersim-node and sim binaries;
+#   2. real flavour (empty RUSTFLAGS, its own target dir, unoptimized: scripts/real-unoptimized.toml; built
+#      beside the simulation flavour's build, in the background): the unit and property tests on real tokio, the
+#      redis crate's cluster client against real processes, and the real clustersim-node and sim binaries;
 #   3. the battery: `sim check --budget 40s` (docs/CHECKERS.md, "The battery"); then sharded sweeps merged
 #      against the unsharded run, and the deploy/ manifests' flags checked against `sim --help`
 #      (tests/batch/shards.sh); the HTML timelines and compare matrix loaded in headless Chromium, their DOM checked
