@@ -7,6 +7,11 @@ real=${1:?usage: sim_real.sh REAL_SIM SIM_SIM}
 simulated=${2:?usage: sim_real.sh REAL_SIM SIM_SIM}
 passed=0
 failed=0
+# `sim real` keeps the work directory of a failing run (the nodes' logs) for whoever debugs it; several runs here
+# fail on purpose. They write under a directory of this script's own, removed at the end.
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/sim-real-test.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 check() { # check NAME EXPECTED ACTUAL
   if [ "$2" == "$3" ]; then passed=$((passed + 1)); echo "ok   $1";
   else failed=$((failed + 1)); printf 'FAIL %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3"; fi
