@@ -488,29 +488,14 @@ fn parse_slot_ranges(c: &Call<'_>) -> Result<SlotArgs, Reply> {
     Ok(SlotArgs { spans, error: None })
 }
 
-/// Redis's `string2ll`: optional `-`, decimal digits, no spaces, no `+`, fits in i64.
-/// By hand, on the bytes: every slot argument of an ADDSLOTS passes here.
+/// Redis's `string2ll`: optional `-`, decimal digits, no spaces, no `+`, fits in i64, and no leading zero ("0"
+/// alone is zero; "-0", "05", "-05" are refused). On the bytes: every slot argument of an ADDSLOTS passes here.
 pub fn parse_i64(raw: &[u8]) -> Option<i64> {
-    if raw.len() > 20 {
+    let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+    if raw.len() > 20 || (digits.first() == Some(&b'0') && raw.len() > 1) {
         return None;
     }
-    let (negative, digits) = match raw.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, raw),
-    };
-    // No leading zero ("0" alone is zero; "-0", "05", "-05" are refused).
-    if digits.is_empty() || (digits[0] == b'0' && raw.len() > 1) {
-        return None;
-    }
-    let magnitude = digits.iter().try_fold(0u64, |n, d| {
-        let d = d.is_ascii_digit().then(|| u64::from(d - b'0'))?;
-        n.checked_mul(10)?.checked_add(d)
-    })?;
-    if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
+    crate::resp::decimal_i64(raw)
 }
 
 /// `CLUSTER HELP`: a header, then the help lines of every row of [`SUBCOMMANDS`] in order.

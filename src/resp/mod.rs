@@ -277,7 +277,7 @@ fn header_number_full(buf: &[u8], start: usize) -> Result<Option<(i64, usize)>, 
 }
 
 /// `-?[0-9]+` within i64, by hand: every argument of a request passes here twice (a 5,461-slot ADDSLOTS too).
-fn decimal_i64(text: &[u8]) -> Option<i64> {
+pub(crate) fn decimal_i64(text: &[u8]) -> Option<i64> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),

@@ -150,7 +150,7 @@ pub(super) async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
     loop {
         let Ok((stream, peer)) = listener.accept().await else { return };
         let node = node.clone();
-        tokio::spawn(Box::pin(serve_bus_connection(node, stream, peer)));
+        crate::raft::rt::spawn_boxed(serve_bus_connection(node, stream, peer));
     }
 }
 

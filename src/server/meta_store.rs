@@ -314,7 +314,7 @@ impl MetaStore {
     ) -> Result<Option<T>, Reply> {
         match self.behaviour().write_timing {
             WriteTiming::BeforeCommit => {
-                tokio::spawn(async move {
+                crate::raft::rt::spawn_boxed(async move {
                     if let Err(reply) = work.await {
                         crate::probe::hit("write.background_failed");
                         tracing::info!("meta: background write failed: {}", reply_text(&reply));

@@ -133,7 +133,7 @@ pub async fn serve(node: Arc<Node>) -> std::io::Result<()> {
     loop {
         let (stream, peer) = client.accept().await?;
         let node = node.clone();
-        tokio::spawn(Box::pin(serve_connection(node, stream, peer)));
+        crate::raft::rt::spawn_boxed(serve_connection(node, stream, peer));
     }
 }
 

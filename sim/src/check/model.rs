@@ -241,17 +241,23 @@ impl Sent {
 
     /// The first slot of `ranges` no ADDSLOTS sent to `node` before `before` named.
     fn first_unsent(&mut self, node: usize, ranges: SlotRanges, before: Duration) -> Option<u16> {
-        let table = &self.slots[node - 1];
-        let last_sent = *self.all_sent_by.entry((node, ranges.clone())).or_insert_with(|| {
-            ranges
-                .iter()
-                .flat_map(|&(a, b)| a..=b)
-                .try_fold(Duration::ZERO, |latest, s| Some(latest.max(table.get(usize::from(s)).copied().flatten()?)))
-        });
+        let key = (node, ranges);
+        let last_sent = match self.all_sent_by.get(&key) {
+            Some(known) => *known,
+            None => {
+                let table = &self.slots[node - 1];
+                let mut slots = key.1.iter().flat_map(|&(a, b)| a..=b);
+                let last = slots.try_fold(Duration::ZERO, |latest, s| {
+                    Some(latest.max(table.get(usize::from(s)).copied().flatten()?))
+                });
+                self.all_sent_by.insert(key.clone(), last);
+                last
+            }
+        };
         if last_sent.is_some_and(|t| t < before) {
             return None;
         }
-        ranges.into_iter().flat_map(|(a, b)| a..=b).find(|s| !self.slot_sent(node, *s, before))
+        key.1.iter().flat_map(|&(a, b)| a..=b).find(|s| !self.slot_sent(node, *s, before))
     }
 }
 
