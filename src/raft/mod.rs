@@ -172,7 +172,7 @@ impl RaftGroup {
         let raft = Raft::new(me, raft_config(clock)?, net, log, sm.clone())
             .await
             .map_err(|e| RaftAdapterError::Failed(format!("raft start: {e}")))?;
-        tokio::spawn(watch_metrics(raft.clone(), me, group));
+        rt::spawn_boxed(watch_metrics(raft.clone(), me, group));
         Ok(RaftGroup { group, me, raft, sm, joined, peers })
     }
 

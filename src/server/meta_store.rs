@@ -244,7 +244,7 @@ impl MetaStore {
             .await?;
             *self.inner.group.lock().expect("group lock") = Some(Arc::new(group));
         }
-        tokio::spawn(self.clone().repair_loop());
+        crate::raft::rt::spawn_boxed(self.clone().repair_loop());
         self.mark_started();
         Ok(())
     }

@@ -118,13 +118,22 @@ impl Node {
 }
 
 /// Binds the client and bus listeners and serves until the task is dropped (or the simulated host is killed).
-pub async fn serve(node: Arc<Node>) -> std::io::Result<()> {
+///
+/// Boxed here, in this crate, on purpose: a caller in another crate polls it through the box's vtable instead
+/// of compiling the whole server, and openraft's core under it, again. With optimization on, rustc instantiates
+/// an upstream crate's async bodies anew in every crate that awaits them (no shared generics above opt-level
+/// 1): they were ~40 % of the `sim` library's LLVM IR (`cargo llvm-lines -p sim --lib`, 2026-12-05).
+pub fn serve(node: Arc<Node>) -> crate::raft::rt::BoxedTask<std::io::Result<()>> {
+    Box::pin(serve_node(node))
+}
+
+async fn serve_node(node: Arc<Node>) -> std::io::Result<()> {
     let client = TcpListener::bind((node.config.ip.as_str(), node.config.port)).await?;
     let bus = TcpListener::bind((node.config.ip.as_str(), node.config.bus_port)).await?;
     tracing::info!(id = %node.id(), port = node.config.port, bus_port = node.config.bus_port,
         strategy = %node.config.strategy, "node listening");
     let bus_node = node.clone();
-    tokio::spawn(async move { bus::accept_loop(bus_node, bus).await });
+    crate::raft::rt::spawn_boxed(bus::accept_loop(bus_node, bus));
     // Raft strategies: found this node's cluster of one before taking clients (the bus already answers).
     if let Err(e) = node.meta.start().await {
         tracing::error!(error = %e, "raft: could not found this node's cluster of one");

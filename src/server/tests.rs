@@ -104,6 +104,14 @@ fn run<F: std::future::Future<Output = ()> + Send + 'static>(
     f: impl FnOnce(Vec<SocketAddr>) -> F + Send + 'static,
     nodes: u8,
 ) {
+    run_erased(Box::new(move |addrs| Box::pin(f(addrs))), nodes)
+}
+
+/// A test's body with its future's type erased: the runtime's task code is compiled once for all the tests
+/// that use it, not once per test (crate::raft::rt::spawn_boxed says what that costs).
+pub(super) type TestBody<A> = Box<dyn FnOnce(A) -> crate::raft::rt::BoxedTask<()> + Send>;
+
+fn run_erased(f: TestBody<Vec<SocketAddr>>, nodes: u8) {
     let rt = Runtime::with_seed_and_config(7, madsim::Config::default());
     rt.block_on(async move {
         let addrs = start_nodes(nodes);

@@ -17,6 +17,10 @@ where
     F: FnOnce(Strategy, Vec<SocketAddr>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run_raft_erased(seed, strategy, nodes, Box::new(move |(strategy, addrs)| Box::pin(f(strategy, addrs))))
+}
+
+fn run_raft_erased(seed: u64, strategy: Strategy, nodes: u8, f: TestBody<(Strategy, Vec<SocketAddr>)>) {
     // `MADSIM_TEST_SEED=n` replays (or sweeps) these tests under another seed.
     let seed = std::env::var("MADSIM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(seed);
     let rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
@@ -26,7 +30,7 @@ where
         client
             .spawn(async move {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                f(strategy, addrs).await
+                f((strategy, addrs)).await
             })
             .await
             .unwrap();
