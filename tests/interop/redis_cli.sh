@@ -9,7 +9,13 @@ base=${2:-7100}
 pids=()
 passed=0
 failed=0
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+# The nodes' stderr, one file per port; kept (and named) only when a check failed.
+logs=$(mktemp -d "${TMPDIR:-/tmp}/clustersim-interop.XXXXXX")
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  if [ "$failed" -eq 0 ]; then rm -rf "$logs"; else echo "the nodes' logs: $logs"; fi
+}
 trap cleanup EXIT
 
 check() { # check NAME EXPECTED ACTUAL
@@ -18,7 +24,7 @@ check() { # check NAME EXPECTED ACTUAL
 }
 
 start() { # start PORT [STRATEGY]
-  "$bin" --port "$1" --strategy "${2:-local-only}" 2>>"${TMPDIR:-/tmp}/clustersim-interop-$1.log" &
+  "$bin" --port "$1" --strategy "${2:-local-only}" 2>>"$logs/$1.log" &
   pids+=($!)
   for _ in $(seq 1 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done
   echo "FAIL node on port $1 did not start"; failed=$((failed + 1)); return 1
