@@ -120,8 +120,10 @@ pub fn check(history: &[CallRecord], hosts: &[Host], settled: &Settled) -> Vec<V
                     let owner_id = |s: u16| owners[usize::from(s)].map(|i| entries[usize::from(i)].id.as_str());
                     let want = id(*node);
                     // The lines that are `want`'s, by index: slot by slot an integer compare, not an id compare.
-                    let lines = entries.len().min(usize::from(u16::MAX));
-                    let mine: Vec<u16> = (0..lines).filter(|&i| entries[i].id == want).map(|i| i as u16).collect();
+                    let mine: Vec<u16> = (0..entries.len())
+                        .filter(|&i| entries[i].id == want)
+                        .filter_map(|i| u16::try_from(i).ok())
+                        .collect();
                     let is_mine = |s: u16| owners[usize::from(s)].is_some_and(|i| mine.contains(&i));
                     slots.iter().find(|&&s| !is_mine(s)).map(|&s| match owner_id(s) {
                         Some(other) => format!("slot {s} belongs to {}", normalize(other, hosts)),
