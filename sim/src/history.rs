@@ -163,7 +163,14 @@ impl Op {
 }
 
 fn slot_numbers(args: &[Bytes]) -> Vec<u16> {
-    args.iter().filter_map(|a| parse_u16(a)).filter(|s| *s <= SLOT_MAX).collect()
+    let mut slots = Vec::with_capacity(args.len());
+    for arg in args {
+        match parse_u16(arg) {
+            Some(slot) if slot <= SLOT_MAX => slots.push(slot),
+            _ => {}
+        }
+    }
+    slots
 }
 
 fn slot_pairs(args: &[Bytes]) -> Vec<u16> {
@@ -177,10 +184,18 @@ fn parse_u16(bytes: &[u8]) -> Option<u16> {
     if digits.is_empty() {
         return None;
     }
-    digits.iter().try_fold(0u16, |n, d| {
-        let d = d.is_ascii_digit().then(|| u16::from(d - b'0'))?;
-        n.checked_mul(10)?.checked_add(d)
-    })
+    let mut n: u32 = 0;
+    for &d in digits {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(digit);
+        if n > u32::from(u16::MAX) {
+            return None;
+        }
+    }
+    Some(n as u16)
 }
 
 /// A call as a checker's unit test writes it: `command` split on spaces (ids as `<nK>` or raw, ranges folded

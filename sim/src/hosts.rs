@@ -70,8 +70,12 @@ pub fn expand(word: &Word, hosts: &[Host], out: &mut Vec<Bytes>) {
     match word {
         Word::Range { start, end } => {
             // One buffer for the whole range, each argument a slice of it (`{0..5460}` is 5,461 arguments).
-            let mut text = String::new();
-            let mut ends = Vec::new();
+            // Room for every number up front (at most five digits: slots, ports), so nothing is copied on growth.
+            // (A reservation, not a bound: capped, though the parser already refuses ranges past its ARGS_MAX.)
+            let count = (end.saturating_sub(*start) as usize + 1).min(1 << 16);
+            let mut text = String::with_capacity(count * 5);
+            let mut ends = Vec::with_capacity(count);
+            out.reserve(count);
             let mut number = itoa::Buffer::new();
             for n in *start..=*end {
                 text.push_str(number.format(n));

@@ -3,6 +3,10 @@
 //!
 //! One subcommand is one variant of `Command` (its help text) and one `…Args` struct whose `run` carries it out.
 
+/// mimalloc instead of glibc's allocator: a seed allocates and frees ~100,000 small blocks (docs/RESULTS.md, "Speed").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(not(madsim))]
 fn main() {
     std::process::exit(real_cli::main());

@@ -153,6 +153,32 @@ fn integers_follow_redis_string2ll() {
     assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
 }
 
+proptest::proptest! {
+    /// A slot argument's one-pass read agrees with getSlotOrReply's rule (string2ll, then `0..16384`) on any
+    /// short digit-like bytes: leading zeros, signs, numbers just past the last slot, five digits and more.
+    #[test]
+    fn slot_arguments_read_in_one_pass_as_string2ll_reads_them(
+        raw in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::Just(b'0'), proptest::prelude::Just(b'1'), proptest::prelude::Just(b'3'),
+            proptest::prelude::Just(b'6'), proptest::prelude::Just(b'8'), proptest::prelude::Just(b'9'),
+            proptest::prelude::Just(b'-'), proptest::prelude::Just(b'+'), proptest::prelude::Just(b' '),
+        ], 0..8)
+    ) {
+        let by_rule = match parse_i64(&raw) {
+            Some(n) if (0..i64::from(SLOT_COUNT)).contains(&n) => Ok(n as Slot),
+            _ => Err(ERR_SLOT.to_string()),
+        };
+        proptest::prop_assert_eq!(parse_slot(&Bytes::from(raw.clone())), by_rule, "{:?}", String::from_utf8_lossy(&raw));
+    }
+}
+
+#[test]
+fn slot_arguments_at_the_edges_of_the_slot_range() {
+    for (raw, slot) in [("0", Some(0)), ("16383", Some(16_383)), ("16384", None), ("99999", None), ("00", None), ("-1", None)] {
+        assert_eq!(parse_slot(&Bytes::from(raw)).ok(), slot, "{raw}");
+    }
+}
+
 // --- Golden rendering against redis7-captures/ (cluster.txt, fresh.txt) ---
 
 const M0: &str = "9bfc40bad9e8f85c9e90bec522b5f7c566255eec";

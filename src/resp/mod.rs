@@ -161,74 +161,98 @@ const HEADER_LINE_MAX: usize = 32;
 ///
 /// `Ok(None)`: more bytes are needed (and may come: the buffered prefix is within limits).
 /// `Ok(Some(vec![]))` is never returned; an empty multibulk (`*0`) is consumed silently, as Redis does.
+/// A connection reads through a [`RequestReader`] instead, which does not scan a partial request again.
 pub fn take_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    loop {
-        let Some(len) = scan_request(buf, limits)? else {
-            if buf.len() > limits.request_bytes_max {
-                return Err(ProtocolError::TooBig);
+    RequestReader::default().take(buf, limits)
+}
+
+/// A connection's request decoder: [`take_request`] that remembers how far it got into a request whose bytes
+/// have not all arrived. A 5,461-slot ADDSLOTS (~40 KB) reaches the server in many reads; each header is read
+/// once, not once per read. The buffer given to [`RequestReader::take`] must only grow at its end between calls
+/// (as `read_buf` appends), which is what a connection does.
+#[derive(Debug, Default)]
+pub struct RequestReader {
+    /// The `*N` of the request being read, once its header line has arrived.
+    count: Option<usize>,
+    /// Offset of the next header to read.
+    pos: usize,
+    /// The arguments read so far, as byte ranges of the buffer.
+    args: Vec<(usize, usize)>,
+}
+
+/// Arguments whose room is set aside before their bytes arrive (a header may claim up to `args_max`).
+const ARGS_PREALLOCATED_MAX: usize = 1024;
+
+impl RequestReader {
+    /// Takes one complete request off the front of `buf`; see [`take_request`]. After an error the connection
+    /// is closed: the reader's state is then meaningless.
+    pub fn take(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        loop {
+            let count = match self.count {
+                Some(count) => count,
+                None => {
+                    let Some(&first) = buf.first() else { return Ok(None) };
+                    if first != b'*' {
+                        return Err(ProtocolError::ExpectedArray(printable(first)));
+                    }
+                    let Some((count, pos)) = header_number(buf, 1)? else { return self.incomplete(buf, limits) };
+                    if count <= 0 {
+                        // `*0` and `*-1` are empty requests: consumed, nothing to answer.
+                        let _ = buf.split_to(pos);
+                        continue;
+                    }
+                    if count as u64 > limits.args_max as u64 {
+                        return Err(ProtocolError::InvalidMultibulkLength);
+                    }
+                    let count = count as usize;
+                    self.count = Some(count);
+                    self.pos = pos;
+                    self.args.clear();
+                    self.args.reserve(count.min(ARGS_PREALLOCATED_MAX));
+                    count
+                }
+            };
+            while self.args.len() < count {
+                let pos = self.pos;
+                let Some(&tag) = buf.get(pos) else { return self.incomplete(buf, limits) };
+                if tag != b'$' {
+                    return Err(ProtocolError::ExpectedBulk(printable(tag)));
+                }
+                let Some((len, after)) = header_number(buf, pos + 1)? else { return self.incomplete(buf, limits) };
+                if len < 0 || len as u64 > limits.bulk_bytes_max as u64 {
+                    return Err(ProtocolError::InvalidBulkLength);
+                }
+                let end = after + len as usize;
+                if end + 2 > limits.request_bytes_max {
+                    return Err(ProtocolError::TooBig);
+                }
+                if buf.len() < end + 2 {
+                    return self.incomplete(buf, limits);
+                }
+                if &buf[end..end + 2] != b"\r\n" {
+                    return Err(ProtocolError::Malformed("bulk string not terminated by CRLF".into()));
+                }
+                self.args.push((after, end));
+                self.pos = end + 2;
             }
-            return Ok(None);
-        };
-        if len.args == 0 {
-            let _ = buf.split_to(len.bytes);
-            continue;
+            // The whole frame is read and checked: its arguments are slices of it, not copies.
+            let frame = buf.split_to(self.pos).freeze();
+            let args = self.args.iter().map(|&(start, end)| frame.slice(start..end)).collect();
+            self.count = None;
+            self.pos = 0;
+            self.args.clear();
+            self.args.shrink_to(ARGS_PREALLOCATED_MAX); // a long-lived connection keeps no 16,384-slot room
+            return Ok(Some(args));
         }
-        // The scan validated the whole frame: its arguments are sliced out of it, not decoded again.
-        let frame = buf.split_to(len.bytes).freeze();
-        let mut args = Vec::with_capacity(len.args);
-        let (_, mut pos) = header_number(&frame, 1)?.expect("scanned: the array header is complete");
-        for _ in 0..len.args {
-            let (n, after) = header_number(&frame, pos + 1)?.expect("scanned: each bulk header is complete");
-            let end = after + n as usize;
-            args.push(frame.slice(after..end));
-            pos = end + 2;
-        }
-        debug_assert_eq!(pos, len.bytes);
-        return Ok(Some(args));
     }
-}
 
-struct Scanned {
-    args: usize,
-    bytes: usize,
-}
-
-/// Walks the headers of one `*N` array of `$L` bulk strings without copying. `None`: incomplete.
-fn scan_request(buf: &[u8], limits: &Limits) -> Result<Option<Scanned>, ProtocolError> {
-    let Some(&first) = buf.first() else { return Ok(None) };
-    if first != b'*' {
-        return Err(ProtocolError::ExpectedArray(printable(first)));
-    }
-    let Some((count, mut pos)) = header_number(buf, 1)? else { return Ok(None) };
-    if count <= 0 {
-        // `*0` and `*-1` are empty requests.
-        return Ok(Some(Scanned { args: 0, bytes: pos }));
-    }
-    if count as u64 > limits.args_max as u64 {
-        return Err(ProtocolError::InvalidMultibulkLength);
-    }
-    for _ in 0..count {
-        let Some(&tag) = buf.get(pos) else { return Ok(None) };
-        if tag != b'$' {
-            return Err(ProtocolError::ExpectedBulk(printable(tag)));
-        }
-        let Some((len, after)) = header_number(buf, pos + 1)? else { return Ok(None) };
-        if len < 0 || len as u64 > limits.bulk_bytes_max as u64 {
-            return Err(ProtocolError::InvalidBulkLength);
-        }
-        let end = after + len as usize;
-        if end + 2 > limits.request_bytes_max {
+    /// More bytes are needed: fine while what is buffered stays within the request limit.
+    fn incomplete(&self, buf: &BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        if buf.len() > limits.request_bytes_max {
             return Err(ProtocolError::TooBig);
         }
-        if buf.len() < end + 2 {
-            return Ok(None);
-        }
-        if &buf[end..end + 2] != b"\r\n" {
-            return Err(ProtocolError::Malformed("bulk string not terminated by CRLF".into()));
-        }
-        pos = end + 2;
+        Ok(None)
     }
-    Ok(Some(Scanned { args: count as usize, bytes: pos }))
 }
 
 /// Parses the decimal number of a header line starting at `start`; returns it and the offset after its CRLF.
@@ -320,7 +344,11 @@ pub fn encode_request(args: &[Bytes]) -> Vec<u8> {
     };
     line(b'*', args.len(), &mut out);
     for arg in args {
-        line(b'$', arg.len(), &mut out);
+        // A slot number's header is `$1`..`$5`: four bytes stored at once, no number formatted.
+        match arg.len() {
+            len @ 0..=9 => out.extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']),
+            len => line(b'$', len, &mut out),
+        }
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }

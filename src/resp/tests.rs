@@ -196,3 +196,62 @@ fn header_numbers_at_the_edges_of_the_one_pass_parse() {
         assert_eq!(format!("{:?}", header_number(header.as_bytes(), 1)), expected, "{header:?}");
     }
 }
+
+/// Feeds `bytes` in the pieces `cuts` makes to `take` (a read after each piece, until it needs more bytes or
+/// fails) and lists what came out: each request's arguments, then the error that ended it, if one did.
+fn feed_in_pieces(
+    bytes: &[u8],
+    cuts: &[usize],
+    mut take: impl FnMut(&mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>,
+) -> Vec<Result<Vec<Bytes>, ProtocolError>> {
+    let mut ends: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
+    ends.push(bytes.len());
+    ends.sort_unstable();
+    let (mut buf, mut from, mut out) = (BytesMut::new(), 0, Vec::new());
+    for end in ends {
+        buf.extend_from_slice(&bytes[from..end]);
+        from = end;
+        loop {
+            match take(&mut buf) {
+                Ok(Some(args)) => out.push(Ok(args)),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e));
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    /// A connection's reader, which remembers how far it read into a partial request, answers exactly what a
+    /// fresh scan of the whole buffer after every read answers: the same requests, the same error at the same
+    /// point, for pipelined requests, trailing garbage, any split into pieces, and limits tight enough to trip.
+    #[test]
+    fn a_reader_fed_in_pieces_answers_as_scanning_from_the_start_does(
+        requests in prop::collection::vec(prop::collection::vec(prop::collection::vec(any::<u8>(), 0..12), 0..6), 0..4),
+        garbage in prop::collection::vec(prop_oneof![
+            Just(b"*".to_vec()), Just(b"$".to_vec()), Just(b"\r\n".to_vec()), Just(b"-1".to_vec()), Just(b"3".to_vec()),
+            Just(b"0".to_vec()), Just(b"x".to_vec()), Just(b"99999999999999999999".to_vec()),
+        ], 0..8),
+        cuts in prop::collection::vec(0usize..200, 0..12),
+        tight in any::<bool>(),
+    ) {
+        let mut bytes: Vec<u8> = requests
+            .iter()
+            .flat_map(|r| encode_request(&r.iter().map(|a| Bytes::from(a.clone())).collect::<Vec<_>>()))
+            .collect();
+        bytes.extend(garbage.concat());
+        let limits = if tight {
+            Limits { args_max: 4, bulk_bytes_max: 8, request_bytes_max: 48 }
+        } else {
+            Limits::default()
+        };
+        let mut reader = RequestReader::default();
+        let incremental = feed_in_pieces(&bytes, &cuts, |buf| reader.take(buf, &limits));
+        let rescanned = feed_in_pieces(&bytes, &cuts, |buf| take_request(buf, &limits));
+        prop_assert_eq!(incremental, rescanned);
+    }
+}

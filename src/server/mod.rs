@@ -169,9 +169,10 @@ async fn serve_connection(node: Arc<Node>, mut stream: TcpStream, peer: SocketAd
     };
     let mut input = BytesMut::with_capacity(4096);
     let mut output = BytesMut::with_capacity(4096);
+    let mut requests = resp::RequestReader::default();
     loop {
         loop {
-            match resp::take_request(&mut input, &limits) {
+            match requests.take(&mut input, &limits) {
                 Ok(Some(args)) => {
                     let reply = commands::dispatch(&node, &mut session, args).await;
                     if crate::raft::rt::buggify("buggify.reply_delay", BUGGIFY_REPLY_CHANCE) {
