@@ -7,8 +7,42 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A cluster node id (160 bits, rendered as 40 lowercase hex digits).
 ///
 /// `Copy` and ordered, so it can key `BTreeMap`s and fill the slot map cheaply.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Hash)]
 pub struct NodeId([u8; 20]);
+
+// Equality and order are the bytes' (lexicographic), compared as two big-endian integers: the derived forms call
+// libc's `memcmp` for 20 bytes, and openraft compares ids on every pass of its loop (sorting each member's
+// progress into its metrics): 6 % of a 64-node seed's instructions were `memcmp`. A property test holds both
+// equal to the byte comparison.
+impl NodeId {
+    fn key(&self) -> (u128, u32) {
+        let (high, low) = self.0.split_at(16);
+        (
+            u128::from_be_bytes(high.try_into().expect("16 bytes")),
+            u32::from_be_bytes(low.try_into().expect("4 bytes")),
+        )
+    }
+}
+
+impl PartialEq for NodeId {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for NodeId {}
+
+impl PartialOrd for NodeId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for NodeId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
 
 impl NodeId {
     /// Length of the textual form.
@@ -145,5 +179,24 @@ mod tests {
         assert_eq!(NodeId::from_u64(0x2a).to_string(), format!("{}2a", "0".repeat(38)));
         assert_eq!(NodeId::from_u64(0x2a).to_u64(), Some(0x2a));
         assert_eq!(NodeId::from_bytes([1; 20]).to_u64(), None);
+    }
+
+    proptest::proptest! {
+        /// Ids compare as their bytes do (the order keys `BTreeMap`s, and so the order openraft contacts members
+        /// in): ids that differ in any one byte, the first or the last of either half, or not at all.
+        #[test]
+        fn ids_compare_as_their_bytes_do(
+            a in proptest::prelude::any::<[u8; 20]>(),
+            edits in proptest::collection::vec((0usize..20, proptest::prelude::any::<u8>()), 0..3),
+        ) {
+            let mut b = a;
+            for (i, v) in edits {
+                b[i] = v;
+            }
+            let (x, y) = (NodeId::from_bytes(a), NodeId::from_bytes(b));
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
+            proptest::prop_assert_eq!(x.partial_cmp(&y), Some(a.cmp(&b)));
+        }
     }
 }

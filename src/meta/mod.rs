@@ -1116,27 +1116,35 @@ impl Default for SlotBits {
 }
 
 impl SlotBits {
-    /// The first slot of `span` in the set.
-    fn first_set_in(&self, span: SlotSpan) -> Option<Slot> {
+    /// The bits of `word` (64 slots) that `span` covers.
+    fn mask(word: usize, span: SlotSpan) -> u64 {
         let (first, last) = (usize::from(span.start), usize::from(span.end));
-        for word in first / 64..=last / 64 {
-            let mut bits = self.0[word];
-            if word == first / 64 {
-                bits &= u64::MAX << (first % 64);
-            }
-            if word == last / 64 && last % 64 != 63 {
-                bits &= (1u64 << (last % 64 + 1)) - 1;
-            }
-            if bits != 0 {
-                return Some((word * 64 + bits.trailing_zeros() as usize) as Slot);
-            }
+        let mut bits = u64::MAX;
+        if word == first / 64 {
+            bits &= u64::MAX << (first % 64);
         }
-        None
+        if word == last / 64 && last % 64 != 63 {
+            bits &= (1u64 << (last % 64 + 1)) - 1;
+        }
+        bits
     }
 
+    fn words(span: SlotSpan) -> std::ops::RangeInclusive<usize> {
+        usize::from(span.start) / 64..=usize::from(span.end) / 64
+    }
+
+    /// The first slot of `span` in the set.
+    fn first_set_in(&self, span: SlotSpan) -> Option<Slot> {
+        Self::words(span).find_map(|word| {
+            let bits = self.0[word] & Self::mask(word, span);
+            (bits != 0).then(|| (word * 64 + bits.trailing_zeros() as usize) as Slot)
+        })
+    }
+
+    /// Adds `span`'s slots, a word at a time (a span can be 5,461 slots).
     fn set(&mut self, span: SlotSpan) {
-        for slot in span.slots() {
-            self.0[usize::from(slot) / 64] |= 1 << (slot % 64);
+        for word in Self::words(span) {
+            self.0[word] |= Self::mask(word, span);
         }
     }
 }

@@ -832,3 +832,25 @@ fn a_table_with_open_slots_and_forgotten_nodes_round_trips_through_the_data_file
     let wire = postcard::to_allocvec(&s).expect("the table serializes to postcard");
     assert_eq!(postcard::from_bytes::<MetaState>(&wire).unwrap(), s);
 }
+
+proptest::proptest! {
+    /// The request's own slot set (which ADDSLOTS / DELSLOTS check repeats against) holds exactly the slots of the
+    /// spans added, a word at a time, and finds the first of them in any span, as slot-by-slot sets would.
+    #[test]
+    fn slot_bits_hold_the_slots_of_the_spans_set(
+        added in proptest::collection::vec((0u16..SLOT_COUNT, 0u16..200), 0..6),
+        probes in proptest::collection::vec((0u16..SLOT_COUNT, 0u16..300), 1..6),
+    ) {
+        let span = |(start, len): (u16, u16)| SlotSpan::range(start, start.saturating_add(len).min(SLOT_COUNT - 1));
+        let mut bits = SlotBits::default();
+        let mut naive = std::collections::BTreeSet::new();
+        for a in added {
+            bits.set(span(a));
+            naive.extend(span(a).slots());
+        }
+        for p in probes {
+            let expected = span(p).slots().find(|s| naive.contains(s));
+            proptest::prop_assert_eq!(bits.first_set_in(span(p)), expected);
+        }
+    }
+}
