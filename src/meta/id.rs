@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A cluster node id (160 bits, rendered as 40 lowercase hex digits).
 ///
 /// `Copy` and ordered, so it can key `BTreeMap`s and fill the slot map cheaply.
-#[derive(Clone, Copy, Hash)]
+#[derive(Clone, Copy)]
 pub struct NodeId([u8; 20]);
 
 // Equality and order are the bytes' (lexicographic), compared as two big-endian integers: the derived forms call
@@ -31,6 +31,13 @@ impl PartialEq for NodeId {
 }
 
 impl Eq for NodeId {}
+
+/// The bytes, as the derived form hashed them (equal ids have equal bytes).
+impl std::hash::Hash for NodeId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl PartialOrd for NodeId {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
