@@ -12,8 +12,9 @@ pub struct NodeId([u8; 20]);
 
 // Equality and order are the bytes' (lexicographic), compared as two big-endian integers: the derived forms call
 // libc's `memcmp` for 20 bytes, and openraft compares ids on every pass of its loop (sorting each member's
-// progress into its metrics): 6 % of a 64-node seed's instructions were `memcmp`. A property test holds both
-// equal to the byte comparison.
+// progress into its metrics; `memcmp` was 6 % of a 64-node seed's instructions). Inlined, the comparisons cost
+// nearly as much inside the sorts: measured, a 64-node seed 6,875 M -> 6,849 M instructions, a 6-node one
+// 86.8 M -> 86.3 M. A property test holds both equal to the byte comparison.
 impl NodeId {
     fn key(&self) -> (u128, u32) {
         let (high, low) = self.0.split_at(16);
