@@ -174,7 +174,9 @@ proptest::proptest! {
 
 #[test]
 fn slot_arguments_at_the_edges_of_the_slot_range() {
-    for (raw, slot) in [("0", Some(0)), ("16383", Some(16_383)), ("16384", None), ("99999", None), ("00", None), ("-1", None)] {
+    for (raw, slot) in
+        [("0", Some(0)), ("16383", Some(16_383)), ("16384", None), ("99999", None), ("00", None), ("-1", None)]
+    {
         assert_eq!(parse_slot(&Bytes::from(raw)).ok(), slot, "{raw}");
     }
 }

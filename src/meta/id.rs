@@ -18,10 +18,7 @@ pub struct NodeId([u8; 20]);
 impl NodeId {
     fn key(&self) -> (u128, u32) {
         let (high, low) = self.0.split_at(16);
-        (
-            u128::from_be_bytes(high.try_into().expect("16 bytes")),
-            u32::from_be_bytes(low.try_into().expect("4 bytes")),
-        )
+        (u128::from_be_bytes(high.try_into().expect("16 bytes")), u32::from_be_bytes(low.try_into().expect("4 bytes")))
     }
 }
 
