@@ -30,6 +30,7 @@ trap 'rm -rf "$WORK"' EXIT
 # The parts of a report line that must agree: wall-clock figures (wall_ms, the end line's wall_s) and the header's
 # build id differ between any two builds and are dropped.
 judged() {
+  [ -s "$1" ] || { echo "no report"; return; }
   python3 -c '
 import json, sys
 for line in open(sys.argv[1]):
@@ -48,6 +49,7 @@ for scn in scenarios/*.scn; do
     for side in old new; do
       bin=$OLD; [ $side = new ] && bin=$NEW
       rc=0
+      rm -f "$WORK/$side.jsonl"
       "$bin" sweep "$scn" --strategy "$strategy" --seeds "$SEEDS" --jobs "$JOBS" --report "$WORK/$side.jsonl" \
         >"$WORK/$side.out" 2>&1 || rc=$?
       echo "$rc" >"$WORK/$side.rc"
