@@ -68,6 +68,11 @@ fn field_value(host: &Host, field: Field) -> String {
 /// argument with its `{nK.field}` variables resolved.
 pub fn expand(word: &Word, hosts: &[Host], out: &mut Vec<Bytes>) {
     match word {
+        Word::Range { start, end } if *end < SMALL_NUMBERS => {
+            // Slot numbers: static slices of one process-wide text, neither formatted nor reference-counted.
+            let numbers = small_numbers();
+            out.extend((*start..=*end).map(|n| Bytes::from_static(numbers.get(n).as_bytes())));
+        }
         Word::Range { start, end } => {
             // One buffer for the whole range, each argument a slice of it (`{0..5460}` is 5,461 arguments).
             // Room for every number up front (at most five digits: slots, ports), so nothing is copied on growth.
@@ -100,6 +105,38 @@ pub fn expand(word: &Word, hosts: &[Host], out: &mut Vec<Bytes>) {
             out.push(Bytes::from(text));
         }
     }
+}
+
+/// Numbers below this (every slot) expand to static text.
+const SMALL_NUMBERS: u32 = 16_384;
+
+/// The decimal text of every number below [`SMALL_NUMBERS`], built once per process (80 KB).
+struct SmallNumbers {
+    text: &'static str,
+    /// Where the text of `n` ends (it starts where that of `n - 1` ends).
+    ends: Vec<u32>,
+}
+
+impl SmallNumbers {
+    fn get(&self, n: u32) -> &'static str {
+        let end = self.ends[n as usize] as usize;
+        let start = if n == 0 { 0 } else { self.ends[n as usize - 1] as usize };
+        &self.text[start..end]
+    }
+}
+
+fn small_numbers() -> &'static SmallNumbers {
+    static NUMBERS: std::sync::LazyLock<SmallNumbers> = std::sync::LazyLock::new(|| {
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(SMALL_NUMBERS as usize);
+        let mut number = itoa::Buffer::new();
+        for n in 0..SMALL_NUMBERS {
+            text.push_str(number.format(n));
+            ends.push(text.len() as u32);
+        }
+        SmallNumbers { text: Box::leak(text.into_boxed_str()), ends }
+    });
+    &NUMBERS
 }
 
 /// The arguments of a whole command.
@@ -237,6 +274,18 @@ mod tests {
         assert_eq!(out, ["9", "10", "11"]);
         expand(&Word::Range { start: 0, end: 0 }, &three(), &mut out);
         assert_eq!(out, ["9", "10", "11", "0"]);
+    }
+
+    /// Ranges of slots (static text) and past them (formatted) give every number's decimal text, across the
+    /// boundary between the two.
+    #[test]
+    fn every_number_of_a_range_is_its_decimal_text_on_both_sides_of_the_static_table() {
+        for (start, end) in [(0, 16_383), (16_380, 16_390), (65_530, 65_540), (4_294_967_290, 4_294_967_295)] {
+            let mut out = Vec::new();
+            expand(&Word::Range { start, end }, &three(), &mut out);
+            let expected: Vec<String> = (start..=end).map(|n| n.to_string()).collect();
+            assert_eq!(out, expected, "{{{start}..{end}}}");
+        }
     }
 
     #[test]
