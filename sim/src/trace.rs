@@ -163,9 +163,18 @@ mod capture {
     }
 
     impl Spans {
-        fn host_of(&self, id: u64) -> Option<&str> {
-            let host = (*self.all.get(usize::try_from(id).ok()?.checked_sub(1)?)?)?;
-            Some(&self.hosts[host as usize])
+        /// The host index of span `id`, if it has one.
+        fn host_index(&self, id: u64) -> Option<u32> {
+            *self.all.get(usize::try_from(id).ok()?.checked_sub(1)?)?
+        }
+
+        /// The span a new span or an event belongs to: its explicit parent, else (if contextual) the entered one.
+        fn context(&self, parent: Option<&Id>, contextual: bool) -> Option<u64> {
+            match parent {
+                Some(parent) => Some(parent.into_u64()),
+                None if contextual => self.entered.last().copied(),
+                None => None,
+            }
         }
     }
 
@@ -198,13 +207,8 @@ mod capture {
                     (spans.hosts.len() - 1) as u32
                 })
             } else {
-                // A task's span: its node's host (an explicit parent, as madsim gives, or the entered span).
-                let parent = match attrs.parent() {
-                    Some(parent) => Some(parent.into_u64()),
-                    None if attrs.is_contextual() => spans.entered.last().copied(),
-                    None => None,
-                };
-                parent.and_then(|p| spans.all.get(usize::try_from(p).ok()?.checked_sub(1)?).copied().flatten())
+                // A task's span: its node's host (madsim gives the node's span as the explicit parent).
+                spans.context(attrs.parent(), attrs.is_contextual()).and_then(|p| spans.host_index(p))
             };
             spans.all.push(host);
             Id::from_u64(spans.all.len() as u64)
@@ -224,12 +228,8 @@ mod capture {
             let Some(sink) = CURRENT.with(|c| c.borrow().clone()) else { return };
             let host = {
                 let spans = self.spans();
-                let span = match event.parent() {
-                    Some(parent) => Some(parent.into_u64()),
-                    None if event.is_contextual() => spans.entered.last().copied(),
-                    None => None,
-                };
-                span.and_then(|id| spans.host_of(id)).unwrap_or("?").to_string()
+                let host = spans.context(event.parent(), event.is_contextual()).and_then(|id| spans.host_index(id));
+                host.map_or("?", |h| spans.hosts[h as usize].as_str()).to_string()
             };
             if event.metadata().target() == clustersim::raft::EVENT_TARGET {
                 return sink.raft.record(now(), &host, event);

@@ -195,7 +195,7 @@ impl RequestReader {
                     if first != b'*' {
                         return Err(ProtocolError::ExpectedArray(printable(first)));
                     }
-                    let Some((count, pos)) = header_number(buf, 1)? else { return self.incomplete(buf, limits) };
+                    let Some((count, pos)) = header_number(buf, 1)? else { return Self::incomplete(buf, limits) };
                     if count <= 0 {
                         // `*0` and `*-1` are empty requests: consumed, nothing to answer.
                         let _ = buf.split_to(pos);
@@ -214,11 +214,11 @@ impl RequestReader {
             };
             while self.args.len() < count {
                 let pos = self.pos;
-                let Some(&tag) = buf.get(pos) else { return self.incomplete(buf, limits) };
+                let Some(&tag) = buf.get(pos) else { return Self::incomplete(buf, limits) };
                 if tag != b'$' {
                     return Err(ProtocolError::ExpectedBulk(printable(tag)));
                 }
-                let Some((len, after)) = header_number(buf, pos + 1)? else { return self.incomplete(buf, limits) };
+                let Some((len, after)) = header_number(buf, pos + 1)? else { return Self::incomplete(buf, limits) };
                 if len < 0 || len as u64 > limits.bulk_bytes_max as u64 {
                     return Err(ProtocolError::InvalidBulkLength);
                 }
@@ -227,7 +227,7 @@ impl RequestReader {
                     return Err(ProtocolError::TooBig);
                 }
                 if buf.len() < end + 2 {
-                    return self.incomplete(buf, limits);
+                    return Self::incomplete(buf, limits);
                 }
                 if &buf[end..end + 2] != b"\r\n" {
                     return Err(ProtocolError::Malformed("bulk string not terminated by CRLF".into()));
@@ -247,7 +247,7 @@ impl RequestReader {
     }
 
     /// More bytes are needed: fine while what is buffered stays within the request limit.
-    fn incomplete(&self, buf: &BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn incomplete(buf: &BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         if buf.len() > limits.request_bytes_max {
             return Err(ProtocolError::TooBig);
         }
@@ -336,19 +336,21 @@ pub fn encode_request(args: &[Bytes]) -> Vec<u8> {
     // By hand: `*N` then `$L`/bytes per argument, each line ended by CRLF. A request can be thousands of slot
     // numbers (ADDSLOTS {0..5460}): one allocation, no frame built first.
     let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-    let mut number = itoa::Buffer::new();
-    let mut line = |tag: u8, n: usize, out: &mut Vec<u8>| {
-        out.push(tag);
-        out.extend_from_slice(number.format(n).as_bytes());
-        out.extend_from_slice(b"\r\n");
-    };
+    // A header line `*N` / `$L`. One digit (every slot number's `$1`..`$5`): four bytes stored at once, no number
+    // formatted. Inlined: it runs once per argument.
+    #[inline(always)]
+    fn line(tag: u8, n: usize, out: &mut Vec<u8>) {
+        if n < 10 {
+            out.extend_from_slice(&[tag, b'0' + n as u8, b'\r', b'\n']);
+        } else {
+            out.push(tag);
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
     line(b'*', args.len(), &mut out);
     for arg in args {
-        // A slot number's header is `$1`..`$5`: four bytes stored at once, no number formatted.
-        match arg.len() {
-            len @ 0..=9 => out.extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']),
-            len => line(b'$', len, &mut out),
-        }
+        line(b'$', arg.len(), &mut out);
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
