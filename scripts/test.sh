@@ -24,7 +24,7 @@ export INSTA_UPDATE=no   # a changed snapshot fails the run; nothing is ever wri
 # No incremental compilation when building from nothing (CI's clean clone), where incremental's own bookkeeping
 # cost 14 % (the workspace's crates, simulation flavour: 222 s -> 191 s of wall time, 422 s -> 369 s of CPU,
 # 2026-12-05). With a build already there, it stays on: switching it off recompiles the workspace's crates.
-if [ ! -d target/debug ] && [ ! -d target/real ]; then export CARGO_INCREMENTAL=0; fi
+if [ ! -d target/debug ] && [ ! -d target/real/debug ]; then export CARGO_INCREMENTAL=0; fi
 # Each stage header shows the seconds since the start, so a slow CI run says where its time went.
 stage() { echo "== [${SECONDS}s] $*"; }
 
@@ -93,6 +93,11 @@ real=(env RUSTFLAGS= CARGO_TARGET_DIR=target/real cargo test --config scripts/re
 # and shown after the simulation build, its warnings checked the same way.
 real_log=$(mktemp)
 real_build=
+# Both target dirs exist before the two cargos start: from a clean clone each would create its own atomically
+# (a temporary directory renamed into place), and the simulation build's `target` could replace the `target`
+# the real build had just made to hold `target/real` (CI, 2026-12-05: "No such file or directory ... at path
+# target/realR9xap8", exit 101).
+mkdir -p target/real
 trap '[ -n "$real_build" ] && kill "$real_build" 2>/dev/null; rm -f "$build_log" "$real_log"' EXIT
 stage "both flavours' test builds at once, through clippy (-D warnings); the real one's output after"
 "${real[@]}" --no-run >"$real_log" 2>&1 &
