@@ -76,7 +76,7 @@ pub(super) async fn serve_rpc(raft: &Raft, rpc: RaftRpc) -> RaftRpcReply {
         RaftRpc::Vote(r) => RaftRpcReply::Vote(raft.vote(r).await),
         RaftRpc::PreVote(r) => RaftRpcReply::Vote(raft.pre_vote(r).await),
         RaftRpc::Snapshot { vote, meta, data } => {
-            RaftRpcReply::Snapshot(raft.install_full_snapshot(vote, openraft::Snapshot { meta, snapshot: *data }).await)
+            RaftRpcReply::Snapshot(raft.install_full_snapshot(vote, openraft::Snapshot { meta, snapshot: data }).await)
         }
     }
 }
@@ -182,7 +182,7 @@ fn bad_reply(reply: &RaftRpcReply) -> RPCError<C> {
 }
 
 impl RaftNetworkV2<C> for NetworkClient {
-    type SnapshotData = MetaState;
+    type SnapshotData = Box<MetaState>;
 
     async fn append_entries(
         &mut self,
@@ -209,12 +209,12 @@ impl RaftNetworkV2<C> for NetworkClient {
     async fn full_snapshot(
         &mut self,
         vote: VoteOf<C>,
-        snapshot: SnapshotOf<C, MetaState>,
+        snapshot: SnapshotOf<C, Box<MetaState>>,
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<C>, StreamingError<C>> {
         let ttl = option.hard_ttl();
-        let rpc = RaftRpc::Snapshot { vote, meta: snapshot.meta, data: Box::new(snapshot.snapshot) };
+        let rpc = RaftRpc::Snapshot { vote, meta: snapshot.meta, data: snapshot.snapshot };
         // Biased, in argument order: cancellation wins over a completed call.
         match Rt::select2(cancel, self.call(rpc, ttl)).await {
             Select2::First(closed) => Err(StreamingError::Closed(closed)),

@@ -241,7 +241,7 @@ impl SmInner {
         match entry.payload {
             EntryPayload::Blank => None,
             EntryPayload::Normal(command) => {
-                let before = match &command {
+                let before = match &*command {
                     Command::Forget { target, .. } | Command::CallOff { target, .. } => {
                         self.state.node(target).cloned()
                     }
@@ -311,21 +311,21 @@ impl MetaMachine {
 }
 
 impl RaftSnapshotBuilder<C> for MetaMachine {
-    type SnapshotData = MetaState;
+    type SnapshotData = Box<MetaState>;
 
-    async fn build_snapshot(&mut self) -> Result<SnapshotOf<C, MetaState>, io::Error> {
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<C, Box<MetaState>>, io::Error> {
         crate::probe::hit("raft.snapshot_built");
         let mut g = self.lock();
         let meta = SnapshotMeta { last_log_id: g.last_applied, last_membership: g.last_membership.clone() };
         let data = g.state.clone();
         self.journal(|| Record::Snapshot { meta: meta.clone(), state: data.clone() })?;
         g.snapshot = Some((meta.clone(), data.clone()));
-        Ok(openraft::Snapshot { meta, snapshot: data })
+        Ok(openraft::Snapshot { meta, snapshot: Box::new(data) })
     }
 }
 
 impl RaftStateMachine<C> for MetaMachine {
-    type SnapshotData = MetaState;
+    type SnapshotData = Box<MetaState>;
     type SnapshotBuilder = Self;
 
     async fn applied_state(&mut self) -> Result<(Option<LogIdOf<C>>, StoredMembershipOf<C>), io::Error> {
@@ -360,7 +360,7 @@ impl RaftStateMachine<C> for MetaMachine {
         self.clone()
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<C>, snapshot: MetaState) -> Result<(), io::Error> {
+    async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<C>, snapshot: Box<MetaState>) -> Result<(), io::Error> {
         crate::probe::hit("raft.snapshot_installed");
         if let Err(broken) = snapshot.check_invariants() {
             return Err(io::Error::other(format!("snapshot breaks an invariant: {broken}")));
@@ -369,19 +369,23 @@ impl RaftStateMachine<C> for MetaMachine {
         self.journal(|| Record::Machine {
             last_applied: meta.last_log_id,
             last_membership: meta.last_membership.clone(),
-            state: snapshot.clone(),
+            state: (*snapshot).clone(),
         })?;
-        self.journal(|| Record::Snapshot { meta: meta.clone(), state: snapshot.clone() })?;
+        self.journal(|| Record::Snapshot { meta: meta.clone(), state: (*snapshot).clone() })?;
         g.last_applied = meta.last_log_id;
         g.last_membership = meta.last_membership.clone();
-        g.state = snapshot.clone();
-        g.snapshot = Some((meta.clone(), snapshot));
+        g.state = (*snapshot).clone();
+        g.snapshot = Some((meta.clone(), *snapshot));
         events::snapshot(self.who, meta.last_log_id.as_ref());
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<C, MetaState>>, io::Error> {
-        Ok(self.lock().snapshot.clone().map(|(meta, snapshot)| openraft::Snapshot { meta, snapshot }))
+    async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<C, Box<MetaState>>>, io::Error> {
+        Ok(self
+            .lock()
+            .snapshot
+            .clone()
+            .map(|(meta, snapshot)| openraft::Snapshot { meta, snapshot: Box::new(snapshot) }))
     }
 }
 
