@@ -85,10 +85,32 @@ pub(crate) fn payload_hash(payload: &openraft::alias::EntryPayloadOf<C>) -> u64 
         }
         EntryPayload::Membership(m) => {
             h.write_u8(2);
-            h.write(&postcard::to_allocvec(m).expect("a membership serializes"));
+            postcard::serialize_with_flavor(m, Hashing(&mut h)).expect("a membership serializes");
         }
     }
     h.finish()
+}
+
+/// postcard's output fed to the hash as it is produced (the same bytes, in order, as hashing the serialized
+/// buffer: FNV-1a reads one byte at a time), with no buffer.
+struct Hashing<'a>(&'a mut Fnv);
+
+impl postcard::ser_flavors::Flavor for Hashing<'_> {
+    type Output = ();
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        std::hash::Hasher::write(self.0, data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        std::hash::Hasher::write(self.0, &[data]);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
 }
 
 /// `-1` for none (tracing fields have no `Option`).
@@ -163,4 +185,26 @@ pub(crate) fn snapshot(who: Who, last: Option<&LogId>) {
 pub(crate) fn role(who: Who, role: &str, vote: &Vote) {
     let (term, leader, committed) = (vote.leader_id.term, vote.leader_id.node_id, vote.committed);
     tracing::info!(target: TARGET, kind = "role", node = %who.me, group = who.group, role, term, leader = %leader, committed);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::Hasher;
+
+    use super::*;
+
+    #[test]
+    fn hashing_while_serializing_equals_hashing_the_serialized_bytes() {
+        let value: (Vec<String>, std::collections::BTreeMap<u64, Option<u32>>, bool) = (
+            (0..40).map(|i| format!("member-{i}")).collect(),
+            (0..30).map(|i| (i * 1000, Some(i as u32))).collect(),
+            true,
+        );
+        let mut streamed = Fnv(0xcbf2_9ce4_8422_2325);
+        postcard::serialize_with_flavor(&value, Hashing(&mut streamed)).unwrap();
+        let mut buffered = Fnv(0xcbf2_9ce4_8422_2325);
+        buffered.write(&postcard::to_allocvec(&value).unwrap());
+        assert_eq!(streamed.finish(), buffered.finish());
+        assert_ne!(streamed.finish(), 0xcbf2_9ce4_8422_2325, "something was hashed");
+    }
 }
