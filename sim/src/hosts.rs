@@ -170,24 +170,30 @@ pub fn show_command(words: &[Word], hosts: &[Host]) -> String {
 /// Replaces every host id with `<nK>`, so traces and snapshots read as names. One pass over the text: every
 /// window of 40 lowercase hex digits that is a host's id is replaced (inside a longer hex run too, as a plain
 /// text replace would), anything else is copied.
+///
+/// Runs of 40 hex digits are found skipping ahead: if a window of 40 bytes holds a byte that is not hex, no run
+/// of 40 starts at or before it, so the search goes on right after the last such byte (most of a trace is words,
+/// so most windows are left after looking at a few of their last bytes, not at all 40).
 pub fn normalize(text: &str, hosts: &[Host]) -> String {
+    const W: usize = NodeId::HEX_LEN;
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let (mut copied, mut i) = (0, 0);
-    while i + NodeId::HEX_LEN <= bytes.len() {
-        if !is_hex(bytes[i]) {
-            i += 1;
+    while i + W <= bytes.len() {
+        if let Some(last) = bytes[i..i + W].iter().rposition(|b| !is_hex(*b)) {
+            i += last + 1;
             continue;
         }
-        let run_end = i + bytes[i..].iter().take_while(|b| is_hex(**b)).count();
-        while i + NodeId::HEX_LEN <= run_end {
-            match NodeId::parse(&bytes[i..i + NodeId::HEX_LEN]).and_then(|id| host_by_id(&id, hosts)) {
+        // `i` starts a run of hex digits (the byte before it, if any, is not hex) at least 40 long.
+        let run_end = i + W + bytes[i + W..].iter().take_while(|b| is_hex(**b)).count();
+        while i + W <= run_end {
+            match NodeId::parse(&bytes[i..i + W]).and_then(|id| host_by_id(&id, hosts)) {
                 Some(host) => {
                     out.push_str(&text[copied..i]);
                     out.push('<');
                     out.push_str(&host.name);
                     out.push('>');
-                    i += NodeId::HEX_LEN;
+                    i += W;
                     copied = i;
                 }
                 None => i += 1,
@@ -265,6 +271,58 @@ mod tests {
         assert_eq!(normalize(&text, &h), format!("<n1> <n2>@x\n<n3><n1> f<n2> {other} {} <n1>", &a[..39]));
         assert_eq!(normalize("", &h), "");
         assert_eq!(normalize("héllo ✓", &h), "héllo ✓");
+    }
+
+    /// The byte-by-byte scan `normalize` replaced: every maximal run of hex digits, windows tried left to right.
+    fn normalize_by_scanning(text: &str, hosts: &[Host]) -> String {
+        let bytes = text.as_bytes();
+        let mut out = String::new();
+        let (mut copied, mut i) = (0, 0);
+        while i < bytes.len() {
+            if !is_hex(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let run_end = i + bytes[i..].iter().take_while(|b| is_hex(**b)).count();
+            while i + 40 <= run_end {
+                match NodeId::parse(&bytes[i..i + 40]).and_then(|id| host_by_id(&id, hosts)) {
+                    Some(host) => {
+                        out.push_str(&text[copied..i]);
+                        out.push_str(&format!("<{}>", host.name));
+                        i += 40;
+                        copied = i;
+                    }
+                    None => i += 1,
+                }
+            }
+            i = run_end;
+        }
+        out.push_str(&text[copied..]);
+        out
+    }
+
+    proptest::proptest! {
+        /// Texts made of host ids, parts of them, other hex, words and separators, in any order.
+        #[test]
+        fn normalize_skipping_ahead_finds_what_a_byte_by_byte_scan_finds(
+            pieces in proptest::collection::vec((0usize..8, 0usize..40), 0..40)
+        ) {
+            let mut h = three();
+            h[2].id = NodeId::from_bytes([0xab; 20]);
+            let ids: Vec<String> = h.iter().map(|h| h.id.to_string()).collect();
+            let mut text = String::new();
+            for (kind, n) in pieces {
+                match kind {
+                    0..=2 => text.push_str(&ids[kind]),
+                    3 => text.push_str(&ids[n % 3][..n]),
+                    4 => text.push_str(&ids[n % 3][n..]),
+                    5 => text.push_str(&"0123456789abcdef".repeat(3)[..n]),
+                    6 => text.push_str(["kind=apply ", "x", "\n", "é", " ", "@", "Z"][n % 7]),
+                    _ => text.push_str(&"f".repeat(n)),
+                }
+            }
+            proptest::prop_assert_eq!(normalize(&text, &h), normalize_by_scanning(&text, &h));
+        }
     }
 
     #[test]
