@@ -46,10 +46,15 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
-    /// The text of a bulk or verbatim reply.
+    /// The text of a bulk or verbatim reply (a bulk reply's invalid UTF-8 replaced by U+FFFD). Valid text is
+    /// checked by `str::from_utf8`, whose ASCII fast path reads a word at a time; `from_utf8_lossy` walks it
+    /// byte by byte (the checkers read every CLUSTER NODES reply this way, several times).
     pub fn as_text(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {
-            Reply::Bulk(b) => Some(String::from_utf8_lossy(b)),
+            Reply::Bulk(b) => Some(match std::str::from_utf8(b) {
+                Ok(text) => std::borrow::Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(b),
+            }),
             Reply::Verbatim(t) | Reply::Simple(t) => Some(std::borrow::Cow::Borrowed(t)),
             _ => None,
         }

@@ -255,3 +255,13 @@ proptest! {
         prop_assert_eq!(incremental, rescanned);
     }
 }
+
+#[test]
+fn a_bulk_replys_text_is_borrowed_when_valid_and_replaced_where_not() {
+    let valid = Reply::Bulk(Bytes::from("abc é ✓\n"));
+    assert!(matches!(valid.as_text(), Some(std::borrow::Cow::Borrowed("abc é ✓\n"))));
+    let invalid = Reply::Bulk(Bytes::from_static(b"ab\xffc\xe2\x9c"));
+    assert_eq!(invalid.as_text().as_deref(), Some("ab\u{fffd}c\u{fffd}"));
+    assert_eq!(Reply::Simple("OK".into()).as_text().as_deref(), Some("OK"));
+    assert_eq!(Reply::Int(1).as_text(), None);
+}
