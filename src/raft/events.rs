@@ -37,6 +37,16 @@ struct Fnv(u64);
 
 const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
+/// postcard's output fed to the hash as it is produced (`postcard::to_extend`): the same bytes, in order, as
+/// hashing the serialized buffer (FNV-1a reads one byte at a time), with no buffer.
+impl Extend<u8> for Fnv {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+        for b in bytes {
+            std::hash::Hasher::write(self, &[b]);
+        }
+    }
+}
+
 impl std::hash::Hasher for Fnv {
     fn finish(&self) -> u64 {
         self.0
@@ -85,32 +95,10 @@ pub(crate) fn payload_hash(payload: &openraft::alias::EntryPayloadOf<C>) -> u64 
         }
         EntryPayload::Membership(m) => {
             h.write_u8(2);
-            postcard::serialize_with_flavor(m, Hashing(&mut h)).expect("a membership serializes");
+            h = postcard::to_extend(m, h).expect("a membership serializes");
         }
     }
     h.finish()
-}
-
-/// postcard's output fed to the hash as it is produced (the same bytes, in order, as hashing the serialized
-/// buffer: FNV-1a reads one byte at a time), with no buffer.
-struct Hashing<'a>(&'a mut Fnv);
-
-impl postcard::ser_flavors::Flavor for Hashing<'_> {
-    type Output = ();
-
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        std::hash::Hasher::write(self.0, data);
-        Ok(())
-    }
-
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        std::hash::Hasher::write(self.0, &[data]);
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
 }
 
 /// `-1` for none (tracing fields have no `Option`).
@@ -200,8 +188,7 @@ mod tests {
             (0..30).map(|i| (i * 1000, Some(i as u32))).collect(),
             true,
         );
-        let mut streamed = Fnv(0xcbf2_9ce4_8422_2325);
-        postcard::serialize_with_flavor(&value, Hashing(&mut streamed)).unwrap();
+        let streamed = postcard::to_extend(&value, Fnv(0xcbf2_9ce4_8422_2325)).unwrap();
         let mut buffered = Fnv(0xcbf2_9ce4_8422_2325);
         buffered.write(&postcard::to_allocvec(&value).unwrap());
         assert_eq!(streamed.finish(), buffered.finish());

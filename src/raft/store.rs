@@ -362,6 +362,7 @@ impl RaftStateMachine<C> for MetaMachine {
 
     async fn install_snapshot(&mut self, meta: &SnapshotMetaOf<C>, snapshot: Box<MetaState>) -> Result<(), io::Error> {
         crate::probe::hit("raft.snapshot_installed");
+        let snapshot = *snapshot;
         if let Err(broken) = snapshot.check_invariants() {
             return Err(io::Error::other(format!("snapshot breaks an invariant: {broken}")));
         }
@@ -369,13 +370,13 @@ impl RaftStateMachine<C> for MetaMachine {
         self.journal(|| Record::Machine {
             last_applied: meta.last_log_id,
             last_membership: meta.last_membership.clone(),
-            state: (*snapshot).clone(),
+            state: snapshot.clone(),
         })?;
-        self.journal(|| Record::Snapshot { meta: meta.clone(), state: (*snapshot).clone() })?;
+        self.journal(|| Record::Snapshot { meta: meta.clone(), state: snapshot.clone() })?;
         g.last_applied = meta.last_log_id;
         g.last_membership = meta.last_membership.clone();
-        g.state = (*snapshot).clone();
-        g.snapshot = Some((meta.clone(), *snapshot));
+        g.state = snapshot.clone();
+        g.snapshot = Some((meta.clone(), snapshot));
         events::snapshot(self.who, meta.last_log_id.as_ref());
         Ok(())
     }

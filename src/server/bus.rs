@@ -332,12 +332,12 @@ pub(crate) async fn write_frame<T: Serialize>(stream: &mut TcpStream, value: &T)
     stream.flush().await
 }
 
-/// A frame: the payload's length (4 bytes, big-endian), then the payload in postcard. The payload is written
+/// A frame: the payload's length (4 bytes, big-endian), then the payload in postcard. The payload is appended
 /// straight after a placeholder for the length, which is filled in at the end (no second buffer, no copy).
 fn encode_frame<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
     let mut frame = Vec::with_capacity(FRAME_CAPACITY_START);
     frame.extend_from_slice(&[0; 4]);
-    let mut frame = postcard::serialize_with_flavor(value, Appending(frame)).map_err(std::io::Error::other)?;
+    let mut frame = postcard::to_extend(value, frame).map_err(std::io::Error::other)?;
     let payload = frame.len() - 4;
     if payload > FRAME_BYTES_MAX {
         return Err(std::io::Error::other("bus frame too large"));
@@ -348,27 +348,6 @@ fn encode_frame<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
 
 /// Room a frame starts with: most (a Raft heartbeat, a vote, a reply) fit.
 const FRAME_CAPACITY_START: usize = 256;
-
-/// postcard's output appended to a buffer that already holds something (the frame's length placeholder).
-struct Appending(Vec<u8>);
-
-impl postcard::ser_flavors::Flavor for Appending {
-    type Output = Vec<u8>;
-
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.0.push(data);
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<Vec<u8>> {
-        Ok(self.0)
-    }
-}
 
 /// `Ok(None)` on a clean end of stream before a frame starts.
 pub(crate) async fn read_frame<T: for<'de> Deserialize<'de>>(stream: &mut TcpStream) -> std::io::Result<Option<T>> {
